@@ -1,0 +1,65 @@
+# Torus: the two commands of the README, and the build variants behind them.
+#   make run        install what is missing, build, serve the demo app on http://127.0.0.1:8080
+#   make test       install what is missing, build, run every test
+#   make build      leaves the server at build/torus
+#   make test-asan  the tests under AddressSanitizer + UBSan (build-asan/)
+#   make test-tsan  the tests under ThreadSanitizer (build-tsan/)
+#   make fuzz       the libFuzzer request-parser target with clang (build-fuzz/)
+#   make bench      bench/run --quick (see bench/README.md)
+
+JOBS ?= $(shell nproc)
+CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
+RUN_FLAGS ?=
+
+.PHONY: all deps php build run test test-asan test-tsan fuzz fuzz-run bench format clean
+
+all: build
+
+deps:
+	@tools/install-deps build test
+
+php: deps
+	@tools/build-php >/dev/null
+
+# $(1): build folder, $(2): extra cmake flags
+define configure
+	@php_config=$$(tools/build-php | tail -n 1) && \
+	cmake -S . -B $(1) -DPHP_CONFIG="$$php_config" $(2) >/dev/null
+	@cmake --build $(1) -j$(JOBS)
+endef
+
+build: deps
+	$(call configure,build,)
+
+run: build
+	@echo "Serving examples/hello on http://127.0.0.1:8080 (Ctrl-C stops)"
+	build/torus --listen 127.0.0.1:8080 --root examples/hello $(RUN_FLAGS)
+
+test: build
+	cd build && ctest $(CTEST_FLAGS)
+	$(MAKE) --no-print-directory fuzz-run
+
+test-asan: deps
+	$(call configure,build-asan,-DTORUS_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_FLAGS)
+
+test-tsan: deps
+	$(call configure,build-tsan,-DTORUS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest $(CTEST_FLAGS)
+
+fuzz: deps
+	$(call configure,build-fuzz,-DCMAKE_C_COMPILER=clang -DTORUS_FUZZ=ON -DTORUS_SANITIZE=address)
+
+# A short fuzzing run, part of make test: 20 seconds on the request parser.
+fuzz-run: fuzz
+	@tests/fuzz/run-short build-fuzz
+
+bench: build
+	tools/install-deps bench
+	bench/run --quick
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-asan build-tsan build-fuzz

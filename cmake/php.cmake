@@ -1,0 +1,76 @@
+# Locate a thread-safe (ZTS) PHP >= 8.2 with the embed SAPI and define the
+# imported target php::embed. An NTS PHP is refused here, at configure time.
+
+if(NOT PHP_CONFIG)
+  set(_php_cache "$ENV{TORUS_PHP_CACHE}")
+  if(NOT _php_cache)
+    set(_php_cache "/var/cache/torus")
+  endif()
+  file(GLOB _php_candidates "${_php_cache}/php-*-zts/bin/php-config")
+  if(_php_candidates)
+    list(SORT _php_candidates)
+    list(GET _php_candidates -1 _php_found)
+    set(PHP_CONFIG "${_php_found}" CACHE FILEPATH "" FORCE)
+  else()
+    message(FATAL_ERROR "No ZTS PHP found. Build one with tools/build-php (make build does it for you), "
+                        "or pass -DPHP_CONFIG=/path/to/php-config of a ZTS PHP >= 8.2.")
+  endif()
+endif()
+if(NOT EXISTS "${PHP_CONFIG}")
+  message(FATAL_ERROR "PHP_CONFIG=${PHP_CONFIG} does not exist")
+endif()
+
+function(_php_config out)
+  execute_process(COMMAND "${PHP_CONFIG}" ${ARGN} OUTPUT_VARIABLE _v OUTPUT_STRIP_TRAILING_WHITESPACE
+                  RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "${PHP_CONFIG} ${ARGN} failed")
+  endif()
+  set(${out} "${_v}" PARENT_SCOPE)
+endfunction()
+
+_php_config(PHP_PREFIX --prefix)
+_php_config(PHP_VERSION_ID_STR --vernum)
+_php_config(PHP_INCLUDE_DIR --include-dir)
+_php_config(PHP_LDFLAGS --ldflags)
+_php_config(PHP_LIBS --libs)
+_php_config(PHP_EXTENSION_DIR --extension-dir)
+
+if(PHP_VERSION_ID_STR LESS 80200)
+  message(FATAL_ERROR "PHP ${PHP_VERSION_ID_STR} at ${PHP_CONFIG} is too old: Torus needs PHP >= 8.2")
+endif()
+file(STRINGS "${PHP_INCLUDE_DIR}/main/php_config.h" _php_zts REGEX "^#define ZTS 1")
+if(NOT _php_zts)
+  message(FATAL_ERROR "The PHP at ${PHP_CONFIG} is not thread-safe (NTS): Torus runs one interpreter per "
+                      "thread and needs a ZTS build. Run tools/build-php to build one from Debian's php8.2 "
+                      "source, or pass -DPHP_CONFIG= of a PHP configured with --enable-zts --enable-embed.")
+endif()
+
+if(EXISTS "${PHP_PREFIX}/lib/libphp.a")
+  set(PHP_LIBRARY "${PHP_PREFIX}/lib/libphp.a")
+  set(PHP_STATIC ON)
+elseif(EXISTS "${PHP_PREFIX}/lib/libphp.so")
+  set(PHP_LIBRARY "${PHP_PREFIX}/lib/libphp.so")
+  set(PHP_STATIC OFF)
+else()
+  message(FATAL_ERROR "No libphp.a or libphp.so under ${PHP_PREFIX}/lib: the PHP at ${PHP_CONFIG} was "
+                      "built without the embed SAPI; configure it with --enable-embed (tools/build-php does)")
+endif()
+
+separate_arguments(_php_libs UNIX_COMMAND "${PHP_LIBS}")
+separate_arguments(_php_ldflags UNIX_COMMAND "${PHP_LDFLAGS}")
+set(_php_includes ${PHP_INCLUDE_DIR} ${PHP_INCLUDE_DIR}/main ${PHP_INCLUDE_DIR}/TSRM
+                  ${PHP_INCLUDE_DIR}/Zend ${PHP_INCLUDE_DIR}/ext ${PHP_INCLUDE_DIR}/sapi)
+
+add_library(php::embed UNKNOWN IMPORTED)
+set_target_properties(php::embed PROPERTIES IMPORTED_LOCATION "${PHP_LIBRARY}")
+target_include_directories(php::embed SYSTEM INTERFACE ${_php_includes})
+# intl is C++: a static libphp needs the C++ runtime.
+set(_php_extra)
+if(PHP_STATIC)
+  set(_php_extra stdc++)
+endif()
+target_link_libraries(php::embed INTERFACE ${_php_ldflags} ${_php_libs} ${_php_extra} m dl)
+target_compile_definitions(php::embed INTERFACE TORUS_PHP_EXTENSION_DIR="${PHP_EXTENSION_DIR}")
+
+message(STATUS "PHP ${PHP_VERSION_ID_STR} (ZTS) from ${PHP_PREFIX}, library ${PHP_LIBRARY}")

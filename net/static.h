@@ -1,0 +1,112 @@
+/*
+ * Static files: the response to a GET or HEAD for a regular file that
+ * torus_route_resolve() routed to STATIC, as nginx's static, not_modified and
+ * range modules would answer it.
+ *
+ *   - ETag "<mtime hex>-<size hex>" and Last-Modified, like nginx.
+ *   - If-None-Match (weak comparison, lists, "*", W/) wins over
+ *     If-Modified-Since; either gives 304 with ETag and Last-Modified and no
+ *     Content-Length.
+ *   - Range: one range of bytes ("bytes=0-4", "bytes=5-", "bytes=-3") gives
+ *     206 with Content-Range; several ranges or a malformed header are
+ *     ignored (200 with the whole file); a range past the end gives 416 with
+ *     "Content-Range: bytes *\/SIZE" and an empty body. If-Range (an ETag,
+ *     compared strongly, or the exact Last-Modified date) that does not match
+ *     turns the range off. HEAD gets the head GET would get, without the body.
+ *
+ * Small files are answered from memory: each shard's I/O thread owns a
+ * torus_static_cache that keeps files of at most max_entry bytes with their
+ * precomputed header lines, revalidates an entry with one stat() at most once
+ * a second and evicts the least recently used entries past max_total bytes.
+ * Larger files are answered with an open file descriptor, an offset and a
+ * length that the I/O thread sends with io_uring.
+ *
+ * Methods other than GET and HEAD are the caller's business (nginx answers
+ * 405 for a POST to a static file).
+ */
+#ifndef TORUS_STATIC_H
+#define TORUS_STATIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "runtime/common.h"
+
+#define TORUS_STATIC_DEFAULT_MAX_ENTRY (64 * 1024)
+#define TORUS_STATIC_DEFAULT_MAX_TOTAL (16 * 1024 * 1024)
+
+/* One per shard, not thread-safe: owned by one I/O thread. */
+struct torus_static_cache;
+
+struct torus_static_request {
+    bool head; /* HEAD request */
+    uint8_t http_minor;
+    bool keep_alive;
+    /* Header values; .data == NULL when the header is absent. */
+    torus_str if_none_match;
+    torus_str if_modified_since;
+    torus_str range;
+    torus_str if_range;
+    time_t now; /* the caller's clock, seconds: drives cache revalidation */
+};
+
+struct torus_static_response {
+    int status;      /* 200, 206, 304 or 416; 404 or 403 when torus_static_respond fails */
+    char head[1024]; /* the complete response head, blank line included */
+    size_t head_len;
+    /* The body is either memory (body != NULL)... */
+    const char *body;
+    size_t body_len;
+    /* ...or bytes of a file (fd >= 0): closed by torus_static_response_release. */
+    int fd;
+    uint64_t offset;
+    uint64_t length;
+    /* The cache entry `body` points into, kept alive until torus_static_response_release. */
+    void *pin;
+};
+
+/*
+ * Creates a cache keeping files of at most max_entry bytes, max_total bytes in
+ * all (0 selects TORUS_STATIC_DEFAULT_MAX_ENTRY / _MAX_TOTAL). NULL when out
+ * of memory.
+ */
+struct torus_static_cache *torus_static_cache_new(size_t max_entry, size_t max_total);
+
+/*
+ * Frees the cache and its entries; an entry that a response still pins is
+ * freed when that response is released.
+ */
+void torus_static_cache_free(struct torus_static_cache *cache);
+
+/*
+ * Builds the response to req for the regular file `filename` (absolute,
+ * NUL-terminated; filename_len its length). Returns TORUS_OK with *resp filled
+ * whatever the status, or TORUS_ERROR when the file cannot be opened or is not
+ * a regular file any more: resp->status then says what to answer (403 when
+ * permission was denied, else 404), resp->head_len is 0 and nothing is held.
+ *
+ * On TORUS_OK exactly one of these holds: a memory body (body, body_len; the
+ * cache entry is pinned in resp->pin), a file body (fd >= 0, offset, length;
+ * the I/O thread sends `length` bytes from `offset` and stops early, closing
+ * the connection, if the file has shrunk meanwhile), or no body (HEAD, 304,
+ * 416: body == NULL, body_len == 0, fd == -1). Either way call
+ * torus_static_response_release() once the body has been sent.
+ */
+int torus_static_respond(struct torus_static_cache *cache, const char *filename,
+                         size_t filename_len, const struct torus_static_request *req,
+                         struct torus_static_response *resp);
+
+/* Releases what a response holds (its file descriptor, its cache pin); safe to call twice. */
+void torus_static_response_release(struct torus_static_cache *cache,
+                                   struct torus_static_response *resp);
+
+/*
+ * The Content-Type for a file name by its extension, compared without regard
+ * to case ("text/html; charset=utf-8"; text types carry "; charset=utf-8"),
+ * or "application/octet-stream" for an unknown or missing extension.
+ */
+const char *torus_mime_type(const char *filename, size_t len);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * The command line: every flag of `torus`, its default and its meaning.
+ *
+ * The flags are described by one table (runtime/config.c) from which both the
+ * parser and `--help` are driven, so a flag cannot exist without its help
+ * line. Parsing never exits the process: it fills a torus_config, or returns
+ * TORUS_ERROR with a one-line message that names the flag and the problem;
+ * main() prints it and exits with code 2 before any thread starts.
+ */
+#ifndef TORUS_CONFIG_H
+#define TORUS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "runtime/common.h"
+
+#define TORUS_MAX_LISTENERS     16
+#define TORUS_CONFIG_ERROR_SIZE 512
+
+/* What parsing asks main() to do besides running the server. */
+#define TORUS_CONFIG_HELP    1
+#define TORUS_CONFIG_VERSION 2
+
+/* One address to listen on, as given and as resolved. */
+struct torus_listen_addr {
+    char text[128]; /* as the user wrote it, for messages */
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    bool tls;
+};
+
+/* A php.ini entry from -d KEY=VALUE. */
+struct torus_ini_entry {
+    char *key;
+    char *value;
+};
+
+struct torus_config {
+    struct torus_listen_addr listeners[TORUS_MAX_LISTENERS];
+    int listener_count;
+    bool listen_given; /* --listen appeared: no default listener */
+
+    char *root;  /* absolute, resolved document root */
+    int threads; /* shards; resolved from the affinity mask when --threads auto */
+    bool no_pin;
+    int php_threads_per_core;
+    char *worker; /* --worker script, absolute; NULL in classic mode */
+    uint64_t max_requests;
+    int max_consecutive_failures;
+
+    struct torus_ini_entry *ini_entries;
+    int ini_count;
+    char *php_ini_file;
+
+    int log_level;
+
+    uint64_t max_body_size;
+    uint32_t max_header_size; /* request line and headers together */
+    uint32_t max_uri_size;    /* the request target */
+    uint32_t max_connections; /* for the whole process, split over the shards */
+    double header_timeout;    /* seconds */
+    double body_timeout;
+    double idle_timeout;
+    double send_timeout;
+    double shutdown_timeout;
+
+    char *tls_cert;
+    char *tls_key;
+
+    struct torus_listen_addr admin_listen;
+    bool admin_enabled;
+    char *access_log;
+    char *access_log_format; /* "combined" or "json" */
+};
+
+/* Fills cfg with every default. */
+void torus_config_defaults(struct torus_config *cfg);
+
+/*
+ * Parses argv into cfg (which torus_config_defaults() has filled). Returns
+ * TORUS_OK, TORUS_CONFIG_HELP, TORUS_CONFIG_VERSION, or TORUS_ERROR with a
+ * one-line message (no newline) in err.
+ */
+int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *err, size_t err_size);
+
+/* Writes the --help text to f. */
+void torus_config_print_help(void *file);
+
+/* Frees what parsing allocated. */
+void torus_config_free(struct torus_config *cfg);
+
+/* Parses "64", "16K", "8M", "1G" (powers of 1024) into bytes. TORUS_OK or TORUS_ERROR. */
+int torus_parse_size(const char *text, uint64_t *out);
+
+/* Parses seconds, fractions allowed ("30", "0.5", "2.5s"); TORUS_OK or TORUS_ERROR. */
+int torus_parse_duration(const char *text, double *out);
+
+/* Parses "HOST:PORT", "[V6]:PORT" or ":PORT" (every address); TORUS_OK or TORUS_ERROR. */
+int torus_parse_listen(const char *text, struct torus_listen_addr *out, char *err, size_t err_size);
+
+/* The number of CPUs in the calling thread's affinity mask. */
+int torus_config_cpu_count(void);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * PHP executor threads and their side of the handoff.
+ *
+ * Sleeping and waking, without a lost wake-up:
+ *   executor, when its requests ring looks empty:
+ *       sleeping = 1; (seq_cst) look at the ring again; if still empty,
+ *       futex_wait(&sleeping, 1) — which returns at once if the I/O thread
+ *       has already reset sleeping to 0.
+ *   I/O thread, after pushing a request:
+ *       (seq_cst) if sleeping == 1: sleeping = 0, futex_wake(&sleeping).
+ * Either the executor's second look sees the new request, or the I/O thread
+ * sees sleeping == 1 (sequential consistency orders the two stores before the
+ * two loads). The same handshake, with the shard's eventfd in place of the
+ * futex, wakes the I/O thread when a response part is pushed.
+ */
+#include "runtime/executor.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "alloc/arena.h"
+#include "net/chunk.h"
+#include "runtime/log.h"
+#include "sapi/sapi.h"
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t value)
+{
+    return syscall(SYS_futex, (uint32_t *)word, op, value, NULL, NULL, 0);
+}
+
+static void wake_io_thread(struct torus_io_waker *waker)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&waker->sleeping, memory_order_relaxed) &&
+        atomic_exchange_explicit(&waker->sleeping, 0, memory_order_relaxed)) {
+        uint64_t one = 1;
+        ssize_t rc = write(waker->event_fd, &one, sizeof(one));
+        (void)rc;
+    }
+}
+
+static struct torus_request *port_wait_request(struct torus_executor_port *port)
+{
+    struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
+    struct torus_request *request;
+    for (;;) {
+        if (torus_handoff_pop(&e->requests, &request) == TORUS_OK)
+            return request;
+        if (atomic_load_explicit(&e->stopping, memory_order_acquire))
+            return NULL;
+        atomic_store_explicit(&e->sleeping, 1, memory_order_seq_cst);
+        if (!torus_handoff_empty(&e->requests) ||
+            atomic_load_explicit(&e->stopping, memory_order_seq_cst)) {
+            atomic_store_explicit(&e->sleeping, 0, memory_order_relaxed);
+            continue;
+        }
+        futex(&e->sleeping, FUTEX_WAIT_PRIVATE, 1);
+        atomic_store_explicit(&e->sleeping, 0, memory_order_relaxed);
+    }
+}
+
+static void port_emit(struct torus_executor_port *port, struct torus_request *request,
+                      const char *data, size_t len, unsigned flags)
+{
+    struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
+    struct torus_response_part part = {.request = request, .chunk = NULL, .flags = flags};
+    if (len) {
+        part.chunk = torus_chunk_new(len);
+        if (slow_path(!part.chunk)) {
+            /* No memory for the bytes: the response cannot be completed, so close the connection.
+             */
+            part.flags |= TORUS_EMIT_CLOSE | TORUS_EMIT_END;
+        } else {
+            memcpy(part.chunk->data, data, len);
+            part.chunk->len = (uint32_t)len;
+        }
+    }
+    while (torus_handoff_push(&e->responses, &part) != TORUS_OK) {
+        /* The I/O thread is behind: make sure it runs, then give it the CPU. */
+        wake_io_thread(e->waker);
+        struct timespec pause = {0, 50000};
+        nanosleep(&pause, NULL);
+    }
+    wake_io_thread(e->waker);
+}
+
+static void *executor_main(void *arg)
+{
+    struct torus_executor *e = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "torus-php-%d.%d", e->shard_id, e->index);
+    pthread_setname_np(pthread_self(), name);
+    torus_arena_bind_thread();
+    int result = torus_sapi_executor_main(e->config, &e->port);
+    atomic_store(&e->result, result);
+    atomic_store(&e->finished, true);
+    /* Wake the I/O thread so it notices (a worker that cannot start makes the shard give up). */
+    wake_io_thread(e->waker);
+    return NULL;
+}
+
+int torus_executor_start(struct torus_executor *e, const struct torus_config *config,
+                         struct torus_io_waker *waker, int shard_id, int index, int cpu)
+{
+    memset(e, 0, sizeof(*e));
+    if (torus_handoff_init(&e->requests, TORUS_EXECUTOR_RING_SIZE,
+                           sizeof(struct torus_request *)) != TORUS_OK ||
+        torus_handoff_init(&e->responses, TORUS_EXECUTOR_RING_SIZE,
+                           sizeof(struct torus_response_part)) != TORUS_OK)
+        return TORUS_ERROR;
+    e->port.wait_request = port_wait_request;
+    e->port.emit = port_emit;
+    e->waker = waker;
+    e->config = config;
+    e->shard_id = shard_id;
+    e->index = index;
+    e->cpu = cpu;
+    atomic_init(&e->sleeping, 0);
+    atomic_init(&e->stopping, false);
+    atomic_init(&e->result, TORUS_OK);
+    atomic_init(&e->finished, false);
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    /* PHP recurses deeply (and ZTS keeps its globals elsewhere): give it the stack the CLI gets. */
+    pthread_attr_setstacksize(&attr, 16u << 20);
+    if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+    }
+    int rc = pthread_create(&e->thread, &attr, executor_main, e);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        torus_log_error("shard %d: cannot start executor %d: %s", shard_id, index, strerror(rc));
+        return TORUS_ERROR;
+    }
+    e->started = true;
+    return TORUS_OK;
+}
+
+int torus_executor_push(struct torus_executor *e, struct torus_request *request)
+{
+    if (torus_handoff_push(&e->requests, &request) != TORUS_OK)
+        return TORUS_AGAIN;
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&e->sleeping, memory_order_relaxed) &&
+        atomic_exchange_explicit(&e->sleeping, 0, memory_order_relaxed))
+        futex(&e->sleeping, FUTEX_WAKE_PRIVATE, 1);
+    return TORUS_OK;
+}
+
+void torus_executor_stop(struct torus_executor *e)
+{
+    atomic_store_explicit(&e->stopping, true, memory_order_seq_cst);
+    atomic_store_explicit(&e->sleeping, 0, memory_order_seq_cst);
+    futex(&e->sleeping, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void torus_executor_join(struct torus_executor *e)
+{
+    if (e->started) {
+        if (atomic_load(&e->finished))
+            pthread_join(e->thread, NULL);
+        else
+            pthread_detach(e->thread); /* stuck in a script past the shutdown timeout: leave it */
+        e->started = false;
+    }
+    if (atomic_load(&e->finished)) {
+        torus_handoff_destroy(&e->requests);
+        torus_handoff_destroy(&e->responses);
+    }
+}

@@ -1,0 +1,93 @@
+/*
+ * PHP executors: the threads of a shard that run PHP, and the two handoff
+ * rings each one shares with its shard's I/O thread.
+ *
+ *   I/O thread --[requests ring: torus_request *]--> executor
+ *   I/O thread <--[responses ring: torus_response_part]-- executor
+ *
+ * An executor with nothing to do sleeps on a futex (its `sleeping` word); the
+ * I/O thread wakes it with FUTEX_WAKE only when it announced that sleep. In
+ * the other direction the executor writes the shard's eventfd, whose read is
+ * armed in the shard's io_uring, only when the I/O thread announced that it
+ * is about to block; under load neither side makes a system call to hand
+ * work over. Only the I/O thread ever touches its io_uring.
+ */
+#ifndef TORUS_EXECUTOR_H
+#define TORUS_EXECUTOR_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/config.h"
+#include "runtime/handoff.h"
+#include "runtime/request.h"
+
+struct torus_chunk;
+
+/* One message of the responses ring. */
+struct torus_response_part {
+    struct torus_request *request;
+    struct torus_chunk *chunk; /* response bytes, NULL when none */
+    unsigned flags;            /* TORUS_EMIT_* */
+};
+
+/* What wakes a shard's I/O thread: shared by its executors. */
+struct torus_io_waker {
+    _Atomic uint32_t sleeping; /* 1 while the I/O thread is about to block or blocked */
+    int event_fd;
+};
+
+struct torus_executor {
+    struct torus_handoff requests;  /* I/O thread -> executor: struct torus_request * */
+    struct torus_handoff responses; /* executor -> I/O thread: struct torus_response_part */
+    _Atomic uint32_t sleeping;      /* futex word: 1 while waiting for a request */
+    _Atomic bool stopping;          /* wait_request() returns NULL once the ring is empty */
+
+    /* Owned by the I/O thread. */
+    uint32_t inflight; /* requests pushed and not yet released */
+
+    /* Read-only after start. */
+    struct torus_executor_port port;
+    struct torus_io_waker *waker;
+    const struct torus_config *config;
+    int shard_id;
+    int index;
+    int cpu; /* -1: not pinned */
+    pthread_t thread;
+    bool started;
+    _Atomic int result; /* what torus_sapi_executor_main() returned */
+    _Atomic bool finished;
+};
+
+/* Capacity of each ring, in items. */
+#define TORUS_EXECUTOR_RING_SIZE 1024
+
+/*
+ * Prepares the rings and starts the executor's thread (pinned to cpu unless
+ * cpu < 0). Returns TORUS_OK or TORUS_ERROR.
+ */
+int torus_executor_start(struct torus_executor *executor, const struct torus_config *config,
+                         struct torus_io_waker *waker, int shard_id, int index, int cpu);
+
+/*
+ * I/O thread: hands a request over. Returns TORUS_OK, or TORUS_AGAIN when the
+ * ring is full (nothing was taken).
+ */
+int torus_executor_push(struct torus_executor *executor, struct torus_request *request);
+
+/* I/O thread: takes the next response part; TORUS_OK or TORUS_AGAIN (none). */
+static inline int torus_executor_pop(struct torus_executor *executor,
+                                     struct torus_response_part *part)
+{
+    return torus_handoff_pop(&executor->responses, part);
+}
+
+/* Asks the executor to stop once its ring is empty, and wakes it. */
+void torus_executor_stop(struct torus_executor *executor);
+
+/* Waits for the executor's thread to end and frees its rings. */
+void torus_executor_join(struct torus_executor *executor);
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * torus: start-up, signals and shutdown.
+ *
+ * Order matters: parse the flags, bind every shard's sockets and start PHP
+ * on the main thread — any failure there is one line on stderr and exit code
+ * 2 before a single thread exists — then start the shards. The main thread
+ * then only waits for signals (every other thread blocks them): SIGTERM or
+ * SIGINT drains the shards and exits 0 once they are done; a second one
+ * exits at once.
+ */
+#include <errno.h>
+#include <llhttp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sched.h>
+#include <time.h>
+#include <unistd.h>
+#include <wolfssl/version.h>
+
+#include "alloc/arena.h"
+#include "runtime/config.h"
+#include "runtime/log.h"
+#include "runtime/shard.h"
+#include "sapi/sapi.h"
+
+static void print_version(void)
+{
+    printf("torus %s\n", TORUS_VERSION);
+    printf("PHP %s\n", torus_sapi_php_version());
+    printf("liburing %s\n", TORUS_LIBURING_VERSION);
+    printf("%s\n", torus_arena_allocator_version());
+    printf("wolfSSL %s\n", LIBWOLFSSL_VERSION_STRING);
+    printf("llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
+}
+
+/* The CPUs of the affinity mask, in order; shard i runs on cpus[i % count]. */
+static int affinity_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    int count = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+        for (int cpu = 0; cpu < CPU_SETSIZE && count < max; cpu++) {
+            if (CPU_ISSET(cpu, &set))
+                cpus[count++] = cpu;
+        }
+    }
+    return count;
+}
+
+static void raise_fd_limit(uint32_t want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t target = (rlim_t)want + 1024;
+    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max)
+        target = rl.rlim_max;
+    if (rl.rlim_cur < target) {
+        rl.rlim_cur = target;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void listener_text(const struct torus_config *cfg, const uint16_t *ports, char *out,
+                          size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < cfg->listener_count && n < size; i++) {
+        const struct torus_listen_addr *l = &cfg->listeners[i];
+        char host[128];
+        snprintf(host, sizeof(host), "%s", l->text);
+        char *colon = strrchr(host, ':');
+        if (colon)
+            *colon = '\0';
+        n += (size_t)snprintf(out + n, size - n, "%s%s://%s:%u", i ? ", " : "",
+                              l->tls ? "https" : "http", host[0] ? host : "0.0.0.0", ports[i]);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct torus_config cfg;
+    char err[TORUS_CONFIG_ERROR_SIZE];
+    torus_config_defaults(&cfg);
+    int rc = torus_config_parse(&cfg, argc, argv, err, sizeof(err));
+    if (rc == TORUS_ERROR) {
+        fprintf(stderr, "torus: %s\n", err);
+        return 2;
+    }
+    if (rc == TORUS_CONFIG_HELP) {
+        torus_config_print_help(stdout);
+        return 0;
+    }
+    if (rc == TORUS_CONFIG_VERSION) {
+        print_version();
+        return 0;
+    }
+    torus_log_threshold = (enum torus_log_level)cfg.log_level;
+
+    /* Every thread started from here on inherits this mask: only main() takes signals. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
+    sigaddset(&signals, SIGUSR1);
+    sigaddset(&signals, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    raise_fd_limit(cfg.max_connections);
+
+    int cpus[CPU_SETSIZE];
+    int cpu_count = affinity_cpus(cpus, CPU_SETSIZE);
+    struct torus_shard *shards = calloc((size_t)cfg.threads, sizeof(*shards));
+    uint16_t ports[TORUS_MAX_LISTENERS] = {0};
+    for (int i = 0; i < cfg.listener_count; i++) {
+        const struct sockaddr_storage *ss = &cfg.listeners[i].addr;
+        ports[i] = ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                                   : ((const struct sockaddr_in *)ss)->sin_port);
+    }
+    for (int i = 0; i < cfg.threads; i++) {
+        shards[i].id = i;
+        shards[i].config = &cfg;
+        shards[i].cpu = (cfg.no_pin || cpu_count == 0) ? -1 : cpus[i % cpu_count];
+        if (torus_shard_bind(&shards[i], &cfg, ports, err, sizeof(err)) != TORUS_OK) {
+            fprintf(stderr, "torus: --listen %s\n", err);
+            return 2;
+        }
+    }
+
+    if (torus_sapi_startup(&cfg, cfg.threads * cfg.php_threads_per_core, err, sizeof(err)) !=
+        TORUS_OK) {
+        fprintf(stderr, "torus: %s\n", err);
+        return 2;
+    }
+
+    int started = 0;
+    for (int i = 0; i < cfg.threads; i++) {
+        if (torus_shard_start(&shards[i]) != TORUS_OK)
+            break;
+        started++;
+    }
+    char listening[1024];
+    listener_text(&cfg, ports, listening, sizeof(listening));
+    torus_log_info("torus %s listening on %s; %d shard%s x %d PHP executor%s, %s mode, root %s; "
+                   "PHP %s, liburing %s, %s, wolfSSL %s, llhttp %d.%d.%d",
+                   TORUS_VERSION, listening, cfg.threads, cfg.threads == 1 ? "" : "s",
+                   cfg.php_threads_per_core, cfg.php_threads_per_core == 1 ? "" : "s",
+                   cfg.worker ? "worker" : "classic", cfg.root, torus_sapi_php_version(),
+                   TORUS_LIBURING_VERSION, torus_arena_allocator_version(),
+                   LIBWOLFSSL_VERSION_STRING, LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
+                   LLHTTP_VERSION_PATCH);
+
+    int exit_code = started == cfg.threads ? 0 : 1;
+    bool draining = exit_code != 0;
+    if (draining) {
+        for (int i = 0; i < started; i++)
+            torus_shard_drain(&shards[i]);
+    }
+    for (;;) {
+        /* Wait for a signal, looking every 100 ms at whether a shard gave up or all have ended. */
+        struct timespec tick = {0, 100 * 1000 * 1000};
+        int sig = sigtimedwait(&signals, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+            if (draining) {
+                torus_log_warn("second signal: exiting now");
+                _exit(exit_code ? exit_code : 1);
+            }
+            torus_log_info("received %s: draining (up to %.1f s)", strsignal(sig),
+                           cfg.shutdown_timeout);
+            draining = true;
+            for (int i = 0; i < started; i++)
+                torus_shard_drain(&shards[i]);
+        } else if (sig == SIGHUP || sig == SIGUSR1) {
+            torus_log_info("received %s: nothing to reload yet", strsignal(sig));
+        }
+        bool any_failed = false;
+        bool all_ended = true;
+        for (int i = 0; i < started; i++) {
+            any_failed |= atomic_load(&shards[i].failed);
+            all_ended &= atomic_load(&shards[i].ended);
+        }
+        if (any_failed && !draining) {
+            torus_log_error("a shard failed; shutting down");
+            exit_code = 1;
+            draining = true;
+            for (int i = 0; i < started; i++)
+                torus_shard_drain(&shards[i]);
+        }
+        if ((draining || any_failed) && all_ended)
+            break;
+    }
+    for (int i = 0; i < started; i++) {
+        if (torus_shard_join(&shards[i]) != TORUS_OK)
+            exit_code = 1;
+    }
+    torus_sapi_shutdown();
+    free(shards);
+    torus_config_free(&cfg);
+    return exit_code;
+}

@@ -1,0 +1,93 @@
+/*
+ * A request as it crosses from a shard's I/O thread to one of its PHP
+ * executors, and the port through which an executor takes requests and
+ * gives back response bytes.
+ *
+ * Ownership: the I/O thread fills a torus_request (every string points into
+ * memory the request owns) and hands it over through the executor's request
+ * ring. From then on the I/O thread writes only `aborted`, and frees the
+ * request only once the executor has released it (TORUS_EMIT_RELEASE): the
+ * response may end (TORUS_EMIT_END) before that, as fastcgi_finish_request()
+ * does, while the script still reads the request. The executor writes
+ * `status` before the response's last part, for the access log and metrics.
+ */
+#ifndef TORUS_REQUEST_H
+#define TORUS_REQUEST_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/common.h"
+
+struct torus_header {
+    torus_str name; /* as the client sent it */
+    torus_str value;
+};
+
+struct torus_request {
+    torus_str method;   /* "GET" */
+    torus_str target;   /* raw request-target: "/a/b.php/x?q=1" (REQUEST_URI) */
+    torus_str path;     /* percent-decoded path, no query: "/a/b.php/x" */
+    torus_str query;    /* raw query after '?', without it; empty when none */
+    uint8_t http_minor; /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+    bool keep_alive;    /* the connection stays open after this response */
+    bool head;          /* HEAD: the response carries no body */
+    bool tls;           /* arrived over TLS */
+
+    struct torus_header *headers;
+    uint32_t header_count;
+    torus_str body; /* the whole request body (Content-Length or de-chunked) */
+
+    /* Routing, resolved by the I/O thread against --root (FrankenPHP's php_server rules). */
+    const char *document_root; /* absolute, no trailing slash */
+    torus_str script_filename; /* absolute path of the script to run (classic mode) */
+    torus_str script_name;     /* URI path of the script: "/a/b.php" */
+    torus_str path_info;       /* what follows the script in the path: "/x"; may be empty */
+
+    /* Addresses, as text for $_SERVER. */
+    char remote_addr[INET6_ADDRSTRLEN];
+    char server_addr[INET6_ADDRSTRLEN];
+    uint16_t remote_port;
+    uint16_t server_port;
+
+    double start_time; /* REQUEST_TIME_FLOAT: seconds since the epoch */
+
+    /* Written by the I/O thread when the client goes away; read by the executor. */
+    _Atomic bool aborted;
+
+    /* Written by the executor before its last part: the final status code sent. */
+    int status;
+};
+
+/* Flags of torus_executor_port.emit(). */
+#define TORUS_EMIT_END     1u /* the last part of the response */
+#define TORUS_EMIT_CLOSE   2u /* close the connection after the response */
+#define TORUS_EMIT_RELEASE 4u /* the executor is done with the request: the I/O thread frees it */
+
+/*
+ * What an executor's PHP side uses to talk to its shard. The executor loop
+ * (runtime/executor.c) provides it; tests provide their own to drive the SAPI
+ * without a network.
+ */
+struct torus_executor_port {
+    /*
+     * Blocks until the next request for this executor arrives. Returns NULL
+     * when the executor must stop taking requests (shutdown, reload, recycle).
+     */
+    struct torus_request *(*wait_request)(struct torus_executor_port *port);
+
+    /*
+     * Appends bytes of req's serialized response (status line, headers, body,
+     * chunk framing) in order; the bytes are copied. flags: TORUS_EMIT_END
+     * on the last part, TORUS_EMIT_CLOSE to close the connection after it,
+     * TORUS_EMIT_RELEASE exactly once per request when the executor no longer
+     * reads it (usually together with END; len may be 0). After RELEASE the
+     * request must not be touched.
+     */
+    void (*emit)(struct torus_executor_port *port, struct torus_request *req, const char *data,
+                 size_t len, unsigned flags);
+};
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * Shards: their sockets, their threads and their CPU.
+ *
+ * Every shard binds its own socket to each listening address with
+ * SO_REUSEPORT, so the kernel spreads new connections over the shards and a
+ * connection never moves between them. The shard's I/O thread and its
+ * executors are pinned to the shard's CPU (unless --no-pin). All sockets are
+ * bound by the main thread before any thread starts, so an address that
+ * cannot be bound is reported before anything runs.
+ */
+#include "runtime/shard.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc/arena.h"
+#include "runtime/log.h"
+
+static int bind_one(const struct torus_listen_addr *addr, uint16_t *port, char *err,
+                    size_t err_size)
+{
+    struct sockaddr_storage ss = addr->addr;
+    if (*port) {
+        if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = htons(*port);
+        else
+            ((struct sockaddr_in *)&ss)->sin_port = htons(*port);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, err_size, "%s: socket: %s", addr->text, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        snprintf(err, err_size, "%s: SO_REUSEPORT: %s", addr->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, addr->addr_len) != 0) {
+        snprintf(err, err_size, "%s: cannot bind: %s", addr->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (listen(fd, 4096) != 0) {
+        snprintf(err, err_size, "%s: cannot listen: %s", addr->text, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!*port) {
+        /* ":0" — the kernel chose a port: every other shard takes the same one. */
+        struct sockaddr_storage bound;
+        socklen_t len = sizeof(bound);
+        getsockname(fd, (struct sockaddr *)&bound, &len);
+        *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    }
+    return fd;
+}
+
+int torus_shard_bind(struct torus_shard *shard, const struct torus_config *config,
+                     uint16_t *port_of_listener, char *err, size_t err_size)
+{
+    shard->listen_count = 0;
+    for (int i = 0; i < config->listener_count; i++) {
+        int fd = bind_one(&config->listeners[i], &port_of_listener[i], err, err_size);
+        if (fd < 0) {
+            for (int j = 0; j < shard->listen_count; j++)
+                close(shard->listen_fds[j]);
+            shard->listen_count = 0;
+            return TORUS_ERROR;
+        }
+        shard->listen_fds[shard->listen_count++] = fd;
+    }
+    return TORUS_OK;
+}
+
+static void *shard_main(void *arg)
+{
+    struct torus_shard *shard = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "torus-io-%d", shard->id);
+    pthread_setname_np(pthread_self(), name);
+    torus_arena_bind_thread();
+
+    const struct torus_config *cfg = shard->config;
+    shard->executor_count = 0;
+    shard->executors = calloc((size_t)cfg->php_threads_per_core, sizeof(*shard->executors));
+    shard->result = TORUS_ERROR;
+    if (shard->executors) {
+        shard->result = TORUS_OK;
+        for (int i = 0; i < cfg->php_threads_per_core; i++) {
+            if (torus_executor_start(&shard->executors[i], cfg, &shard->waker, shard->id, i,
+                                     shard->cpu) != TORUS_OK) {
+                shard->result = TORUS_ERROR;
+                break;
+            }
+            shard->executor_count++;
+        }
+    }
+    if (shard->result == TORUS_OK)
+        shard->result = torus_loop_run(shard);
+    if (shard->result != TORUS_OK) {
+        atomic_store(&shard->failed, true);
+        for (int i = 0; i < shard->executor_count; i++)
+            torus_executor_stop(&shard->executors[i]);
+    }
+    for (int i = 0; i < shard->executor_count; i++) {
+        if (atomic_load(&shard->executors[i].result) != TORUS_OK)
+            shard->result = TORUS_ERROR;
+        torus_executor_join(&shard->executors[i]);
+    }
+    atomic_store(&shard->ended, true);
+    return NULL;
+}
+
+int torus_shard_start(struct torus_shard *shard)
+{
+    atomic_init(&shard->draining, false);
+    atomic_init(&shard->failed, false);
+    atomic_init(&shard->ended, false);
+    atomic_init(&shard->waker.sleeping, 0);
+    shard->waker.event_fd = eventfd(0, EFD_CLOEXEC);
+    if (shard->waker.event_fd < 0) {
+        torus_log_error("shard %d: eventfd: %s", shard->id, strerror(errno));
+        return TORUS_ERROR;
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    if (shard->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(shard->cpu, &set);
+        pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+    }
+    int rc = pthread_create(&shard->thread, &attr, shard_main, shard);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        torus_log_error("shard %d: cannot start its thread: %s", shard->id, strerror(rc));
+        return TORUS_ERROR;
+    }
+    shard->started = true;
+    return TORUS_OK;
+}
+
+void torus_shard_wake(struct torus_shard *shard)
+{
+    uint64_t one = 1;
+    ssize_t rc = write(shard->waker.event_fd, &one, sizeof(one));
+    (void)rc;
+}
+
+void torus_shard_drain(struct torus_shard *shard)
+{
+    atomic_store(&shard->draining, true);
+    torus_shard_wake(shard);
+}
+
+int torus_shard_join(struct torus_shard *shard)
+{
+    if (!shard->started)
+        return TORUS_ERROR;
+    pthread_join(shard->thread, NULL);
+    shard->started = false;
+    free(shard->executors);
+    shard->executors = NULL;
+    close(shard->waker.event_fd);
+    return shard->result;
+}

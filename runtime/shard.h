@@ -1,0 +1,78 @@
+/*
+ * A shard: everything that serves the clients of one CPU. One I/O thread
+ * (running net/loop.c) plus --php-threads-per-core executors, all pinned to
+ * the shard's CPU. The I/O thread owns the shard's io_uring, its listeners,
+ * its connections, its timers, its static-file cache and its counters; no
+ * mutable state is shared with another shard.
+ */
+#ifndef TORUS_SHARD_H
+#define TORUS_SHARD_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/config.h"
+#include "runtime/executor.h"
+
+struct torus_shard_counters {
+    uint64_t connections_accepted;
+    uint64_t connections_open;
+    uint64_t requests;
+    uint64_t responses_by_class[6]; /* index status / 100: 1xx .. 5xx */
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+    uint64_t parked; /* requests that waited for a free executor */
+};
+
+struct torus_shard {
+    int id;
+    int cpu; /* -1: not pinned */
+    const struct torus_config *config;
+
+    int listen_fds[TORUS_MAX_LISTENERS]; /* this shard's own SO_REUSEPORT sockets */
+    int listen_count;
+
+    struct torus_io_waker waker;
+    struct torus_executor *executors;
+    int executor_count;
+
+    _Atomic bool draining; /* set by the main thread on SIGTERM/SIGINT */
+    _Atomic bool failed;   /* an executor gave up (worker failing to start) */
+    _Atomic bool ended;    /* the shard's threads are done */
+
+    pthread_t thread;
+    bool started;
+    int result; /* TORUS_OK, or TORUS_ERROR when the loop could not run */
+
+    struct torus_shard_counters counters; /* written by the I/O thread only */
+
+    struct torus_loop *loop; /* the I/O thread's private state (net/loop.c) */
+};
+
+/*
+ * Creates the shard's listening sockets (SO_REUSEPORT, bound to every
+ * configured address). port_of_listener[i], when non-zero, is the port to use
+ * instead of the configured one (so ":0" resolves once for every shard).
+ * Returns TORUS_OK or TORUS_ERROR with a one-line message naming the address.
+ */
+int torus_shard_bind(struct torus_shard *shard, const struct torus_config *config,
+                     uint16_t *port_of_listener, char *err, size_t err_size);
+
+/* Starts the shard's I/O thread, which starts its executors. TORUS_OK or TORUS_ERROR. */
+int torus_shard_start(struct torus_shard *shard);
+
+/* Asks the shard to drain: stop accepting, finish in-flight requests, exit. */
+void torus_shard_drain(struct torus_shard *shard);
+
+/* Waits for the shard's threads to end; returns the shard's result. */
+int torus_shard_join(struct torus_shard *shard);
+
+/* Wakes the shard's I/O thread (from any thread). */
+void torus_shard_wake(struct torus_shard *shard);
+
+/* The I/O thread's loop (net/loop.c): runs until the shard has drained. */
+int torus_loop_run(struct torus_shard *shard);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * The PHP SAPI of Torus: a persistent ZTS interpreter per executor thread.
+ *
+ * Process-wide start-up (torus_sapi_startup) happens once on the main thread
+ * before any shard starts; each executor thread then calls
+ * torus_sapi_executor_main(), which sets up the thread's TSRM context once and
+ * serves requests from its port until the port says stop:
+ *   - classic mode: per request php_request_startup(), run the routed script,
+ *     php_request_shutdown(); the thread's context is never torn down;
+ *   - worker mode (--worker): the worker script runs once and loops on
+ *     torus_handle_request() / frankenphp_handle_request().
+ * Everything the script prints becomes response bytes through port->emit().
+ */
+#ifndef TORUS_SAPI_H
+#define TORUS_SAPI_H
+
+#include <stddef.h>
+
+#include "runtime/config.h"
+#include "runtime/request.h"
+
+/* The SAPI name PHP sees; chosen from opcache's allow-list so opcache stays on. */
+extern const char torus_sapi_name[];
+
+/*
+ * Starts PHP for the whole process: TSRM for `max_threads` threads, php.ini
+ * (--php-ini), the -d overrides, module start-up, opcache. Returns TORUS_OK,
+ * or TORUS_ERROR with a one-line message in err.
+ */
+int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size);
+
+/* Shuts PHP down after every executor thread has returned. */
+void torus_sapi_shutdown(void);
+
+/*
+ * Runs on an executor thread: serves requests from port until its
+ * wait_request() returns NULL, then releases the thread's PHP context.
+ * Returns TORUS_OK, or TORUS_ERROR when a worker script failed to start
+ * --max-consecutive-failures times in a row.
+ */
+int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_executor_port *port);
+
+/* "8.2.32 (ZTS)": the linked PHP's version, for --version and the start-up line. */
+const char *torus_sapi_php_version(void);
+
+#endif
