@@ -95,6 +95,14 @@ struct torus_listener {
 
 struct torus_exchange;
 
+/* A connection's two addresses as PHP shows them (REMOTE_ADDR, SERVER_ADDR). */
+struct conn_addresses {
+    char remote_addr[INET6_ADDRSTRLEN];
+    char server_addr[INET6_ADDRSTRLEN];
+    uint16_t remote_port;
+    uint16_t server_port;
+};
+
 struct torus_conn {
     struct torus_loop *loop;
     struct torus_conn *prev, *next; /* every open connection of the loop */
@@ -132,8 +140,9 @@ struct torus_conn {
     struct torus_chunk *file_chunk;
     bool pending_file; /* a file waits for the request body to be read */
 
-    struct torus_exchange *exchange; /* the request being executed, until its END */
-    struct torus_conn *next_parked;  /* FIFO of connections waiting for an executor */
+    struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
+    struct torus_exchange *exchange;  /* the request being executed, until its END */
+    struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor */
     bool parked;
 };
 
@@ -749,13 +758,26 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     r->tls = false;
     r->document_root = c->loop->router.root;
 
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
-        sockaddr_text(&ss, r->remote_addr, sizeof(r->remote_addr), &r->remote_port);
-    len = sizeof(ss);
-    if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
-        sockaddr_text(&ss, r->server_addr, sizeof(r->server_addr), &r->server_port);
+    if (!c->addresses) {
+        c->addresses = calloc(1, sizeof(*c->addresses));
+        if (slow_path(!c->addresses)) {
+            free(x);
+            return NULL;
+        }
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
+            sockaddr_text(&ss, c->addresses->remote_addr, sizeof(c->addresses->remote_addr),
+                          &c->addresses->remote_port);
+        len = sizeof(ss);
+        if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
+            sockaddr_text(&ss, c->addresses->server_addr, sizeof(c->addresses->server_addr),
+                          &c->addresses->server_port);
+    }
+    memcpy(r->remote_addr, c->addresses->remote_addr, sizeof(r->remote_addr));
+    memcpy(r->server_addr, c->addresses->server_addr, sizeof(r->server_addr));
+    r->remote_port = c->addresses->remote_port;
+    r->server_port = c->addresses->server_port;
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -1120,6 +1142,7 @@ static void conn_maybe_free(struct torus_conn *c)
     struct torus_loop *loop = c->loop;
     torus_http_release(&c->parser);
     free(c->in);
+    free(c->addresses);
     torus_chunk_free(c->file_chunk);
     torus_pool_put(&loop->conn_pool, c);
     if (loop->accept_paused && loop->open_conns < loop->max_conns && !loop->draining) {
@@ -1320,7 +1343,7 @@ static int setup_ring(struct torus_loop *loop)
     /* Multishot receives post many completions per submission: size the CQ for the connection
      * limit. */
     uint32_t cq = 4096;
-    while (cq < loop->max_conns * 2u && cq < (1u << 20))
+    while (cq < loop->max_conns * 2u && cq < 65536u) /* the kernel's IORING_MAX_CQ_ENTRIES */
         cq <<= 1;
     params.cq_entries = cq;
     int rc = io_uring_queue_init_params(2048, &loop->ring, &params);
@@ -1483,6 +1506,10 @@ int torus_loop_run(struct torus_shard *shard)
         if (loop->draining && (loop->open_conns == 0 || loop->now_ms >= loop->drain_deadline_ms))
             break;
 
+        /* Executors handed requests in this iteration get them as one batch, now. */
+        for (int i = 0; i < shard->executor_count; i++)
+            torus_executor_wake(&shard->executors[i]);
+
         /* Announce the sleep, then look at the executors' rings one last time. */
         atomic_store_explicit(&waker->sleeping, 1, memory_order_seq_cst);
         bool work = executors_have_output(loop) ||
@@ -1531,8 +1558,10 @@ int torus_loop_run(struct torus_shard *shard)
     io_uring_submit(&loop->ring);
 
     /* Let the executors finish what they hold; their last parts are dropped as they come. */
-    for (int i = 0; i < shard->executor_count; i++)
+    for (int i = 0; i < shard->executor_count; i++) {
+        torus_executor_wake(&shard->executors[i]);
         torus_executor_stop(&shard->executors[i]);
+    }
     uint64_t give_up = monotonic_ms() + 5000;
     for (;;) {
         drain_executors(loop);

@@ -11,7 +11,14 @@
  * Either the executor's second look sees the new request, or the I/O thread
  * sees sleeping == 1 (sequential consistency orders the two stores before the
  * two loads). The same handshake, with the shard's eventfd in place of the
- * futex, wakes the I/O thread when a response part is pushed.
+ * futex, wakes the I/O thread when response parts are pushed.
+ *
+ * Both directions batch their wake-ups, because the I/O thread and its
+ * executors share one CPU: waking the other side per item would switch
+ * threads per request. The I/O thread wakes an executor once per loop
+ * iteration, just before it blocks; an executor wakes the I/O thread when it
+ * runs out of requests, after a part that is not a response's end (streamed
+ * output must leave now), or every TORUS_EXECUTOR_WAKE_BATCH parts.
  */
 #include "runtime/executor.h"
 
@@ -45,6 +52,8 @@ static void wake_io_thread(struct torus_io_waker *waker)
     }
 }
 
+#define TORUS_EXECUTOR_WAKE_BATCH 16
+
 static struct torus_request *port_wait_request(struct torus_executor_port *port)
 {
     struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
@@ -52,6 +61,11 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
     for (;;) {
         if (torus_handoff_pop(&e->requests, &request) == TORUS_OK)
             return request;
+        if (e->unsignaled) {
+            /* Out of work: the I/O thread must now send what we produced. */
+            e->unsignaled = 0;
+            wake_io_thread(e->waker);
+        }
         if (atomic_load_explicit(&e->stopping, memory_order_acquire))
             return NULL;
         atomic_store_explicit(&e->sleeping, 1, memory_order_seq_cst);
@@ -87,7 +101,10 @@ static void port_emit(struct torus_executor_port *port, struct torus_request *re
         struct timespec pause = {0, 50000};
         nanosleep(&pause, NULL);
     }
-    wake_io_thread(e->waker);
+    if (!(flags & TORUS_EMIT_END) || ++e->unsignaled >= TORUS_EXECUTOR_WAKE_BATCH) {
+        e->unsignaled = 0;
+        wake_io_thread(e->waker);
+    }
 }
 
 static void *executor_main(void *arg)
@@ -98,6 +115,7 @@ static void *executor_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     torus_arena_bind_thread();
     int result = torus_sapi_executor_main(e->config, &e->port);
+    e->unsignaled = 0;
     atomic_store(&e->result, result);
     atomic_store(&e->finished, true);
     /* Wake the I/O thread so it notices (a worker that cannot start makes the shard give up). */
@@ -150,11 +168,19 @@ int torus_executor_push(struct torus_executor *e, struct torus_request *request)
 {
     if (torus_handoff_push(&e->requests, &request) != TORUS_OK)
         return TORUS_AGAIN;
+    e->needs_wake = true;
+    return TORUS_OK;
+}
+
+void torus_executor_wake(struct torus_executor *e)
+{
+    if (!e->needs_wake)
+        return;
+    e->needs_wake = false;
     atomic_thread_fence(memory_order_seq_cst);
     if (atomic_load_explicit(&e->sleeping, memory_order_relaxed) &&
         atomic_exchange_explicit(&e->sleeping, 0, memory_order_relaxed))
         futex(&e->sleeping, FUTEX_WAKE_PRIVATE, 1);
-    return TORUS_OK;
 }
 
 void torus_executor_stop(struct torus_executor *e)

@@ -47,6 +47,10 @@ struct torus_executor {
 
     /* Owned by the I/O thread. */
     uint32_t inflight; /* requests pushed and not yet released */
+    bool needs_wake;   /* pushed to since the last torus_executor_wake() */
+
+    /* Owned by the executor thread. */
+    uint32_t unsignaled; /* response parts pushed since the I/O thread was last woken */
 
     /* Read-only after start. */
     struct torus_executor_port port;
@@ -73,9 +77,14 @@ int torus_executor_start(struct torus_executor *executor, const struct torus_con
 
 /*
  * I/O thread: hands a request over. Returns TORUS_OK, or TORUS_AGAIN when the
- * ring is full (nothing was taken).
+ * ring is full (nothing was taken). The executor is not woken yet: the I/O
+ * thread calls torus_executor_wake() once, before it blocks, so an executor
+ * on the same CPU is handed a batch instead of being switched to per request.
  */
 int torus_executor_push(struct torus_executor *executor, struct torus_request *request);
+
+/* I/O thread: wakes the executor if it sleeps and was pushed to since the last call. */
+void torus_executor_wake(struct torus_executor *executor);
 
 /* I/O thread: takes the next response part; TORUS_OK or TORUS_AGAIN (none). */
 static inline int torus_executor_pop(struct torus_executor *executor,
