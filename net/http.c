@@ -122,11 +122,14 @@ static int on_header_value_complete(llhttp_t *llhttp)
     /* llhttp lets two things through that nginx refuses: whitespace between
      * the name and the colon, and obs-fold (a value continued on the next
      * line). The head is contiguous, so the byte after the name is here. */
-    if (slow_path(h->name.data[h->name.len] != ':'))
+    const char *name_end = h->name.data + h->name.len;
+    if (slow_path(h->name.len == 0 || name_end[-1] == ' ' || name_end[-1] == '\t' ||
+                  *name_end != ':'))
         return fail(p, 400, "whitespace before the colon of a header field");
-    if (slow_path(memchr(h->value.data, '\n', h->value.len) ||
-                  memchr(h->value.data, '\r', h->value.len)))
-        return fail(p, 400, "obsolete line folding in a header field");
+    for (const char *at = name_end; at < h->value.data + h->value.len; at++) {
+        if (slow_path(*at == '\r' || *at == '\n'))
+            return fail(p, 400, "obsolete line folding in a header field");
+    }
     h->value = trim(h->value);
     torus_str name = h->name;
     switch (name.len) {
@@ -258,6 +261,25 @@ void torus_http_rebase(struct torus_http_parser *p, ptrdiff_t delta)
     }
 }
 
+/*
+ * True when the request line from `line` has a version "HTTP/d.d" that ends
+ * the line (or the bytes seen, which stop at `end`).
+ */
+static bool well_formed_version(const char *line, const char *end)
+{
+    const char *v = NULL;
+    for (const char *at = line; at + 5 <= end && *at != '\r' && *at != '\n'; at++) {
+        if (memcmp(at, "HTTP/", 5) == 0)
+            v = at + 5;
+    }
+    if (!v || end - v < 3)
+        return false;
+    if (v[0] < '0' || v[0] > '9' || v[1] != '.' || v[2] < '0' || v[2] > '9')
+        return false;
+    const char *after = v + 3;
+    return after == end || *after == '\r' || *after == '\n';
+}
+
 /* Maps an llhttp error to the status nginx answers with. */
 static int status_of(struct torus_http_parser *p, llhttp_errno_t err)
 {
@@ -265,8 +287,14 @@ static int status_of(struct torus_http_parser *p, llhttp_errno_t err)
         return p->error_status;
     switch (err) {
     case HPE_INVALID_VERSION:
-        p->error_reason = "unsupported HTTP version";
-        return 505;
+        /* A well-formed version llhttp does not speak (HTTP/1.2, HTTP/3.0) is a 505; garbage is a
+         * 400. */
+        if (p->head_start && well_formed_version(p->head_start, p->input_end)) {
+            p->error_reason = "unsupported HTTP version";
+            return 505;
+        }
+        p->error_reason = "malformed HTTP version";
+        return 400;
     case HPE_INVALID_TRANSFER_ENCODING:
         p->error_reason = "unsupported transfer-coding";
         return 501;
@@ -311,6 +339,7 @@ int torus_http_execute(struct torus_http_parser *p, const char *data, size_t len
     }
 
     bool in_head = p->head_bytes != SIZE_MAX;
+    p->input_end = data + len;
     llhttp_errno_t err = llhttp_execute(&p->llhttp, data, len);
     size_t used = len;
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)

@@ -52,6 +52,7 @@ struct torus_http_parser {
 
     /* The head of the request being parsed: pointers into the caller's input. */
     const char *head_start; /* first byte of the request line; NULL between requests */
+    const char *input_end;  /* end of the bytes given to the current torus_http_execute() */
     size_t head_bytes;      /* bytes of head seen so far */
     torus_str url;
     struct torus_http_header

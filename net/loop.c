@@ -798,6 +798,7 @@ static void respond_static(struct torus_conn *c, const struct torus_route *route
     sreq.http_minor = torus_http_minor(p);
     sreq.keep_alive = c->keep_alive;
     sreq.now = c->loop->now_s;
+    sreq.st = &route->st;
     const torus_str *v;
     if ((v = torus_http_header(p, "if-none-match")))
         sreq.if_none_match = *v;
@@ -852,7 +853,24 @@ static int on_head(struct torus_conn *c)
     size_t path_len;
     const char *query;
     size_t query_len;
-    if (torus_path_normalize(p->url.data, p->url.len, path, sizeof(path), &path_len, &query,
+    /* An absolute-form target ("http://host/path", RFC 9112 3.2.2): route its path. */
+    torus_str target = p->url;
+    if (target.len && target.data[0] != '/') {
+        const char *scheme_end = memchr(target.data, ':', target.len);
+        size_t rest = scheme_end ? target.len - (size_t)(scheme_end - target.data) : 0;
+        if (rest >= 3 && memcmp(scheme_end, "://", 3) == 0) {
+            const char *authority = scheme_end + 3;
+            const char *slash =
+                memchr(authority, '/', target.len - (size_t)(authority - target.data));
+            if (slash) {
+                target.len -= (size_t)(slash - target.data);
+                target.data = slash;
+            } else {
+                target = TORUS_STR("/");
+            }
+        }
+    }
+    if (torus_path_normalize(target.data, target.len, path, sizeof(path), &path_len, &query,
                              &query_len) != TORUS_OK) {
         respond_error_and_close(c, 400);
         return TORUS_ERROR;
@@ -1196,27 +1214,9 @@ static void conn_close(struct torus_conn *c)
     conn_maybe_free(c);
 }
 
-static void on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
+/* What a receive completion means for the connection; it may close it, never frees it. */
+static void on_recv_result(struct torus_conn *c, int res)
 {
-    struct torus_loop *loop = c->loop;
-    int res = cqe->res;
-    bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-        c->recv_armed = false;
-        c->ops--;
-    }
-    if (cqe->flags & IORING_CQE_F_BUFFER) {
-        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        char *buf = loop->buf_base + (size_t)bid * RECV_BUFFER_SIZE;
-        if (res > 0 && !c->closing)
-            on_data(c, buf, (size_t)res);
-        io_uring_buf_ring_add(loop->buf_ring, buf, RECV_BUFFER_SIZE, (unsigned short)bid,
-                              io_uring_buf_ring_mask(RECV_BUFFER_COUNT), loop->buf_returned++);
-    }
-    if (c->closing) {
-        conn_maybe_free(c);
-        return;
-    }
     if (res == 0) {
         /* The client closed its side: answer what is in flight, then close. */
         c->peer_closed = true;
@@ -1230,11 +1230,33 @@ static void on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
         }
         return;
     }
-    if (res < 0 && res != -ENOBUFS && res != -ECANCELED) {
+    if (res < 0 && res != -ENOBUFS && res != -ECANCELED)
         conn_close(c);
-        return;
+}
+
+static void on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
+{
+    struct torus_loop *loop = c->loop;
+    int res = cqe->res;
+    bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+    if (!more)
+        c->recv_armed = false;
+    if (cqe->flags & IORING_CQE_F_BUFFER) {
+        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        char *buf = loop->buf_base + (size_t)bid * RECV_BUFFER_SIZE;
+        if (res > 0 && !c->closing)
+            on_data(c, buf, (size_t)res);
+        io_uring_buf_ring_add(loop->buf_ring, buf, RECV_BUFFER_SIZE, (unsigned short)bid,
+                              io_uring_buf_ring_mask(RECV_BUFFER_COUNT), loop->buf_returned++);
     }
-    if (!more && !c->recv_armed && !c->peer_closed && !c->reading_paused)
+    if (!c->closing && res <= 0)
+        on_recv_result(c, res);
+    /* The operation's reference is dropped last, so nothing above can free the connection. */
+    if (!more)
+        c->ops--;
+    if (c->closing)
+        conn_maybe_free(c);
+    else if (!more && !c->recv_armed && !c->peer_closed && !c->reading_paused)
         conn_arm_recv(c);
 }
 
@@ -1413,16 +1435,16 @@ static void handle_cqe(struct torus_loop *loop, struct io_uring_cqe *cqe)
         break;
     case TAG_SEND: {
         struct torus_conn *c = ptr;
-        c->ops--;
         on_send(c, cqe->res);
+        c->ops--; /* dropped last: nothing in on_send() can free the connection */
         if (c->closing)
             conn_maybe_free(c);
         break;
     }
     case TAG_READ: {
         struct torus_conn *c = ptr;
-        c->ops--;
         on_file_read(c, cqe->res);
+        c->ops--;
         if (c->closing)
             conn_maybe_free(c);
         break;

@@ -299,6 +299,7 @@ static int route_regular_file(const struct torus_router *router, size_t root_len
         route_set_script_name(route, path, path_len, "", 0);
     } else {
         route->kind = TORUS_ROUTE_STATIC;
+        route->st = *st;
     }
     return TORUS_OK;
 }
@@ -325,6 +326,7 @@ static int route_directory_index(const struct torus_router *router, size_t root_
             route_set_script_name(route, path, path_len, index_names[i], name_len);
         } else {
             route->kind = TORUS_ROUTE_STATIC;
+            route->st = st;
         }
         return TORUS_OK;
     }

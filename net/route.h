@@ -42,6 +42,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stddef.h>
 
 #include "runtime/common.h"
@@ -92,6 +93,8 @@ struct torus_route {
      */
     char location[PATH_MAX];
     size_t location_len;
+    /* STATIC: what routing's stat() found, so serving the file needs no second look. */
+    struct stat st;
 };
 
 struct torus_router {

@@ -523,7 +523,12 @@ int torus_static_respond(struct torus_static_cache *cache, const char *filename,
     uint64_t hash = static_hash(filename, filename_len);
     struct static_entry *entry = static_cache_find(cache, hash, filename, filename_len);
     if (entry != NULL) {
-        if (entry->validated_at != req->now) {
+        if (req->st) {
+            if (!static_entry_is_current(entry, req->st)) {
+                static_cache_remove(cache, entry);
+                entry = NULL;
+            }
+        } else if (entry->validated_at != req->now) {
             struct stat st;
             if (stat(filename, &st) == 0 && static_entry_is_current(entry, &st)) {
                 entry->validated_at = req->now;

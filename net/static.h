@@ -28,6 +28,7 @@
 #define TORUS_STATIC_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -50,6 +51,12 @@ struct torus_static_request {
     torus_str range;
     torus_str if_range;
     time_t now; /* the caller's clock, seconds: drives cache revalidation */
+    /*
+     * The file's stat() as routing just saw it, or NULL. When given, a cached
+     * entry is checked against it on every request (a file changed a moment
+     * ago is served fresh, as nginx without open_file_cache does) at no cost.
+     */
+    const struct stat *st;
 };
 
 struct torus_static_response {

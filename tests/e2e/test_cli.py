@@ -1,0 +1,130 @@
+"""The command line of build/torus: --version, --help, and the errors that
+must stop it before it serves (exit 2, one line on stderr naming the
+culprit)."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torus_harness as h  # noqa: E402
+
+RUN_TIMEOUT = 10.0 * h.SLOW
+
+# Every flag the engine's tests and users rely on; --help must list them all.
+FLAGS = ["--listen", "--root", "--threads", "--no-pin", "--max-body-size", "--max-header-size",
+         "--max-uri-size", "--header-timeout", "--body-timeout", "--idle-timeout",
+         "--send-timeout", "--max-connections", "--shutdown-timeout", "--log-level",
+         "--version", "--help"]
+
+
+def run(*args):
+    """Runs torus with args; returns (exit code, stdout, stderr). The
+    process is killed by PID if it outlives RUN_TIMEOUT."""
+    with subprocess.Popen([h.TORUS_BIN, *args], stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        try:
+            out, err = proc.communicate(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError("torus %s still running after %.0f s; stderr: %s"
+                                 % (" ".join(args), RUN_TIMEOUT, err.decode("utf-8", "replace")))
+        return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+
+@h.torus_only("the command line of torus")
+class CommandLine(h.ServerTestCase):
+    server_options = None
+
+    def setUp(self):
+        super().setUp()
+        self.root_dir = tempfile.mkdtemp(prefix="torus-cli-", dir=self.workdir)
+
+    def assertUsageError(self, args, *words):
+        code, out, err = run(*args)
+        self.assertEqual(code, 2, "torus %s: exit %s, stderr %r" % (" ".join(args), code, err))
+        lines = [line for line in err.splitlines() if line.strip()]
+        self.assertEqual(len(lines), 1, "expected one line on stderr, got %r" % err)
+        for word in words:
+            self.assertIn(word, lines[0])
+        return lines[0]
+
+    def base_args(self):
+        return ["--listen", "127.0.0.1:%d" % h.free_port(), "--root", self.root_dir]
+
+    def test_version_mentions_zts(self):
+        code, out, err = run("--version")
+        self.assertEqual(code, 0, err)
+        text = out + err
+        self.assertIn("ZTS", text)
+        self.assertRegex(text.lower(), r"torus")
+        self.assertRegex(text, r"\d+\.\d+")
+
+    def test_help_lists_every_flag(self):
+        code, out, err = run("--help")
+        self.assertEqual(code, 0, err)
+        for flag in FLAGS:
+            self.assertIn(flag, out)
+
+    def test_unknown_flag(self):
+        self.assertUsageError(["--bogus"], "--bogus")
+        self.assertUsageError(self.base_args() + ["--bogus"], "--bogus")
+        self.assertUsageError(["--bogus=1"], "--bogus")
+
+    def test_missing_value(self):
+        self.assertUsageError(["--root"], "--root")
+
+    def test_root_that_does_not_exist(self):
+        line = self.assertUsageError(["--listen", "127.0.0.1:%d" % h.free_port(),
+                                      "--root", "/nonexistent/torus-root"], "--root")
+        self.assertIn("/nonexistent/torus-root", line)
+
+    def test_root_that_is_a_file(self):
+        path = os.path.join(self.root_dir, "file.txt")
+        with open(path, "w") as f:
+            f.write("x")
+        self.assertUsageError(["--listen", "127.0.0.1:%d" % h.free_port(), "--root", path],
+                              "--root")
+
+    def test_listen_address_in_use(self):
+        # A plain listener (no SO_REUSEPORT), so torus's bind must fail.
+        blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            blocker.bind((h.HOST, 0))
+            blocker.listen(1)
+            address = "127.0.0.1:%d" % blocker.getsockname()[1]
+            self.assertUsageError(["--listen", address, "--root", self.root_dir, "--threads", "1",
+                                   "--no-pin"], address)
+        finally:
+            blocker.close()
+
+    def test_bad_listen_address(self):
+        self.assertUsageError(["--listen", "127.0.0.1:99999", "--root", self.root_dir], "--listen")
+        self.assertUsageError(["--listen", "no-port-here", "--root", self.root_dir], "--listen")
+
+    def test_zero_threads(self):
+        self.assertUsageError(self.base_args() + ["--threads", "0"], "--threads")
+
+    def test_bad_values(self):
+        for flag, value in (("--threads", "many"), ("--max-body-size", "lots"),
+                            ("--max-header-size", "1Q"), ("--header-timeout", "-1"),
+                            ("--idle-timeout", "soon"), ("--max-connections", "0"),
+                            ("--log-level", "loud")):
+            with self.subTest(flag=flag):
+                self.assertUsageError(self.base_args() + [flag, value], flag)
+
+    def test_valid_flags_start_and_stop(self):
+        # Every engine flag at once, with values the tests use: it serves.
+        srv = self.start_server(max_body_size="1K", max_header_size="4K", max_uri_size="1K",
+                                header_timeout="1", body_timeout="0.5s", idle_timeout=1,
+                                send_timeout=1, max_connections=16, shutdown_timeout=2,
+                                log_level="warn")
+        self.assertServes(srv)
+        self.assertEqual(srv.kill(), 0)
+
+
+if __name__ == "__main__":
+    h.main()
