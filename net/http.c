@@ -82,9 +82,17 @@ static int on_url(llhttp_t *llhttp, const char *at, size_t len)
     return 0;
 }
 
+/* Trailer fields (after a chunked body) are parsed by llhttp and otherwise ignored. */
+static inline bool in_trailers(const struct torus_http_parser *p)
+{
+    return p->head_bytes == SIZE_MAX || !p->headers;
+}
+
 static int on_header_field(llhttp_t *llhttp, const char *at, size_t len)
 {
     struct torus_http_parser *p = parser_of(llhttp);
+    if (in_trailers(p))
+        return 0;
     if (p->in_header_value || p->header_count == 0) {
         if (slow_path(p->header_count == TORUS_HTTP_MAX_HEADERS))
             return fail(p, 431, "too many header fields");
@@ -100,6 +108,8 @@ static int on_header_field(llhttp_t *llhttp, const char *at, size_t len)
 static int on_header_value(llhttp_t *llhttp, const char *at, size_t len)
 {
     struct torus_http_parser *p = parser_of(llhttp);
+    if (in_trailers(p))
+        return 0;
     struct torus_http_header *h = &p->headers[p->header_count - 1];
     if (!p->in_header_value) {
         h->value = (torus_str){at, 0};
@@ -112,6 +122,8 @@ static int on_header_value(llhttp_t *llhttp, const char *at, size_t len)
 static int on_header_value_complete(llhttp_t *llhttp)
 {
     struct torus_http_parser *p = parser_of(llhttp);
+    if (in_trailers(p))
+        return 0;
     if (!p->in_header_value) {
         /* An empty value: on_header_value was never called. */
         struct torus_http_header *h = &p->headers[p->header_count - 1];
@@ -228,6 +240,13 @@ void torus_http_release(struct torus_http_parser *parser)
     parser->body_len = parser->body_cap = 0;
     free(parser->headers);
     parser->headers = NULL;
+}
+
+void torus_http_head_done(struct torus_http_parser *parser)
+{
+    free(parser->headers);
+    parser->headers = NULL;
+    parser->header_count = 0;
 }
 
 void torus_http_idle(struct torus_http_parser *parser)

@@ -82,6 +82,12 @@ void torus_http_init(struct torus_http_parser *parser, const struct torus_http_l
 void torus_http_release(struct torus_http_parser *parser);
 
 /*
+ * After TORUS_HTTP_HEAD, once the head's fields have been used: frees the
+ * header table, so only connections in the middle of a head hold one.
+ */
+void torus_http_head_done(struct torus_http_parser *parser);
+
+/*
  * Between requests: frees the header table so an idle keep-alive connection
  * holds no parsing memory. A no-op while a request is being parsed.
  */

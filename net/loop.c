@@ -994,6 +994,8 @@ static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
         case TORUS_HTTP_HEAD:
             if (on_head(c) != TORUS_OK)
                 return done;
+            /* Everything the head said has been copied or acted on: drop its table. */
+            torus_http_head_done(&c->parser);
             continue;
         case TORUS_HTTP_MESSAGE:
             on_message(c);
