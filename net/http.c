@@ -138,7 +138,7 @@ static int on_header_value_complete(llhttp_t *llhttp)
     if (slow_path(h->name.len == 0 || name_end[-1] == ' ' || name_end[-1] == '\t' ||
                   *name_end != ':'))
         return fail(p, 400, "whitespace before the colon of a header field");
-    for (const char *at = name_end; at < h->value.data + h->value.len; at++) {
+    for (const char *at = name_end; h->value.len && at < h->value.data + h->value.len; at++) {
         if (slow_path(*at == '\r' || *at == '\n'))
             return fail(p, 400, "obsolete line folding in a header field");
     }

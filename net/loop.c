@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "alloc/pool.h"
+#include "net/admin.h"
 #include "net/chunk.h"
 #include "net/http.h"
 #include "net/http_response.h"
@@ -91,6 +92,7 @@ struct torus_listener {
     int index;
     uint16_t port;
     bool armed;
+    bool admin; /* --admin-listen: /healthz, /readyz, /metrics */
 };
 
 struct torus_exchange;
@@ -118,11 +120,14 @@ struct torus_conn {
     bool keep_alive;   /* the current request's verdict */
     bool head_request; /* the current request is HEAD */
     bool reading_paused;
+    bool admin;    /* accepted on --admin-listen */
     uint16_t ops;  /* io_uring operations in flight that refer to this connection */
     uint16_t held; /* requests of this connection that an executor has not released */
 
     struct torus_timer timer;
     struct torus_http_parser parser;
+    uint64_t request_start_ns; /* when the current request's head was parsed (metrics) */
+    uint64_t opened_ms;        /* when accepted */
 
     /* Input kept across reads: [0, in_parsed) is the part of a head already parsed. */
     char *in;
@@ -156,7 +161,7 @@ struct torus_loop {
     struct torus_shard *shard;
     const struct torus_config *config;
     struct io_uring ring;
-    struct torus_listener listeners[TORUS_MAX_LISTENERS];
+    struct torus_listener listeners[TORUS_MAX_LISTENERS + 1]; /* + the admin listener */
     int listener_count;
 
     struct io_uring_buf_ring *buf_ring;
@@ -167,6 +172,7 @@ struct torus_loop {
     struct torus_pool conn_pool;
     struct torus_conn *conns; /* every open connection */
     uint32_t open_conns;
+    uint32_t admin_conns; /* of open_conns, those on the admin listener */
     uint32_t max_conns;
     bool accept_paused;
 
@@ -199,6 +205,19 @@ static uint64_t monotonic_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A response is complete (queued in full, or its END arrived): count it. */
+static void conn_observe(struct torus_conn *c, int status)
+{
+    torus_metrics_observe(&c->loop->shard->metrics, status, monotonic_ns() - c->request_start_ns);
 }
 
 static struct io_uring_sqe *get_sqe(struct torus_loop *loop)
@@ -287,7 +306,6 @@ static void respond_simple(struct torus_conn *c, int status, const char *extra_h
         memcpy(chunk->data + chunk->len, body, (size_t)body_len);
         chunk->len += (uint32_t)body_len;
     }
-    c->loop->shard->counters.responses_by_class[status / 100 < 6 ? status / 100 : 0]++;
     if (hold) {
         chunk->next = c->pending;
         c->pending = chunk;
@@ -300,6 +318,9 @@ static void respond_simple(struct torus_conn *c, int status, const char *extra_h
 /* Answers a request that cannot be parsed or served, then closes. */
 static void respond_error_and_close(struct torus_conn *c, int status)
 {
+    if (!c->request_start_ns)
+        c->request_start_ns = monotonic_ns();
+    conn_observe(c, status);
     c->keep_alive = false;
     c->close_after = true;
     c->head_request = false;
@@ -432,7 +453,7 @@ static void on_send(struct torus_conn *c, int res)
         conn_close(c);
         return;
     }
-    c->loop->shard->counters.bytes_out += (uint64_t)res;
+    torus_metric_add(&c->loop->shard->metrics.bytes_out, (uint64_t)res);
     struct torus_chunk *first = c->out_first;
     first->sent += (uint32_t)res;
     if (first->sent == first->len) {
@@ -490,14 +511,25 @@ static void conn_update_timer(struct torus_conn *c)
     else
         want = &loop->idle_timers;
 
+    if (c->timer.queue == want)
+        return; /* it keeps its deadline: the header timeout counts from the first byte */
+    if (c->timer.queue == &loop->idle_timers)
+        torus_metric_sub(&loop->shard->metrics.connections_idle, 1);
     if (!want) {
         torus_timer_disarm(&c->timer);
         return;
     }
-    /* A timer already in the right queue keeps its deadline: the header timeout
-     * counts from the first byte, and trickling bytes do not extend it. */
-    if (c->timer.queue != want)
-        torus_timer_arm(&c->timer, want, loop->now_ms);
+    if (want == &loop->idle_timers)
+        torus_metric_add(&loop->shard->metrics.connections_idle, 1);
+    torus_timer_arm(&c->timer, want, loop->now_ms);
+}
+
+/* Disarms the connection's timer, keeping the idle gauge right. */
+static void conn_disarm_timer(struct torus_conn *c)
+{
+    if (c->timer.queue == &c->loop->idle_timers)
+        torus_metric_sub(&c->loop->shard->metrics.connections_idle, 1);
+    torus_timer_disarm(&c->timer);
 }
 
 static void expire_timers(struct torus_loop *loop)
@@ -509,7 +541,7 @@ static void expire_timers(struct torus_loop *loop)
         struct torus_timer *t;
         while ((t = torus_timer_expired(queues[i], loop->now_ms))) {
             struct torus_conn *c = torus_container_of(t, struct torus_conn, timer);
-            torus_timer_disarm(t);
+            conn_disarm_timer(c);
             torus_log_debug("shard %d: connection %d timed out (%s)", loop->shard->id, c->fd,
                             i == 0   ? "header"
                             : i == 1 ? "body"
@@ -544,7 +576,8 @@ static void park(struct torus_loop *loop, struct torus_conn *c)
     else
         loop->parked_first = c;
     loop->parked_last = c;
-    loop->shard->counters.parked++;
+    torus_metric_add(&loop->shard->metrics.parked, 1);
+    torus_metric_add(&loop->shard->metrics.queue_depth, 1);
 }
 
 static void unpark(struct torus_loop *loop, struct torus_conn *c)
@@ -570,7 +603,10 @@ static int dispatch(struct torus_loop *loop, struct torus_exchange *x)
     int best = -1;
     uint32_t best_load = EXECUTOR_DEPTH;
     for (int i = 0; i < shard->executor_count; i++) {
+        /* An executor restarting its worker (SIGHUP) counts as loaded while others can take it. */
         uint32_t load = shard->executors[i].inflight;
+        if (!atomic_load_explicit(&shard->executors[i].ready, memory_order_relaxed))
+            load += EXECUTOR_DEPTH / 2;
         if (load < best_load) {
             best = i;
             best_load = load;
@@ -597,6 +633,7 @@ static void dispatch_parked(struct torus_loop *loop)
         if (!loop->parked_first)
             loop->parked_last = NULL;
         c->parked = false;
+        torus_metric_sub(&loop->shard->metrics.queue_depth, 1);
     }
 }
 
@@ -621,8 +658,7 @@ static void on_response_part(struct torus_loop *loop, struct torus_response_part
     if (part->flags & TORUS_EMIT_CLOSE)
         c->close_after = true;
     if ((part->flags & TORUS_EMIT_END) && c->exchange == x) {
-        int status = x->request.status;
-        loop->shard->counters.responses_by_class[status / 100 < 6 ? status / 100 : 0]++;
+        conn_observe(c, x->request.status);
         c->exchange = NULL;
         if (!c->keep_alive)
             c->close_after = true;
@@ -835,7 +871,6 @@ static void respond_static(struct torus_conn *c, const struct torus_route *route
         c->pending_file = true;
         resp.fd = -1; /* the connection owns it now */
     }
-    c->loop->shard->counters.responses_by_class[resp.status / 100 < 6 ? resp.status / 100 : 0]++;
     torus_static_response_release(c->loop->static_cache, &resp);
 }
 
@@ -844,10 +879,34 @@ static int on_head(struct torus_conn *c)
 {
     struct torus_loop *loop = c->loop;
     struct torus_http_parser *p = &c->parser;
-    loop->shard->counters.requests++;
+    torus_metric_add(&loop->shard->metrics.requests, 1);
+    c->request_start_ns = monotonic_ns();
     const char *method = torus_http_method(p);
     c->head_request = strcmp(method, "HEAD") == 0;
     c->keep_alive = torus_http_keep_alive(p) && !loop->draining;
+
+    if (slow_path(c->admin)) {
+        if (torus_http_set_body_mode(p, TORUS_BODY_DISCARD) != TORUS_OK) {
+            respond_error_and_close(c, p->error_status);
+            return TORUS_ERROR;
+        }
+        const char *path = p->url.data;
+        size_t path_len = p->url.len;
+        const char *q = memchr(path, '?', path_len);
+        if (q)
+            path_len = (size_t)(q - path);
+        int status;
+        struct torus_chunk *chunk =
+            torus_admin_respond(method, path, path_len, c->keep_alive, &status);
+        if (slow_path(!chunk)) {
+            respond_error_and_close(c, 500);
+            return TORUS_ERROR;
+        }
+        chunk->next = c->pending;
+        c->pending = chunk;
+        c->pending_status = status;
+        return TORUS_OK;
+    }
 
     char path[PATH_MAX];
     size_t path_len;
@@ -954,6 +1013,7 @@ static void on_message(struct torus_conn *c)
         return;
     }
     /* The held response goes out now, in request order. */
+    conn_observe(c, c->pending_status);
     struct torus_chunk *k = c->pending;
     c->pending = NULL;
     while (k) { /* pending is a stack of one; keep order anyway */
@@ -986,7 +1046,7 @@ static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
         done += used;
         if (was_idle && torus_http_in_request(&c->parser)) {
             /* The first byte of a request: its header timeout starts now. */
-            torus_timer_disarm(&c->timer);
+            conn_disarm_timer(c);
         }
         if (rc == TORUS_AGAIN)
             break;
@@ -1099,7 +1159,7 @@ static void conn_parse(struct torus_conn *c)
 static void on_data(struct torus_conn *c, const char *data, size_t len)
 {
     struct torus_loop *loop = c->loop;
-    loop->shard->counters.bytes_in += len;
+    torus_metric_add(&loop->shard->metrics.bytes_in, len);
     if (c->state == CONN_LINGERING)
         return; /* discarded */
 
@@ -1178,9 +1238,11 @@ static void conn_close(struct torus_conn *c)
         return;
     struct torus_loop *loop = c->loop;
     c->closing = true;
-    torus_timer_disarm(&c->timer);
-    if (c->parked)
+    conn_disarm_timer(c);
+    if (c->parked) {
         unpark(loop, c);
+        torus_metric_sub(&loop->shard->metrics.queue_depth, 1);
+    }
     if (c->exchange) {
         atomic_store_explicit(&c->exchange->request.aborted, true, memory_order_release);
         if (c->exchange->executor < 0) {
@@ -1212,7 +1274,8 @@ static void conn_close(struct torus_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     loop->open_conns--;
-    loop->shard->counters.connections_open--;
+    loop->admin_conns -= c->admin;
+    torus_metric_sub(&loop->shard->metrics.connections_open, 1);
     conn_maybe_free(c);
 }
 
@@ -1262,6 +1325,37 @@ static void on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
         conn_arm_recv(c);
 }
 
+/* A connection was accepted on listener l. */
+static void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
+{
+    struct torus_conn *c = torus_pool_get(&loop->conn_pool);
+    if (slow_path(!c)) {
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->loop = loop;
+    c->fd = fd;
+    c->file_fd = -1;
+    c->listener = (uint8_t)l->index;
+    c->admin = l->admin;
+    c->state = CONN_READING;
+    c->opened_ms = loop->now_ms;
+    torus_http_init(&c->parser, &loop->limits);
+    c->next = loop->conns;
+    if (loop->conns)
+        loop->conns->prev = c;
+    loop->conns = c;
+    loop->open_conns++;
+    loop->admin_conns += c->admin;
+    torus_metric_add(&loop->shard->metrics.connections_accepted, 1);
+    torus_metric_add(&loop->shard->metrics.connections_open, 1);
+    /* nginx's client_header_timeout covers the wait for the first request too. */
+    torus_timer_arm(&c->timer, &loop->header_timers, loop->now_ms);
+    conn_arm_recv(c);
+}
+
 static void on_accept(struct torus_listener *l, struct io_uring_cqe *cqe)
 {
     struct torus_loop *loop = l->loop;
@@ -1271,32 +1365,10 @@ static void on_accept(struct torus_listener *l, struct io_uring_cqe *cqe)
     if (fd < 0) {
         if (fd != -ECANCELED && fd != -EINTR)
             torus_log_warn("shard %d: accept failed: %s", loop->shard->id, strerror(-fd));
-    } else if (loop->draining) {
+    } else if (loop->draining && !l->admin) {
         close(fd);
     } else {
-        struct torus_conn *c = torus_pool_get(&loop->conn_pool);
-        if (slow_path(!c)) {
-            close(fd);
-        } else {
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-            c->loop = loop;
-            c->fd = fd;
-            c->file_fd = -1;
-            c->listener = (uint8_t)l->index;
-            c->state = CONN_READING;
-            torus_http_init(&c->parser, &loop->limits);
-            c->next = loop->conns;
-            if (loop->conns)
-                loop->conns->prev = c;
-            loop->conns = c;
-            loop->open_conns++;
-            loop->shard->counters.connections_accepted++;
-            loop->shard->counters.connections_open++;
-            /* nginx's client_header_timeout covers the wait for the first request too. */
-            torus_timer_arm(&c->timer, &loop->header_timers, loop->now_ms);
-            conn_arm_recv(c);
-        }
+        conn_open(loop, l, fd);
     }
     if (loop->open_conns >= loop->max_conns && !loop->accept_paused) {
         /* At the limit: stop accepting; the kernel's backlog holds the rest. */
@@ -1334,13 +1406,20 @@ static void start_drain(struct torus_loop *loop)
     loop->drain_deadline_ms = loop->now_ms + ms_of(loop->config->shutdown_timeout);
     for (int i = 0; i < loop->listener_count; i++) {
         struct torus_listener *l = &loop->listeners[i];
+        if (l->admin)
+            continue; /* /readyz answers 503 while the shard drains */
         if (l->armed) {
             struct io_uring_sqe *sqe = get_sqe(loop);
             io_uring_prep_cancel64(sqe, user_data(l, TAG_ACCEPT), 0);
             io_uring_sqe_set_data64(sqe, user_data(NULL, TAG_IGNORE));
         }
-        /* Closing the socket takes it out of the port's reuseport group: new clients go elsewhere
-         * or are refused. */
+        /* Take what already waits in the backlog (a restart's new process may have joined the
+         * port: these clients were routed here and must not be reset), then close the socket,
+         * which takes it out of the port's reuseport group. */
+        fcntl(l->fd, F_SETFL, fcntl(l->fd, F_GETFL) | O_NONBLOCK);
+        int fd;
+        while ((fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+            conn_open(loop, l, fd);
         close(l->fd);
         l->fd = -1;
     }
@@ -1348,7 +1427,9 @@ static void start_drain(struct torus_loop *loop)
         next = c->next;
         bool idle = c->state == CONN_READING && !torus_http_in_request(&c->parser) &&
                     !c->out_first && !c->send_inflight && c->in_len == 0;
-        if (idle || c->state == CONN_LINGERING)
+        /* A connection just taken from the backlog has not had time to send its request. */
+        bool fresh = c->request_start_ns == 0 && loop->now_ms - c->opened_ms < 1000;
+        if ((idle && !fresh) || c->state == CONN_LINGERING)
             conn_close(c);
         else
             c->keep_alive = false; /* the response in flight says Connection: close */
@@ -1511,7 +1592,17 @@ int torus_loop_run(struct torus_shard *shard)
         listener_arm(l);
     }
     loop->listener_count = shard->listen_count;
+    if (shard->admin_fd >= 0) {
+        struct torus_listener *l = &loop->listeners[loop->listener_count];
+        l->loop = loop;
+        l->fd = shard->admin_fd;
+        l->index = loop->listener_count;
+        l->admin = true;
+        listener_arm(l);
+        loop->listener_count++;
+    }
     arm_wake(loop);
+    atomic_store(&shard->loop_running, true);
 
     struct torus_io_waker *waker = &shard->waker;
     for (;;) {
@@ -1527,7 +1618,8 @@ int torus_loop_run(struct torus_shard *shard)
         }
         if (atomic_load_explicit(&shard->draining, memory_order_acquire))
             start_drain(loop);
-        if (loop->draining && (loop->open_conns == 0 || loop->now_ms >= loop->drain_deadline_ms))
+        if (loop->draining &&
+            (loop->open_conns == loop->admin_conns || loop->now_ms >= loop->drain_deadline_ms))
             break;
 
         /* Executors handed requests in this iteration get them as one batch, now. */
@@ -1598,6 +1690,11 @@ int torus_loop_run(struct torus_shard *shard)
         nanosleep(&pause, NULL);
     }
     drain_executors(loop);
+    atomic_store(&shard->loop_running, false);
+    for (int i = 0; i < loop->listener_count; i++) {
+        if (loop->listeners[i].fd >= 0)
+            close(loop->listeners[i].fd);
+    }
     loop_free(loop);
     shard->loop = NULL;
     return TORUS_OK;

@@ -58,9 +58,17 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
 {
     struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
     struct torus_request *request;
+    if (slow_path(!atomic_load_explicit(&e->ready, memory_order_relaxed)))
+        atomic_store_explicit(&e->ready, true, memory_order_release);
+    atomic_store_explicit(&e->busy, false, memory_order_relaxed);
     for (;;) {
-        if (torus_handoff_pop(&e->requests, &request) == TORUS_OK)
+        /* A reload comes before queued requests: they wait in the ring for the new worker. */
+        if (slow_path(atomic_load_explicit(&e->reload, memory_order_acquire)))
+            return NULL; /* the SAPI sees reload_requested() and restarts the worker script */
+        if (torus_handoff_pop(&e->requests, &request) == TORUS_OK) {
+            atomic_store_explicit(&e->busy, true, memory_order_relaxed);
             return request;
+        }
         if (e->unsignaled) {
             /* Out of work: the I/O thread must now send what we produced. */
             e->unsignaled = 0;
@@ -77,6 +85,54 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
         futex(&e->sleeping, FUTEX_WAIT_PRIVATE, 1);
         atomic_store_explicit(&e->sleeping, 0, memory_order_relaxed);
     }
+}
+
+static void port_note(struct torus_executor_port *port, enum torus_executor_event event)
+{
+    struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
+    if ((unsigned)event < TORUS_EXECUTOR_EVENTS)
+        atomic_store_explicit(&e->events[event],
+                              atomic_load_explicit(&e->events[event], memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+}
+
+static bool port_reload_requested(struct torus_executor_port *port)
+{
+    struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
+    if (atomic_load_explicit(&e->reload, memory_order_acquire) == 0)
+        return false;
+    atomic_store_explicit(&e->reload, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->ready, false, memory_order_relaxed);
+    return true;
+}
+
+static const char *const event_names[TORUS_EXECUTOR_EVENTS] = {
+    [TORUS_EVENT_RESTART_MAX_REQUESTS] = "max_requests",
+    [TORUS_EVENT_RESTART_EXIT] = "exit",
+    [TORUS_EVENT_RESTART_SCRIPT_END] = "script_end",
+    [TORUS_EVENT_RESTART_RELOAD] = "reload",
+    [TORUS_EVENT_RESTART_BOOT_FAILURE] = "boot_failure",
+    [TORUS_EVENT_CRASH_FATAL_ERROR] = "fatal_error",
+    [TORUS_EVENT_CRASH_TIMEOUT] = "timeout",
+    [TORUS_EVENT_CRASH_MEMORY] = "memory_limit",
+    [TORUS_EVENT_CRASH_EXCEPTION] = "uncaught_exception",
+};
+
+const char *torus_executor_event_name(int event)
+{
+    return (event >= 0 && event < TORUS_EXECUTOR_EVENTS) ? event_names[event] : "unknown";
+}
+
+bool torus_executor_event_is_crash(int event)
+{
+    return event >= TORUS_EVENT_CRASH_FATAL_ERROR;
+}
+
+void torus_executor_reload(struct torus_executor *e)
+{
+    atomic_store_explicit(&e->reload, 1, memory_order_seq_cst);
+    atomic_store_explicit(&e->sleeping, 0, memory_order_seq_cst);
+    futex(&e->sleeping, FUTEX_WAKE_PRIVATE, 1);
 }
 
 static void port_emit(struct torus_executor_port *port, struct torus_request *request,
@@ -116,6 +172,7 @@ static void *executor_main(void *arg)
     torus_arena_bind_thread();
     int result = torus_sapi_executor_main(e->config, &e->port);
     e->unsignaled = 0;
+    atomic_store(&e->ready, false);
     atomic_store(&e->result, result);
     atomic_store(&e->finished, true);
     /* Wake the I/O thread so it notices (a worker that cannot start makes the shard give up). */
@@ -134,6 +191,8 @@ int torus_executor_start(struct torus_executor *e, const struct torus_config *co
         return TORUS_ERROR;
     e->port.wait_request = port_wait_request;
     e->port.emit = port_emit;
+    e->port.note = port_note;
+    e->port.reload_requested = port_reload_requested;
     e->waker = waker;
     e->config = config;
     e->shard_id = shard_id;
@@ -143,6 +202,11 @@ int torus_executor_start(struct torus_executor *e, const struct torus_config *co
     atomic_init(&e->stopping, false);
     atomic_init(&e->result, TORUS_OK);
     atomic_init(&e->finished, false);
+    atomic_init(&e->ready, false);
+    atomic_init(&e->busy, false);
+    atomic_init(&e->reload, 0);
+    for (int i = 0; i < TORUS_EXECUTOR_EVENTS; i++)
+        atomic_init(&e->events[i], 0);
 
     pthread_attr_t attr;
     pthread_attr_init(&attr);

@@ -63,6 +63,10 @@ struct torus_executor {
     bool started;
     _Atomic int result; /* what torus_sapi_executor_main() returned */
     _Atomic bool finished;
+    _Atomic bool ready;      /* waiting for or serving requests (a worker script has booted) */
+    _Atomic bool busy;       /* running a request (read by /metrics) */
+    _Atomic uint32_t reload; /* SIGHUP: restart the worker script between two requests */
+    _Atomic uint64_t events[TORUS_EXECUTOR_EVENTS]; /* written by the executor thread only */
 };
 
 /* Capacity of each ring, in items. */
@@ -92,6 +96,15 @@ static inline int torus_executor_pop(struct torus_executor *executor,
 {
     return torus_handoff_pop(&executor->responses, part);
 }
+
+/* The Prometheus label of an event ("max_requests", "fatal_error", ...). */
+const char *torus_executor_event_name(int event);
+
+/* True for events that ended a request with a PHP failure (crashes), false for restarts. */
+bool torus_executor_event_is_crash(int event);
+
+/* Asks the executor to restart its worker script between two requests (SIGHUP), and wakes it. */
+void torus_executor_reload(struct torus_executor *executor);
 
 /* Asks the executor to stop once its ring is empty, and wakes it. */
 void torus_executor_stop(struct torus_executor *executor);

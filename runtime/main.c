@@ -128,7 +128,7 @@ int main(int argc, char **argv)
         shards[i].config = &cfg;
         shards[i].cpu = (cfg.no_pin || cpu_count == 0) ? -1 : cpus[i % cpu_count];
         if (torus_shard_bind(&shards[i], &cfg, ports, err, sizeof(err)) != TORUS_OK) {
-            fprintf(stderr, "torus: --listen %s\n", err);
+            fprintf(stderr, "torus: %s\n", err);
             return 2;
         }
     }
@@ -139,6 +139,8 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    torus_shards = shards;
+    torus_shard_count = cfg.threads;
     int started = 0;
     for (int i = 0; i < cfg.threads; i++) {
         if (torus_shard_start(&shards[i]) != TORUS_OK)

@@ -71,6 +71,22 @@ struct torus_request {
  * (runtime/executor.c) provides it; tests provide their own to drive the SAPI
  * without a network.
  */
+/* What happened to an executor's PHP, for /metrics (torus_executor_port.note). */
+enum torus_executor_event {
+    /* Worker script restarts, by reason. */
+    TORUS_EVENT_RESTART_MAX_REQUESTS,
+    TORUS_EVENT_RESTART_EXIT,       /* exit() or die() in the handler */
+    TORUS_EVENT_RESTART_SCRIPT_END, /* the worker script returned */
+    TORUS_EVENT_RESTART_RELOAD,     /* SIGHUP */
+    TORUS_EVENT_RESTART_BOOT_FAILURE,
+    /* Requests ended by a PHP failure (500), by reason. */
+    TORUS_EVENT_CRASH_FATAL_ERROR,
+    TORUS_EVENT_CRASH_TIMEOUT,
+    TORUS_EVENT_CRASH_MEMORY,
+    TORUS_EVENT_CRASH_EXCEPTION,
+    TORUS_EXECUTOR_EVENTS
+};
+
 struct torus_executor_port {
     /*
      * Blocks until the next request for this executor arrives. Returns NULL
@@ -88,6 +104,17 @@ struct torus_executor_port {
      */
     void (*emit)(struct torus_executor_port *port, struct torus_request *req, const char *data,
                  size_t len, unsigned flags);
+
+    /* Counts an event for /metrics (may be NULL in tests). */
+    void (*note)(struct torus_executor_port *port, enum torus_executor_event event);
+
+    /*
+     * True when the executor should restart its worker script (SIGHUP): the
+     * SAPI checks it between requests and lets torus_handle_request() return
+     * false. wait_request() also returns NULL then; the executor is not
+     * stopping, so the script is started again. May be NULL in tests.
+     */
+    bool (*reload_requested)(struct torus_executor_port *port);
 };
 
 #endif

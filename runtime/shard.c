@@ -23,8 +23,11 @@
 #include "alloc/arena.h"
 #include "runtime/log.h"
 
-static int bind_one(const struct torus_listen_addr *addr, uint16_t *port, char *err,
-                    size_t err_size)
+struct torus_shard *torus_shards;
+int torus_shard_count;
+
+static int bind_one(const char *flag, const struct torus_listen_addr *addr, uint16_t *port,
+                    char *err, size_t err_size)
 {
     struct sockaddr_storage ss = addr->addr;
     if (*port) {
@@ -35,25 +38,25 @@ static int bind_one(const struct torus_listen_addr *addr, uint16_t *port, char *
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        snprintf(err, err_size, "%s: socket: %s", addr->text, strerror(errno));
+        snprintf(err, err_size, "%s %s: socket: %s", flag, addr->text, strerror(errno));
         return -1;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-        snprintf(err, err_size, "%s: SO_REUSEPORT: %s", addr->text, strerror(errno));
+        snprintf(err, err_size, "%s %s: SO_REUSEPORT: %s", flag, addr->text, strerror(errno));
         close(fd);
         return -1;
     }
     if (ss.ss_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, addr->addr_len) != 0) {
-        snprintf(err, err_size, "%s: cannot bind: %s", addr->text, strerror(errno));
+        snprintf(err, err_size, "%s %s: cannot bind: %s", flag, addr->text, strerror(errno));
         close(fd);
         return -1;
     }
     if (listen(fd, 4096) != 0) {
-        snprintf(err, err_size, "%s: cannot listen: %s", addr->text, strerror(errno));
+        snprintf(err, err_size, "%s %s: cannot listen: %s", flag, addr->text, strerror(errno));
         close(fd);
         return -1;
     }
@@ -72,8 +75,16 @@ int torus_shard_bind(struct torus_shard *shard, const struct torus_config *confi
                      uint16_t *port_of_listener, char *err, size_t err_size)
 {
     shard->listen_count = 0;
+    shard->admin_fd = -1;
+    if (shard->id == 0 && config->admin_enabled) {
+        uint16_t port = 0;
+        shard->admin_fd = bind_one("--admin-listen", &config->admin_listen, &port, err, err_size);
+        if (shard->admin_fd < 0)
+            return TORUS_ERROR;
+    }
     for (int i = 0; i < config->listener_count; i++) {
-        int fd = bind_one(&config->listeners[i], &port_of_listener[i], err, err_size);
+        int fd = bind_one(config->listeners[i].tls ? "--tls-listen" : "--listen",
+                          &config->listeners[i], &port_of_listener[i], err, err_size);
         if (fd < 0) {
             for (int j = 0; j < shard->listen_count; j++)
                 close(shard->listen_fds[j]);

@@ -15,16 +15,7 @@
 
 #include "runtime/config.h"
 #include "runtime/executor.h"
-
-struct torus_shard_counters {
-    uint64_t connections_accepted;
-    uint64_t connections_open;
-    uint64_t requests;
-    uint64_t responses_by_class[6]; /* index status / 100: 1xx .. 5xx */
-    uint64_t bytes_in;
-    uint64_t bytes_out;
-    uint64_t parked; /* requests that waited for a free executor */
-};
+#include "runtime/metrics.h"
 
 struct torus_shard {
     int id;
@@ -33,23 +24,29 @@ struct torus_shard {
 
     int listen_fds[TORUS_MAX_LISTENERS]; /* this shard's own SO_REUSEPORT sockets */
     int listen_count;
+    int admin_fd; /* --admin-listen socket (shard 0 only), or -1 */
 
     struct torus_io_waker waker;
     struct torus_executor *executors;
     int executor_count;
 
-    _Atomic bool draining; /* set by the main thread on SIGTERM/SIGINT */
-    _Atomic bool failed;   /* an executor gave up (worker failing to start) */
-    _Atomic bool ended;    /* the shard's threads are done */
+    _Atomic bool draining;     /* set by the main thread on SIGTERM/SIGINT */
+    _Atomic bool failed;       /* an executor gave up (worker failing to start) */
+    _Atomic bool ended;        /* the shard's threads are done */
+    _Atomic bool loop_running; /* the I/O loop is set up and serving */
 
     pthread_t thread;
     bool started;
     int result; /* TORUS_OK, or TORUS_ERROR when the loop could not run */
 
-    struct torus_shard_counters counters; /* written by the I/O thread only */
+    struct torus_metrics metrics; /* written by the I/O thread only (runtime/metrics.h) */
 
     struct torus_loop *loop; /* the I/O thread's private state (net/loop.c) */
 };
+
+/* Every shard of the process, for the admin endpoints; set once before the shards start. */
+extern struct torus_shard *torus_shards;
+extern int torus_shard_count;
 
 /*
  * Creates the shard's listening sockets (SO_REUSEPORT, bound to every

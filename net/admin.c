@@ -1,0 +1,240 @@
+/*
+ * The admin endpoints (--admin-listen), answered by shard 0's I/O thread
+ * without PHP:
+ *   GET /healthz   200 while the process is up;
+ *   GET /readyz    200 when every shard has an executor ready, else 503
+ *                  (booting, every executor reloading, or draining);
+ *   GET /metrics   Prometheus text format, the shards' metrics summed.
+ * Reading other shards' metrics is a relaxed load of each counter: a scrape
+ * may see one shard a few requests behind another, never a torn value.
+ */
+#include "net/admin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/http_response.h"
+#include "runtime/shard.h"
+
+struct text {
+    char *data;
+    size_t len, cap;
+};
+
+static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_printf(struct text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (t->len + (size_t)n < t->cap) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap * 2 + (size_t)n;
+        char *grown = realloc(t->data, cap);
+        if (!grown)
+            return;
+        t->data = grown;
+        t->cap = cap;
+    }
+}
+
+static uint64_t sum(size_t offset)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < torus_shard_count; i++) {
+        const torus_metric *m =
+            (const torus_metric *)((const char *)&torus_shards[i].metrics + offset);
+        total += torus_metric_get(m);
+    }
+    return total;
+}
+
+#define SUM(field) sum(offsetof(struct torus_metrics, field))
+
+static size_t resident_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long pages_total = 0, pages_resident = 0;
+    int n = fscanf(f, "%lu %lu", &pages_total, &pages_resident);
+    fclose(f);
+    return n == 2 ? (size_t)pages_resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static void render_metrics(struct text *t)
+{
+    static const char *const classes[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    text_printf(t, "# HELP torus_requests_total Responses sent, by status class.\n"
+                   "# TYPE torus_requests_total counter\n");
+    for (int c = 0; c < 6; c++)
+        text_printf(t, "torus_requests_total{code=\"%s\"} %llu\n", classes[c],
+                    (unsigned long long)sum(offsetof(struct torus_metrics, responses) +
+                                            (size_t)c * sizeof(torus_metric)));
+
+    text_printf(t, "# HELP torus_request_duration_seconds Time from a request's head to its "
+                   "response's end.\n# TYPE torus_request_duration_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (int b = 0; b <= TORUS_LATENCY_BUCKETS; b++) {
+        cumulative +=
+            sum(offsetof(struct torus_metrics, latency) + (size_t)b * sizeof(torus_metric));
+        if (b < TORUS_LATENCY_BUCKETS)
+            text_printf(t, "torus_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                        torus_latency_bounds[b], (unsigned long long)cumulative);
+        else
+            text_printf(t, "torus_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                        (unsigned long long)cumulative);
+    }
+    text_printf(t, "torus_request_duration_seconds_sum %.6f\n", (double)SUM(latency_sum_us) / 1e6);
+    text_printf(t, "torus_request_duration_seconds_count %llu\n",
+                (unsigned long long)SUM(latency_count));
+
+    text_printf(t,
+                "# HELP torus_received_bytes_total Bytes read from clients.\n"
+                "# TYPE torus_received_bytes_total counter\ntorus_received_bytes_total %llu\n"
+                "# HELP torus_sent_bytes_total Bytes written to clients.\n"
+                "# TYPE torus_sent_bytes_total counter\ntorus_sent_bytes_total %llu\n"
+                "# HELP torus_connections_accepted_total Connections accepted.\n"
+                "# TYPE torus_connections_accepted_total counter\n"
+                "torus_connections_accepted_total %llu\n"
+                "# HELP torus_connections_open Client connections open now.\n"
+                "# TYPE torus_connections_open gauge\ntorus_connections_open %llu\n"
+                "# HELP torus_connections_idle Keep-alive connections waiting for a request.\n"
+                "# TYPE torus_connections_idle gauge\ntorus_connections_idle %llu\n"
+                "# HELP torus_tls_handshakes_total TLS handshakes completed.\n"
+                "# TYPE torus_tls_handshakes_total counter\ntorus_tls_handshakes_total %llu\n"
+                "# HELP torus_parked_requests_total Requests that waited for a free executor.\n"
+                "# TYPE torus_parked_requests_total counter\ntorus_parked_requests_total %llu\n",
+                (unsigned long long)SUM(bytes_in), (unsigned long long)SUM(bytes_out),
+                (unsigned long long)SUM(connections_accepted),
+                (unsigned long long)SUM(connections_open),
+                (unsigned long long)SUM(connections_idle), (unsigned long long)SUM(tls_handshakes),
+                (unsigned long long)SUM(parked));
+
+    text_printf(t, "# HELP torus_queue_depth Requests waiting for a free executor, per shard.\n"
+                   "# TYPE torus_queue_depth gauge\n");
+    for (int i = 0; i < torus_shard_count; i++)
+        text_printf(t, "torus_queue_depth{shard=\"%d\"} %llu\n", i,
+                    (unsigned long long)torus_metric_get(&torus_shards[i].metrics.queue_depth));
+
+    uint64_t busy = 0, idle = 0, restarts = 0, crashes = 0;
+    uint64_t by_reason[TORUS_EXECUTOR_EVENTS] = {0};
+    for (int i = 0; i < torus_shard_count; i++) {
+        struct torus_shard *s = &torus_shards[i];
+        for (int e = 0; e < s->executor_count; e++) {
+            struct torus_executor *x = &s->executors[e];
+            if (atomic_load_explicit(&x->busy, memory_order_relaxed))
+                busy++;
+            else
+                idle++;
+            for (int r = 0; r < TORUS_EXECUTOR_EVENTS; r++)
+                by_reason[r] += atomic_load_explicit(&x->events[r], memory_order_relaxed);
+        }
+    }
+    text_printf(t,
+                "# HELP torus_executors PHP executors, by state.\n# TYPE torus_executors gauge\n"
+                "torus_executors{state=\"busy\"} %llu\ntorus_executors{state=\"idle\"} %llu\n",
+                (unsigned long long)busy, (unsigned long long)idle);
+    text_printf(t, "# HELP torus_worker_restarts_total Worker script restarts, by reason.\n"
+                   "# TYPE torus_worker_restarts_total counter\n");
+    for (int r = 0; r < TORUS_EXECUTOR_EVENTS; r++) {
+        if (torus_executor_event_is_crash(r))
+            continue;
+        restarts += by_reason[r];
+        text_printf(t, "torus_worker_restarts_total{reason=\"%s\"} %llu\n",
+                    torus_executor_event_name(r), (unsigned long long)by_reason[r]);
+    }
+    text_printf(t, "# HELP torus_worker_crashes_total Requests ended by a PHP failure, by reason.\n"
+                   "# TYPE torus_worker_crashes_total counter\n");
+    for (int r = 0; r < TORUS_EXECUTOR_EVENTS; r++) {
+        if (!torus_executor_event_is_crash(r))
+            continue;
+        crashes += by_reason[r];
+        text_printf(t, "torus_worker_crashes_total{reason=\"%s\"} %llu\n",
+                    torus_executor_event_name(r), (unsigned long long)by_reason[r]);
+    }
+    (void)restarts;
+    (void)crashes;
+    text_printf(t,
+                "# HELP torus_process_resident_memory_bytes Resident set size of the process.\n"
+                "# TYPE torus_process_resident_memory_bytes gauge\n"
+                "torus_process_resident_memory_bytes %zu\n",
+                resident_bytes());
+    text_printf(t,
+                "# HELP torus_shards Shards (I/O threads) running.\n# TYPE torus_shards gauge\n"
+                "torus_shards %d\n",
+                torus_shard_count);
+}
+
+bool torus_admin_ready(void)
+{
+    for (int i = 0; i < torus_shard_count; i++) {
+        struct torus_shard *s = &torus_shards[i];
+        if (atomic_load(&s->draining) || !s->loop_running)
+            return false;
+        bool any = false;
+        for (int e = 0; e < s->executor_count && !any; e++)
+            any = atomic_load_explicit(&s->executors[e].ready, memory_order_acquire);
+        if (!any)
+            return false;
+    }
+    return torus_shard_count > 0;
+}
+
+struct torus_chunk *torus_admin_respond(const char *method, const char *path, size_t path_len,
+                                        bool keep_alive, int *status_out)
+{
+    bool head = strcmp(method, "HEAD") == 0;
+    struct text body = {.data = malloc(4096), .len = 0, .cap = 4096};
+    if (!body.data)
+        return NULL;
+    body.data[0] = '\0';
+    int status = 200;
+    const char *type = "text/plain; charset=utf-8";
+    const char *extra = "";
+#define IS(literal) (path_len == sizeof(literal) - 1 && memcmp(path, literal, path_len) == 0)
+    if (strcmp(method, "GET") != 0 && !head) {
+        status = 405;
+        extra = "Allow: GET, HEAD\r\n";
+        text_printf(&body, "method not allowed\n");
+    } else if (IS("/healthz")) {
+        text_printf(&body, "ok\n");
+    } else if (IS("/readyz")) {
+        bool ready = torus_admin_ready();
+        status = ready ? 200 : 503;
+        text_printf(&body, ready ? "ready\n" : "not ready\n");
+    } else if (IS("/metrics")) {
+        type = "text/plain; version=0.0.4; charset=utf-8";
+        render_metrics(&body);
+    } else {
+        status = 404;
+        text_printf(&body, "not found: try /healthz, /readyz or /metrics\n");
+    }
+#undef IS
+    char extra_headers[256];
+    int extra_len = snprintf(extra_headers, sizeof(extra_headers),
+                             "Content-Type: %s\r\nCache-Control: no-store\r\n%s", type, extra);
+    char head_text[1024];
+    size_t head_len = torus_http_head(head_text, sizeof(head_text), status, 1, keep_alive,
+                                      extra_headers, (size_t)extra_len, (int64_t)body.len);
+    size_t total = head_len + (head ? 0 : body.len);
+    struct torus_chunk *chunk = torus_chunk_new(total);
+    if (chunk) {
+        memcpy(chunk->data, head_text, head_len);
+        if (!head)
+            memcpy(chunk->data + head_len, body.data, body.len);
+        chunk->len = (uint32_t)total;
+    }
+    free(body.data);
+    *status_out = status;
+    return chunk;
+}
