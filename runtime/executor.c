@@ -180,8 +180,8 @@ static void *executor_main(void *arg)
     return NULL;
 }
 
-int torus_executor_start(struct torus_executor *e, const struct torus_config *config,
-                         struct torus_io_waker *waker, int shard_id, int index, int cpu)
+int torus_executor_init(struct torus_executor *e, const struct torus_config *config,
+                        struct torus_io_waker *waker, int shard_id, int index, int cpu)
 {
     memset(e, 0, sizeof(*e));
     if (torus_handoff_init(&e->requests, TORUS_EXECUTOR_RING_SIZE,
@@ -207,7 +207,12 @@ int torus_executor_start(struct torus_executor *e, const struct torus_config *co
     atomic_init(&e->reload, 0);
     for (int i = 0; i < TORUS_EXECUTOR_EVENTS; i++)
         atomic_init(&e->events[i], 0);
+    return TORUS_OK;
+}
 
+int torus_executor_start(struct torus_executor *e)
+{
+    int cpu = e->cpu;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     /* PHP recurses deeply (and ZTS keeps its globals elsewhere): give it the stack the CLI gets. */
@@ -221,7 +226,8 @@ int torus_executor_start(struct torus_executor *e, const struct torus_config *co
     int rc = pthread_create(&e->thread, &attr, executor_main, e);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
-        torus_log_error("shard %d: cannot start executor %d: %s", shard_id, index, strerror(rc));
+        torus_log_error("shard %d: cannot start executor %d: %s", e->shard_id, e->index,
+                        strerror(rc));
         return TORUS_ERROR;
     }
     e->started = true;

@@ -73,11 +73,15 @@ struct torus_executor {
 #define TORUS_EXECUTOR_RING_SIZE 1024
 
 /*
- * Prepares the rings and starts the executor's thread (pinned to cpu unless
- * cpu < 0). Returns TORUS_OK or TORUS_ERROR.
+ * Prepares an executor: its rings and state (on the main thread, before the
+ * shards start, so other threads may read its state at any time). Returns
+ * TORUS_OK or TORUS_ERROR.
  */
-int torus_executor_start(struct torus_executor *executor, const struct torus_config *config,
-                         struct torus_io_waker *waker, int shard_id, int index, int cpu);
+int torus_executor_init(struct torus_executor *executor, const struct torus_config *config,
+                        struct torus_io_waker *waker, int shard_id, int index, int cpu);
+
+/* Starts the executor's thread (pinned to its CPU unless cpu < 0). TORUS_OK or TORUS_ERROR. */
+int torus_executor_start(struct torus_executor *executor);
 
 /*
  * I/O thread: hands a request over. Returns TORUS_OK, or TORUS_AGAIN when the

@@ -64,6 +64,42 @@ static void raise_fd_limit(uint32_t want)
     }
 }
 
+/*
+ * SIGHUP in worker mode: every executor restarts its worker script, one
+ * executor index at a time across the shards, so a shard with K > 1 keeps
+ * serving and, with K = 1, requests wait in the ring rather than fail.
+ */
+struct reload {
+    int step; /* executor index being restarted, -1 when idle */
+};
+
+static void reload_trigger(struct torus_shard *shards, int count, int index)
+{
+    for (int i = 0; i < count; i++) {
+        if (index < shards[i].executor_count)
+            torus_executor_reload(&shards[i].executors[index]);
+    }
+}
+
+static void reload_tick(struct reload *r, struct torus_shard *shards, int count, int per_shard)
+{
+    if (r->step < 0)
+        return;
+    for (int i = 0; i < count; i++) {
+        if (r->step >= shards[i].executor_count)
+            continue;
+        struct torus_executor *e = &shards[i].executors[r->step];
+        if (atomic_load(&e->reload) || !atomic_load(&e->ready))
+            return; /* still restarting */
+    }
+    if (++r->step < per_shard) {
+        reload_trigger(shards, count, r->step);
+    } else {
+        r->step = -1;
+        torus_log_info("reload done: every worker script was restarted");
+    }
+}
+
 static void listener_text(const struct torus_config *cfg, const uint16_t *ports, char *out,
                           size_t size)
 {
@@ -158,6 +194,7 @@ int main(int argc, char **argv)
                    LIBWOLFSSL_VERSION_STRING, LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
                    LLHTTP_VERSION_PATCH);
 
+    struct reload reload = {.step = -1};
     int exit_code = started == cfg.threads ? 0 : 1;
     bool draining = exit_code != 0;
     if (draining) {
@@ -178,9 +215,21 @@ int main(int argc, char **argv)
             draining = true;
             for (int i = 0; i < started; i++)
                 torus_shard_drain(&shards[i]);
-        } else if (sig == SIGHUP || sig == SIGUSR1) {
-            torus_log_info("received %s: nothing to reload yet", strsignal(sig));
+        } else if (sig == SIGHUP && !draining) {
+            if (!cfg.worker) {
+                torus_log_info("received SIGHUP: classic mode reads scripts per request (opcache "
+                               "revalidates them); nothing to restart");
+            } else if (reload.step >= 0) {
+                torus_log_info("received SIGHUP: a reload is already under way");
+            } else {
+                torus_log_info("received SIGHUP: restarting worker scripts");
+                reload.step = 0;
+                reload_trigger(shards, started, 0);
+            }
+        } else if (sig == SIGUSR1) {
+            torus_log_info("received SIGUSR1: no log file to reopen");
         }
+        reload_tick(&reload, shards, started, cfg.php_threads_per_core);
         bool any_failed = false;
         bool all_ended = true;
         for (int i = 0; i < started; i++) {

@@ -104,19 +104,11 @@ static void *shard_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     torus_arena_bind_thread();
 
-    const struct torus_config *cfg = shard->config;
-    shard->executor_count = 0;
-    shard->executors = calloc((size_t)cfg->php_threads_per_core, sizeof(*shard->executors));
-    shard->result = TORUS_ERROR;
-    if (shard->executors) {
-        shard->result = TORUS_OK;
-        for (int i = 0; i < cfg->php_threads_per_core; i++) {
-            if (torus_executor_start(&shard->executors[i], cfg, &shard->waker, shard->id, i,
-                                     shard->cpu) != TORUS_OK) {
-                shard->result = TORUS_ERROR;
-                break;
-            }
-            shard->executor_count++;
+    shard->result = TORUS_OK;
+    for (int i = 0; i < shard->executor_count; i++) {
+        if (torus_executor_start(&shard->executors[i]) != TORUS_OK) {
+            shard->result = TORUS_ERROR;
+            break;
         }
     }
     if (shard->result == TORUS_OK)
@@ -140,11 +132,22 @@ int torus_shard_start(struct torus_shard *shard)
     atomic_init(&shard->draining, false);
     atomic_init(&shard->failed, false);
     atomic_init(&shard->ended, false);
+    atomic_init(&shard->loop_running, false);
     atomic_init(&shard->waker.sleeping, 0);
     shard->waker.event_fd = eventfd(0, EFD_CLOEXEC);
     if (shard->waker.event_fd < 0) {
         torus_log_error("shard %d: eventfd: %s", shard->id, strerror(errno));
         return TORUS_ERROR;
+    }
+    const struct torus_config *cfg = shard->config;
+    shard->executors = calloc((size_t)cfg->php_threads_per_core, sizeof(*shard->executors));
+    if (!shard->executors)
+        return TORUS_ERROR;
+    for (int i = 0; i < cfg->php_threads_per_core; i++) {
+        if (torus_executor_init(&shard->executors[i], cfg, &shard->waker, shard->id, i,
+                                shard->cpu) != TORUS_OK)
+            return TORUS_ERROR;
+        shard->executor_count++;
     }
     pthread_attr_t attr;
     pthread_attr_init(&attr);
