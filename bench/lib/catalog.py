@@ -1,0 +1,97 @@
+"""What bench/run knows how to measure: the scenarios and the servers.
+
+Pure data, shared by the argument parser, the runner and the table, so the
+names a user types, the rows of the table and the work done agree.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    path: str  # the URL path wrk loads
+    summary: str
+    wrk_script: str = "get.lua"  # in bench/wrk/
+    kind: str = "load"  # "load", "cpu-mix" (a second wrk burns CPU) or "idle" (10k idle conns)
+    needs: tuple = ()  # fixtures: "sqlite", "mariadb", "burn"
+    static_copy: bool = False  # nginx-static can serve the same bytes (pre-rendered)
+    k6_script: str = ""  # in bench/k6/; "" = NAME.js
+
+    @property
+    def scripts(self):
+        """(wrk script, k6 script) of the measured load."""
+        return (self.wrk_script, self.k6_script or self.name + ".js")
+
+
+SCENARIOS = (
+    Scenario("hello", "/hello.php", "13-byte text response", static_copy=True),
+    Scenario("json", "/json.php", "json_encode of a ten-key document", static_copy=True),
+    Scenario("template", "/template.php", "HTML table of 50 rows with htmlspecialchars",
+             static_copy=True),
+    Scenario("sqlite-read", "/sqlite-read.php", "one row by random id from a 10,000-row SQLite file",
+             needs=("sqlite",)),
+    Scenario("mariadb-read", "/mariadb-read.php", "one row by random id from MariaDB (unix socket)",
+             needs=("mariadb",)),
+    Scenario("mariadb-write", "/mariadb-write.php", "one INSERT into MariaDB per request (POST)",
+             wrk_script="mariadb-write.lua", needs=("mariadb",)),
+    Scenario("cpu-mix", "/hello.php",
+             "hello while a second wrk keeps 2 connections on a ~20 ms CPU-bound request",
+             kind="cpu-mix", needs=("burn",), k6_script="hello.js"),
+    Scenario("static-file", "/static/page.html", "a 2 KiB static HTML file", static_copy=True),
+    Scenario("idle-10k", "/hello.php",
+             "hello with 10,000 idle keep-alive connections open; RSS they add",
+             kind="idle", static_copy=True, k6_script="hello.js"),
+)
+
+# cpu-mix's second load: 2 connections on a request that burns ~20 ms of CPU.
+BURN_PATH = "/burn.php"
+BURN_CONNECTIONS = 2
+BURN_SCRIPTS = ("get.lua", "burn.js")
+
+SCENARIO_NAMES = tuple(s.name for s in SCENARIOS)
+
+
+def scenario(name):
+    for s in SCENARIOS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class ServerKind:
+    name: str
+    label: str  # as shown in the table
+    peer_binaries: tuple = field(default=())  # option names of the binaries it needs
+    php: bool = True  # runs PHP (False: nginx-static serves pre-rendered bytes)
+
+
+SERVERS = (
+    ServerKind("torus-classic", "torus classic", ("torus",)),
+    ServerKind("torus-worker", "torus worker", ("torus",)),
+    ServerKind("nginx-static", "nginx static", ("nginx",), php=False),
+    ServerKind("nginx-fpm", "nginx + php-fpm", ("nginx", "php_fpm")),
+    ServerKind("php-server", "php -S", ("php",)),
+)
+
+SERVER_NAMES = tuple(s.name for s in SERVERS)
+
+# The reference rows every other row is compared with.
+REFERENCE_FPM = "nginx-fpm"
+REFERENCE_STATIC = "nginx-static"
+
+
+def server_kind(name):
+    for s in SERVERS:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+def server_runs_scenario(server_name, scenario_name):
+    """Whether the pair makes a row: nginx-static only serves what needs no PHP."""
+    kind = server_kind(server_name)
+    if kind.php:
+        return True
+    return scenario(scenario_name).static_copy

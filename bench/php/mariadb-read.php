@@ -1,0 +1,4 @@
+<?php
+// Classic mode: the `mariadb-read` scenario (see scenarios.php).
+require_once __DIR__ . '/scenarios.php';
+bench_mariadb_read();
