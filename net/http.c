@@ -181,6 +181,7 @@ static int on_headers_complete(llhttp_t *llhttp)
         return fail(p, 400, "missing Host header");
     p->has_body = (llhttp->flags & F_CHUNKED) ||
                   ((llhttp->flags & F_CONTENT_LENGTH) && llhttp->content_length > 0);
+    llhttp->upgrade = 0; /* no protocol switch (Upgrade, CONNECT): the next bytes are HTTP/1.1 */
     return HPE_PAUSED;
 }
 

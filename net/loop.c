@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "alloc/pool.h"
+#include "net/access_log.h"
 #include "net/admin.h"
 #include "net/chunk.h"
 #include "net/http.h"
@@ -69,6 +70,7 @@ enum op_tag {
     TAG_SEND = 3,
     TAG_READ = 4,
     TAG_WAKE = 5,
+    TAG_LOG = 6,
 };
 #define TAG_MASK 7u
 
@@ -128,6 +130,8 @@ struct torus_conn {
     struct torus_http_parser parser;
     uint64_t request_start_ns; /* when the current request's head was parsed (metrics) */
     uint64_t opened_ms;        /* when accepted */
+    uint64_t response_bytes;   /* bytes of the current PHP response so far (access log) */
+    struct torus_access_pending *log_pending; /* the current request's access-log line */
 
     /* Input kept across reads: [0, in_parsed) is the part of a head already parsed. */
     char *in;
@@ -187,6 +191,9 @@ struct torus_loop {
     struct torus_conn *parked_first, *parked_last;
 
     uint64_t wake_value; /* the eventfd read lands here */
+    struct torus_access_log access_log;
+    bool logging;
+    uint64_t log_flushed_ms;
     bool draining;
     uint64_t drain_deadline_ms;
 };
@@ -214,10 +221,15 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* A response is complete (queued in full, or its END arrived): count it. */
-static void conn_observe(struct torus_conn *c, int status)
+/* A response is complete (queued in full, or its END arrived): count it, log it. */
+static void conn_observe(struct torus_conn *c, int status, uint64_t bytes)
 {
-    torus_metrics_observe(&c->loop->shard->metrics, status, monotonic_ns() - c->request_start_ns);
+    uint64_t duration = monotonic_ns() - c->request_start_ns;
+    torus_metrics_observe(&c->loop->shard->metrics, status, duration);
+    if (c->log_pending) {
+        torus_access_log_end(&c->loop->access_log, c->log_pending, status, bytes, duration);
+        c->log_pending = NULL;
+    }
 }
 
 static struct io_uring_sqe *get_sqe(struct torus_loop *loop)
@@ -320,11 +332,11 @@ static void respond_error_and_close(struct torus_conn *c, int status)
 {
     if (!c->request_start_ns)
         c->request_start_ns = monotonic_ns();
-    conn_observe(c, status);
     c->keep_alive = false;
     c->close_after = true;
     c->head_request = false;
     respond_simple(c, status, NULL, false);
+    conn_observe(c, status, c->out_last ? c->out_last->len : 0);
     c->state = CONN_BUSY; /* parse nothing more */
     conn_flush(c);
 }
@@ -650,6 +662,7 @@ static void on_response_part(struct torus_loop *loop, struct torus_response_part
     struct torus_exchange *x = torus_container_of(part->request, struct torus_exchange, request);
     struct torus_conn *c = x->conn;
     if (part->chunk) {
+        c->response_bytes += part->chunk->len;
         if (c->closing)
             torus_chunk_free(part->chunk);
         else
@@ -658,7 +671,7 @@ static void on_response_part(struct torus_loop *loop, struct torus_response_part
     if (part->flags & TORUS_EMIT_CLOSE)
         c->close_after = true;
     if ((part->flags & TORUS_EMIT_END) && c->exchange == x) {
-        conn_observe(c, x->request.status);
+        conn_observe(c, x->request.status, c->response_bytes);
         c->exchange = NULL;
         if (!c->keep_alive)
             c->close_after = true;
@@ -751,6 +764,26 @@ static void sockaddr_text(const struct sockaddr_storage *ss, char *text, size_t 
     }
 }
 
+/* The connection's addresses, fetched once (two system calls) and kept; NULL when out of memory. */
+static struct conn_addresses *conn_addresses(struct torus_conn *c)
+{
+    if (fast_path(c->addresses != NULL))
+        return c->addresses;
+    c->addresses = calloc(1, sizeof(*c->addresses));
+    if (slow_path(!c->addresses))
+        return NULL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
+        sockaddr_text(&ss, c->addresses->remote_addr, sizeof(c->addresses->remote_addr),
+                      &c->addresses->remote_port);
+    len = sizeof(ss);
+    if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
+        sockaddr_text(&ss, c->addresses->server_addr, sizeof(c->addresses->server_addr),
+                      &c->addresses->server_port);
+    return c->addresses;
+}
+
 /*
  * Copies what the executor needs of a parsed head into one allocation: the
  * request, its header table and every string; the head's bytes may then be
@@ -794,21 +827,9 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     r->tls = false;
     r->document_root = c->loop->router.root;
 
-    if (!c->addresses) {
-        c->addresses = calloc(1, sizeof(*c->addresses));
-        if (slow_path(!c->addresses)) {
-            free(x);
-            return NULL;
-        }
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
-            sockaddr_text(&ss, c->addresses->remote_addr, sizeof(c->addresses->remote_addr),
-                          &c->addresses->remote_port);
-        len = sizeof(ss);
-        if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
-            sockaddr_text(&ss, c->addresses->server_addr, sizeof(c->addresses->server_addr),
-                          &c->addresses->server_port);
+    if (slow_path(!conn_addresses(c))) {
+        free(x);
+        return NULL;
     }
     memcpy(r->remote_addr, c->addresses->remote_addr, sizeof(r->remote_addr));
     memcpy(r->server_addr, c->addresses->server_addr, sizeof(r->server_addr));
@@ -884,6 +905,13 @@ static int on_head(struct torus_conn *c)
     const char *method = torus_http_method(p);
     c->head_request = strcmp(method, "HEAD") == 0;
     c->keep_alive = torus_http_keep_alive(p) && !loop->draining;
+    c->response_bytes = 0;
+    if (loop->logging && !c->admin) {
+        struct conn_addresses *a = conn_addresses(c);
+        c->log_pending = torus_access_log_begin(
+            &loop->access_log, a ? a->remote_addr : "-", method, p->url, torus_http_minor(p),
+            torus_http_header(p, "referer"), torus_http_header(p, "user-agent"));
+    }
 
     if (slow_path(c->admin)) {
         if (torus_http_set_body_mode(p, TORUS_BODY_DISCARD) != TORUS_OK) {
@@ -1013,7 +1041,8 @@ static void on_message(struct torus_conn *c)
         return;
     }
     /* The held response goes out now, in request order. */
-    conn_observe(c, c->pending_status);
+    conn_observe(c, c->pending_status,
+                 (c->pending ? c->pending->len : 0) + (c->pending_file ? c->file_remaining : 0));
     struct torus_chunk *k = c->pending;
     c->pending = NULL;
     while (k) { /* pending is a stack of one; keep order anyway */
@@ -1238,6 +1267,10 @@ static void conn_close(struct torus_conn *c)
         return;
     struct torus_loop *loop = c->loop;
     c->closing = true;
+    if (c->log_pending) {
+        /* nginx's 499: the client went away before its response was complete. */
+        conn_observe(c, 499, c->response_bytes);
+    }
     conn_disarm_timer(c);
     if (c->parked) {
         unpark(loop, c);
@@ -1535,6 +1568,9 @@ static void handle_cqe(struct torus_loop *loop, struct io_uring_cqe *cqe)
     case TAG_WAKE:
         arm_wake(loop);
         break;
+    case TAG_LOG:
+        torus_access_log_written(&loop->access_log, cqe->res);
+        break;
     case TAG_IGNORE:
     default:
         break;
@@ -1602,6 +1638,11 @@ int torus_loop_run(struct torus_shard *shard)
         loop->listener_count++;
     }
     arm_wake(loop);
+    if (shard->access_log_fd >= 0 &&
+        torus_access_log_init(&loop->access_log, shard->access_log_fd,
+                              strcmp(cfg->access_log_format, "json") == 0) == TORUS_OK)
+        loop->logging = true;
+    loop->log_flushed_ms = loop->now_ms;
     atomic_store(&shard->loop_running, true);
 
     struct torus_io_waker *waker = &shard->waker;
@@ -1621,6 +1662,20 @@ int torus_loop_run(struct torus_shard *shard)
         if (loop->draining &&
             (loop->open_conns == loop->admin_conns || loop->now_ms >= loop->drain_deadline_ms))
             break;
+
+        /* The access log goes out in one write when it is big enough, or once a second. */
+        if (loop->logging && !torus_access_log_busy(&loop->access_log) &&
+            (loop->access_log.len >= 32 * 1024 ||
+             (loop->access_log.len && loop->now_ms - loop->log_flushed_ms >= 1000))) {
+            const char *data;
+            size_t len = torus_access_log_take(&loop->access_log, &data);
+            struct io_uring_sqe *sqe = get_sqe(loop);
+            /* Offset 0 on an O_APPEND file appends atomically (the position is the end, per write).
+             */
+            io_uring_prep_write(sqe, loop->access_log.fd, data, (unsigned)len, 0);
+            io_uring_sqe_set_data64(sqe, user_data(loop, TAG_LOG));
+            loop->log_flushed_ms = loop->now_ms;
+        }
 
         /* Executors handed requests in this iteration get them as one batch, now. */
         for (int i = 0; i < shard->executor_count; i++)
@@ -1691,6 +1746,18 @@ int torus_loop_run(struct torus_shard *shard)
     }
     drain_executors(loop);
     atomic_store(&shard->loop_running, false);
+    if (loop->logging) {
+        /* Let an in-flight write land, then write the rest directly. */
+        while (torus_access_log_busy(&loop->access_log)) {
+            struct io_uring_cqe *cqe;
+            if (io_uring_wait_cqe(&loop->ring, &cqe) != 0)
+                break;
+            handle_cqe(loop, cqe);
+            io_uring_cqe_seen(&loop->ring, cqe);
+        }
+        torus_access_log_flush_sync(&loop->access_log);
+        torus_access_log_release(&loop->access_log);
+    }
     for (int i = 0; i < loop->listener_count; i++) {
         if (loop->listeners[i].fd >= 0)
             close(loop->listeners[i].fd);

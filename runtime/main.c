@@ -9,6 +9,7 @@
  * exits at once.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <llhttp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -100,6 +101,29 @@ static void reload_tick(struct reload *r, struct torus_shard *shards, int count,
     }
 }
 
+static int open_access_log(const char *path)
+{
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+/* SIGUSR1 (logrotate): the shards keep writing to the same descriptor number, now the new file. */
+static void reopen_access_log(const struct torus_config *cfg, int fd)
+{
+    if (!cfg->access_log || fd == STDOUT_FILENO) {
+        torus_log_info("received SIGUSR1: no access log file to reopen");
+        return;
+    }
+    int fresh = open_access_log(cfg->access_log);
+    if (fresh < 0) {
+        torus_log_error("SIGUSR1: cannot reopen --access-log %s: %s", cfg->access_log,
+                        strerror(errno));
+        return;
+    }
+    dup3(fresh, fd, O_CLOEXEC);
+    close(fresh);
+    torus_log_info("received SIGUSR1: reopened %s", cfg->access_log);
+}
+
 static void listener_text(const struct torus_config *cfg, const uint16_t *ports, char *out,
                           size_t size)
 {
@@ -177,6 +201,18 @@ int main(int argc, char **argv)
 
     torus_shards = shards;
     torus_shard_count = cfg.threads;
+    /* The access log: one descriptor for every shard; SIGUSR1 swaps the file under it (dup2). */
+    int access_log_fd = -1;
+    if (cfg.access_log) {
+        access_log_fd =
+            strcmp(cfg.access_log, "-") == 0 ? STDOUT_FILENO : open_access_log(cfg.access_log);
+        if (access_log_fd < 0) {
+            fprintf(stderr, "torus: --access-log %s: %s\n", cfg.access_log, strerror(errno));
+            return 2;
+        }
+    }
+    for (int i = 0; i < cfg.threads; i++)
+        shards[i].access_log_fd = access_log_fd;
     int started = 0;
     for (int i = 0; i < cfg.threads; i++) {
         if (torus_shard_start(&shards[i]) != TORUS_OK)
@@ -227,7 +263,7 @@ int main(int argc, char **argv)
                 reload_trigger(shards, started, 0);
             }
         } else if (sig == SIGUSR1) {
-            torus_log_info("received SIGUSR1: no log file to reopen");
+            reopen_access_log(&cfg, access_log_fd);
         }
         reload_tick(&reload, shards, started, cfg.php_threads_per_core);
         bool any_failed = false;

@@ -1,0 +1,74 @@
+/*
+ * The access log (--access-log FILE|-, --access-log-format combined|json).
+ *
+ * Each shard formats its lines into a buffer of its own; the I/O loop hands
+ * a full buffer (or, once a second, whatever it holds) to io_uring as one
+ * write, so the loop never blocks on the log file. A line is built in two
+ * steps because its fields are known at two moments: what the request said
+ * (client, time, request line, Referer, User-Agent) when its head is parsed,
+ * and the status and size when its response ends.
+ */
+#ifndef TORUS_ACCESS_LOG_H
+#define TORUS_ACCESS_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/common.h"
+
+/* A line waiting for its response to end: the text before and after "status bytes". */
+struct torus_access_pending;
+
+struct torus_access_log {
+    int fd;
+    bool json;
+    char *buffer; /* lines being collected */
+    size_t len, cap;
+    char *writing; /* lines handed to io_uring, until the write completes */
+    size_t writing_len;
+    size_t writing_cap;
+};
+
+/* Prepares a shard's log writing to fd (shared by the shards, opened O_APPEND). */
+int torus_access_log_init(struct torus_access_log *log, int fd, bool json);
+
+/* Frees the buffers (after torus_access_log_flush_sync()). */
+void torus_access_log_release(struct torus_access_log *log);
+
+/*
+ * At the head of a request: formats what the request said. Returns NULL when
+ * out of memory (the line is then lost, not the request).
+ */
+struct torus_access_pending *torus_access_log_begin(const struct torus_access_log *log,
+                                                    const char *remote_addr, const char *method,
+                                                    torus_str target, uint8_t http_minor,
+                                                    const torus_str *referer,
+                                                    const torus_str *user_agent);
+
+/* At the end of the response: appends the finished line and frees pending. */
+void torus_access_log_end(struct torus_access_log *log, struct torus_access_pending *pending,
+                          int status, uint64_t bytes, uint64_t duration_ns);
+
+/* Frees a pending line whose response never ended (the connection went away). */
+void torus_access_log_drop(struct torus_access_pending *pending);
+
+/*
+ * Swaps buffers for an asynchronous write: returns the bytes to write (and
+ * *data), or 0 when there is nothing to write or a write is still in flight.
+ */
+size_t torus_access_log_take(struct torus_access_log *log, const char **data);
+
+/* The write of what torus_access_log_take() returned has completed (res: its result). */
+void torus_access_log_written(struct torus_access_log *log, int res);
+
+/* True when a write is in flight. */
+static inline bool torus_access_log_busy(const struct torus_access_log *log)
+{
+    return log->writing_len != 0;
+}
+
+/* At exit: writes everything still buffered with plain write() calls. */
+void torus_access_log_flush_sync(struct torus_access_log *log);
+
+#endif

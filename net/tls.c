@@ -1,0 +1,757 @@
+/*
+ * TLS over memory buffers with wolfSSL.
+ *
+ * I/O. wolfSSL is given custom I/O callbacks instead of a socket. Its receive
+ * callback copies from the connection's input buffer (filled by
+ * torus_tls_feed() with ciphertext the loop received) and answers "would
+ * block" when the buffer is empty; its send callback appends to the
+ * connection's output buffer and always accepts everything, so wolfSSL never
+ * keeps a half-sent record of its own and torus_tls_write() consumes all it is
+ * given. The loop drains the output with torus_tls_output() /
+ * torus_tls_output_consumed(). Both buffers are released as soon as they are
+ * empty, so an idle keep-alive connection holds only wolfSSL's own state.
+ *
+ * Memory bounds. Input holds what the loop fed and TLS has not read yet: at
+ * most TORUS_TLS_INPUT_MAX. Output holds the records of what the caller wrote
+ * (plus handshake messages and alerts): it grows only when the caller writes,
+ * so a slow reader costs what the loop chose to write, never more. Plaintext
+ * decrypted but not yet read stays inside wolfSSL (one record, 16 KiB).
+ *
+ * Plaintext on the TLS port. Every TLS connection begins with a handshake
+ * record (content type 22). The first byte of the input is checked before
+ * wolfSSL sees it: anything else fails at once, and an upper-case letter
+ * marks the connection as plaintext HTTP so the loop can answer 400.
+ *
+ * Context and reload. wolfSSL's SSL objects point into their WOLFSSL_CTX (the
+ * certificate and key buffers are shared, not copied), and a WOLFSSL_CTX is
+ * reference-counted by the SSL objects made from it. A reload therefore
+ * builds a complete new WOLFSSL_CTX and swaps the pointer under a write lock;
+ * the old one is released by wolfSSL_CTX_free() and lives on until its last
+ * connection is freed. torus_tls_conn_new() holds the read lock only around
+ * wolfSSL_new(), so the swap can never free a WOLFSSL_CTX that a shard is
+ * about to take a reference on.
+ *
+ * Session tickets. wolfSSL's session cache is off: resumption is stateless,
+ * through tickets (TLS 1.2 session tickets and TLS 1.3 PSK tickets alike),
+ * which any shard can decrypt. wolfSSL serialises the session state and asks
+ * our ticket callback to seal or open it. The callback seals with
+ * ChaCha20-Poly1305 under the current key, the associated data being the key
+ * name and the nonce; a nonce is a process-wide 64-bit counter, so it never
+ * repeats under one key. Keys are random (getrandom), live in the
+ * torus_tls_context (so they survive a certificate reload) and rotate every
+ * TORUS_TLS_TICKET_KEY_LIFETIME seconds: the retired key still opens tickets
+ * for one more lifetime (and the ticket is then replaced), the key retired
+ * before it is forgotten. Rotation is done lazily by whichever thread seals or
+ * opens a ticket first after the deadline. The keys sit behind a rwlock: the
+ * callback takes it for reading to copy them out, rotation takes it for
+ * writing. wolfSSL's built-in ticket callback is not used because its
+ * rotation interval cannot be driven by the process, and its keys belong to
+ * a WOLFSSL_CTX, which a reload replaces.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <wolfssl/options.h>
+#include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+
+#include "net/tls.h"
+
+/* TLS 1.3 suites first, then TLS 1.2 ECDHE with an AEAD, ECDSA before RSA. */
+static const char tls_cipher_list[] = "TLS13-AES128-GCM-SHA256:"
+                                      "TLS13-AES256-GCM-SHA384:"
+                                      "TLS13-CHACHA20-POLY1305-SHA256:"
+                                      "ECDHE-ECDSA-AES128-GCM-SHA256:"
+                                      "ECDHE-RSA-AES128-GCM-SHA256:"
+                                      "ECDHE-ECDSA-AES256-GCM-SHA384:"
+                                      "ECDHE-RSA-AES256-GCM-SHA384:"
+                                      "ECDHE-ECDSA-CHACHA20-POLY1305:"
+                                      "ECDHE-RSA-CHACHA20-POLY1305";
+
+/* The ALPN protocol list we accept, in wire format (length-prefixed). */
+static const unsigned char tls_alpn_http1[] = "\x08" TORUS_TLS_ALPN_HTTP1;
+
+#define TLS_RECORD_HANDSHAKE 22
+#define TLS_PEM_FILE_MAX     (1024 * 1024)
+/* The smallest buffer allocated: one full record and its header. */
+#define TLS_BUFFER_MIN (16384 + 512)
+/* The largest ticket our callback seals (wolfSSL's are about 200 bytes). */
+#define TLS_TICKET_MAX        1024
+#define TLS_TICKET_NONCE_SIZE CHACHA20_POLY1305_AEAD_IV_SIZE
+#define TLS_TICKET_TAG_SIZE   CHACHA20_POLY1305_AEAD_AUTHTAG_SIZE
+
+/* A key that seals session tickets. */
+struct tls_ticket_key {
+    unsigned char name[WOLFSSL_TICKET_NAME_SZ];
+    unsigned char secret[CHACHA20_POLY1305_AEAD_KEYSIZE];
+    int64_t created; /* monotonic seconds */
+    int64_t retired; /* monotonic seconds; 0 while current */
+    bool valid;
+};
+
+struct torus_tls_context {
+    pthread_rwlock_t ssl_ctx_lock; /* guards ssl_ctx against a reload's swap */
+    WOLFSSL_CTX *ssl_ctx;
+
+    pthread_rwlock_t ticket_lock; /* guards both keys */
+    struct tls_ticket_key ticket_current;
+    struct tls_ticket_key ticket_previous;
+    _Atomic uint64_t ticket_nonce; /* the next nonce, process-wide */
+};
+
+/* Bytes between start and end are pending; data is NULL while empty. */
+struct tls_buffer {
+    char *data;
+    size_t start;
+    size_t end;
+    size_t capacity;
+};
+
+struct torus_tls_conn {
+    WOLFSSL *ssl;
+    struct tls_buffer input;  /* ciphertext received, not yet read by wolfSSL */
+    struct tls_buffer output; /* ciphertext produced, not yet taken by the loop */
+    bool first_byte_checked;
+    bool failed;
+    bool plaintext_http;
+    bool shutdown_sent;
+    bool out_of_memory; /* the send callback could not grow the output */
+    const char *error;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Buffers                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static size_t buffer_size(const struct tls_buffer *b)
+{
+    return b->end - b->start;
+}
+
+static void buffer_release(struct tls_buffer *b)
+{
+    free(b->data);
+    *b = (struct tls_buffer){0};
+}
+
+/* Appends len bytes; TORUS_OK or TORUS_ERROR (memory). */
+static int buffer_append(struct tls_buffer *b, const char *src, size_t len)
+{
+    if (b->capacity - b->end < len) {
+        size_t used = buffer_size(b);
+        if (b->start > 0) {
+            memmove(b->data, b->data + b->start, used);
+            b->start = 0;
+            b->end = used;
+        }
+        if (b->capacity - used < len) {
+            size_t capacity = TORUS_MAX(TORUS_MAX(b->capacity * 2, used + len), TLS_BUFFER_MIN);
+            char *data = realloc(b->data, capacity);
+            if (slow_path(data == NULL))
+                return TORUS_ERROR;
+            b->data = data;
+            b->capacity = capacity;
+        }
+    }
+    memcpy(b->data + b->end, src, len);
+    b->end += len;
+    return TORUS_OK;
+}
+
+/* Drops len bytes from the front; the memory goes back once nothing is left. */
+static void buffer_consume(struct tls_buffer *b, size_t len)
+{
+    b->start += TORUS_MIN(len, buffer_size(b));
+    if (b->start == b->end)
+        buffer_release(b);
+}
+
+/* ------------------------------------------------------------------------ */
+/* wolfSSL's I/O callbacks                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int tls_receive(WOLFSSL *ssl, char *buf, int size, void *user)
+{
+    (void)ssl;
+    struct torus_tls_conn *conn = user;
+    size_t available = buffer_size(&conn->input);
+    if (available == 0)
+        return WOLFSSL_CBIO_ERR_WANT_READ;
+    size_t n = TORUS_MIN(available, (size_t)size);
+    memcpy(buf, conn->input.data + conn->input.start, n);
+    buffer_consume(&conn->input, n);
+    return (int)n;
+}
+
+static int tls_send(WOLFSSL *ssl, char *buf, int size, void *user)
+{
+    (void)ssl;
+    struct torus_tls_conn *conn = user;
+    if (slow_path(buffer_append(&conn->output, buf, (size_t)size) != TORUS_OK)) {
+        conn->out_of_memory = true;
+        return WOLFSSL_CBIO_ERR_GENERAL;
+    }
+    return size;
+}
+
+/* ------------------------------------------------------------------------ */
+/* ALPN                                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Picks http/1.1 from the client's list; no overlap is a fatal alert (RFC 7301). */
+static int tls_select_alpn(WOLFSSL *ssl, const unsigned char **out, unsigned char *out_len,
+                           const unsigned char *in, unsigned int in_len, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    size_t want = sizeof(tls_alpn_http1) - 2; /* without the length byte and the NUL */
+    for (unsigned int i = 0; i < in_len;) {
+        unsigned int len = in[i];
+        if (i + 1 + len > in_len)
+            break;
+        if (len == want && memcmp(in + i + 1, tls_alpn_http1 + 1, want) == 0) {
+            *out = in + i + 1;
+            *out_len = (unsigned char)len;
+            return 0; /* SSL_TLSEXT_ERR_OK */
+        }
+        i += 1 + len;
+    }
+    return fatal_return; /* SSL_TLSEXT_ERR_ALERT_FATAL */
+}
+
+/* ------------------------------------------------------------------------ */
+/* Session tickets                                                           */
+/* ------------------------------------------------------------------------ */
+
+static int64_t monotonic_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static int random_bytes(void *out, size_t len)
+{
+    unsigned char *p = out;
+    while (len > 0) {
+        ssize_t n = getrandom(p, len, 0);
+        if (slow_path(n < 0)) {
+            if (errno == EINTR)
+                continue;
+            return TORUS_ERROR;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return TORUS_OK;
+}
+
+static int ticket_key_generate(struct tls_ticket_key *key, int64_t now)
+{
+    struct tls_ticket_key fresh = {.created = now, .valid = true};
+    if (random_bytes(fresh.name, sizeof(fresh.name)) != TORUS_OK ||
+        random_bytes(fresh.secret, sizeof(fresh.secret)) != TORUS_OK)
+        return TORUS_ERROR;
+    *key = fresh;
+    return TORUS_OK;
+}
+
+/* Under the write lock: the current key retires, a fresh one takes its place. */
+static void ticket_keys_rotate_locked(struct torus_tls_context *ctx, int64_t now)
+{
+    struct tls_ticket_key fresh;
+    if (slow_path(ticket_key_generate(&fresh, now) != TORUS_OK))
+        return; /* keep the current key; the next ticket tries again */
+    ctx->ticket_previous = ctx->ticket_current;
+    ctx->ticket_previous.retired = now;
+    ctx->ticket_current = fresh;
+}
+
+/*
+ * Copies the keys usable at `now` into current and previous (previous->valid
+ * false when there is none), rotating first when the current key is due.
+ */
+static void ticket_keys_snapshot(struct torus_tls_context *ctx, struct tls_ticket_key *current,
+                                 struct tls_ticket_key *previous)
+{
+    int64_t now = monotonic_seconds();
+    pthread_rwlock_rdlock(&ctx->ticket_lock);
+    if (slow_path(now - ctx->ticket_current.created >= TORUS_TLS_TICKET_KEY_LIFETIME)) {
+        pthread_rwlock_unlock(&ctx->ticket_lock);
+        pthread_rwlock_wrlock(&ctx->ticket_lock);
+        if (now - ctx->ticket_current.created >= TORUS_TLS_TICKET_KEY_LIFETIME)
+            ticket_keys_rotate_locked(ctx, now);
+    }
+    *current = ctx->ticket_current;
+    *previous = ctx->ticket_previous;
+    pthread_rwlock_unlock(&ctx->ticket_lock);
+    if (previous->valid && now - previous->retired >= TORUS_TLS_TICKET_KEY_LIFETIME)
+        previous->valid = false;
+}
+
+static void ticket_key_wipe(struct tls_ticket_key *key)
+{
+    explicit_bzero(key, sizeof(*key));
+}
+
+/*
+ * wolfSSL's ticket callback: seals (enc = 1) or opens (enc = 0) the ticket in
+ * place. The nonce travels in the first 12 bytes of iv, the Poly1305 tag in
+ * the first 16 bytes of mac (the rest of both is zero).
+ */
+static int tls_ticket_seal(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
+                           unsigned char iv[WOLFSSL_TICKET_IV_SZ],
+                           unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char *ticket,
+                           int in_len, int *out_len, void *user)
+{
+    (void)ssl;
+    struct torus_tls_context *ctx = user;
+    unsigned char result[TLS_TICKET_MAX];
+    unsigned char aad[WOLFSSL_TICKET_NAME_SZ + TLS_TICKET_NONCE_SIZE];
+    struct tls_ticket_key current, previous;
+    int ret = WOLFSSL_TICKET_RET_REJECT;
+
+    if (slow_path(in_len <= 0 || in_len > TLS_TICKET_MAX))
+        return enc ? WOLFSSL_TICKET_RET_FATAL : WOLFSSL_TICKET_RET_REJECT;
+    ticket_keys_snapshot(ctx, &current, &previous);
+
+    if (enc) {
+        uint64_t counter = atomic_fetch_add_explicit(&ctx->ticket_nonce, 1, memory_order_relaxed);
+        memset(iv, 0, WOLFSSL_TICKET_IV_SZ);
+        memset(mac, 0, WOLFSSL_TICKET_MAC_SZ);
+        for (int i = 0; i < 8; i++)
+            iv[4 + i] = (unsigned char)(counter >> (8 * i));
+        memcpy(key_name, current.name, WOLFSSL_TICKET_NAME_SZ);
+        memcpy(aad, key_name, WOLFSSL_TICKET_NAME_SZ);
+        memcpy(aad + WOLFSSL_TICKET_NAME_SZ, iv, TLS_TICKET_NONCE_SIZE);
+        if (wc_ChaCha20Poly1305_Encrypt(current.secret, iv, aad, sizeof(aad), ticket,
+                                        (word32)in_len, result, mac) == 0) {
+            memcpy(ticket, result, (size_t)in_len);
+            *out_len = in_len;
+            ret = WOLFSSL_TICKET_RET_OK;
+        } else {
+            ret = WOLFSSL_TICKET_RET_FATAL;
+        }
+    } else {
+        const struct tls_ticket_key *key = NULL;
+        if (memcmp(key_name, current.name, WOLFSSL_TICKET_NAME_SZ) == 0) {
+            key = &current;
+        } else if (previous.valid && memcmp(key_name, previous.name, WOLFSSL_TICKET_NAME_SZ) == 0) {
+            key = &previous;
+        }
+        if (key != NULL) {
+            memcpy(aad, key_name, WOLFSSL_TICKET_NAME_SZ);
+            memcpy(aad + WOLFSSL_TICKET_NAME_SZ, iv, TLS_TICKET_NONCE_SIZE);
+            if (wc_ChaCha20Poly1305_Decrypt(key->secret, iv, aad, sizeof(aad), ticket,
+                                            (word32)in_len, mac, result) == 0) {
+                memcpy(ticket, result, (size_t)in_len);
+                *out_len = in_len;
+                /* A ticket of the retired key is honoured once and replaced. */
+                ret = key == &current ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
+            }
+        }
+    }
+    ticket_key_wipe(&current);
+    ticket_key_wipe(&previous);
+    explicit_bzero(result, sizeof(result));
+    return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Context                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Reads a whole PEM file into a NUL-terminated buffer; NULL with err set. */
+static char *read_pem_file(const char *what, const char *path, size_t *len, char *err,
+                           size_t err_size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, err_size, "TLS %s %s: cannot read: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, err_size, "TLS %s %s: cannot read: not a regular file", what, path);
+        close(fd);
+        return NULL;
+    }
+    if (st.st_size > TLS_PEM_FILE_MAX) {
+        snprintf(err, err_size, "TLS %s %s: over %d bytes, not a PEM file", what, path,
+                 TLS_PEM_FILE_MAX);
+        close(fd);
+        return NULL;
+    }
+    char *data = malloc((size_t)st.st_size + 1);
+    size_t done = 0;
+    while (data != NULL && done < (size_t)st.st_size) {
+        ssize_t n = read(fd, data + done, (size_t)st.st_size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, err_size, "TLS %s %s: cannot read: %s", what, path,
+                     n < 0 ? strerror(errno) : "file shrank while read");
+            free(data);
+            close(fd);
+            return NULL;
+        }
+        done += (size_t)n;
+    }
+    close(fd);
+    if (data == NULL) {
+        snprintf(err, err_size, "TLS %s %s: out of memory", what, path);
+        return NULL;
+    }
+    data[done] = '\0';
+    *len = done;
+    return data;
+}
+
+static void wipe_and_free(char *data, size_t len)
+{
+    if (data != NULL) {
+        explicit_bzero(data, len);
+        free(data);
+    }
+}
+
+/* Loads the certificate chain and the key into ssl_ctx; TORUS_OK or TORUS_ERROR with err set. */
+static int load_certificate_and_key(WOLFSSL_CTX *ssl_ctx, const char *cert_file,
+                                    const char *key_file, char *err, size_t err_size)
+{
+    size_t cert_len = 0, key_len = 0;
+    char *cert = read_pem_file("certificate", cert_file, &cert_len, err, err_size);
+    if (cert == NULL)
+        return TORUS_ERROR;
+    char *key = read_pem_file("private key", key_file, &key_len, err, err_size);
+    if (key == NULL) {
+        free(cert);
+        return TORUS_ERROR;
+    }
+
+    int rc = TORUS_ERROR;
+    int ret;
+    if (strstr(cert, "-----BEGIN CERTIFICATE-----") == NULL) {
+        snprintf(err, err_size, "TLS certificate %s: malformed PEM: no CERTIFICATE block",
+                 cert_file);
+    } else if ((ret = wolfSSL_CTX_use_certificate_chain_buffer_format(
+                    ssl_ctx, (const unsigned char *)cert, (long)cert_len, WOLFSSL_FILETYPE_PEM)) !=
+               WOLFSSL_SUCCESS) {
+        snprintf(err, err_size, "TLS certificate %s: malformed PEM certificate (%s)", cert_file,
+                 wolfSSL_ERR_reason_error_string((unsigned long)ret));
+    } else if (strstr(key, "PRIVATE KEY-----") == NULL) {
+        snprintf(err, err_size, "TLS private key %s: malformed PEM: no PRIVATE KEY block",
+                 key_file);
+    } else if ((ret = wolfSSL_CTX_use_PrivateKey_buffer(ssl_ctx, (const unsigned char *)key,
+                                                        (long)key_len, WOLFSSL_FILETYPE_PEM)) !=
+               WOLFSSL_SUCCESS) {
+        snprintf(err, err_size, "TLS private key %s: malformed PEM private key, or encrypted (%s)",
+                 key_file, wolfSSL_ERR_reason_error_string((unsigned long)ret));
+    } else if (wolfSSL_CTX_check_private_key(ssl_ctx) != WOLFSSL_SUCCESS) {
+        snprintf(err, err_size, "TLS private key %s does not match the certificate in %s", key_file,
+                 cert_file);
+    } else {
+        rc = TORUS_OK;
+    }
+    free(cert);
+    wipe_and_free(key, key_len);
+    return rc;
+}
+
+/* A fully configured WOLFSSL_CTX for ctx's tickets; NULL with err set. */
+static WOLFSSL_CTX *ssl_ctx_build(struct torus_tls_context *ctx, const char *cert_file,
+                                  const char *key_file, char *err, size_t err_size)
+{
+    WOLFSSL_CTX *ssl_ctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
+    if (ssl_ctx == NULL) {
+        snprintf(err, err_size, "TLS: cannot create a wolfSSL context (out of memory)");
+        return NULL;
+    }
+    static int groups[] = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1};
+    const char *failed = NULL;
+    if (wolfSSL_CTX_SetMinVersion(ssl_ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
+        failed = "minimum version TLS 1.2";
+    else if (wolfSSL_CTX_set_cipher_list(ssl_ctx, tls_cipher_list) != WOLFSSL_SUCCESS)
+        failed = "cipher suites";
+    else if (wolfSSL_CTX_set_groups(ssl_ctx, groups, (int)TORUS_ARRAY_SIZE(groups)) !=
+             WOLFSSL_SUCCESS)
+        failed = "key exchange groups";
+    else if (wolfSSL_CTX_UseSupportedCurve(ssl_ctx, WOLFSSL_ECC_X25519) != WOLFSSL_SUCCESS ||
+             wolfSSL_CTX_UseSupportedCurve(ssl_ctx, WOLFSSL_ECC_SECP256R1) != WOLFSSL_SUCCESS)
+        failed = "supported curves";
+    else if (wolfSSL_CTX_set_TicketEncCb(ssl_ctx, tls_ticket_seal) != WOLFSSL_SUCCESS ||
+             wolfSSL_CTX_set_TicketEncCtx(ssl_ctx, ctx) != WOLFSSL_SUCCESS ||
+             wolfSSL_CTX_set_TicketHint(ssl_ctx, TORUS_TLS_TICKET_KEY_LIFETIME) != WOLFSSL_SUCCESS)
+        failed = "session tickets";
+    if (failed != NULL) {
+        snprintf(err, err_size, "TLS: wolfSSL refused the setting: %s", failed);
+        wolfSSL_CTX_free(ssl_ctx);
+        return NULL;
+    }
+    wolfSSL_CTX_set_options(ssl_ctx, WOLFSSL_OP_NO_SSLv2 | WOLFSSL_OP_NO_SSLv3 |
+                                         WOLFSSL_OP_NO_TLSv1 | WOLFSSL_OP_NO_TLSv1_1 |
+                                         WOLFSSL_OP_NO_COMPRESSION |
+                                         WOLFSSL_OP_CIPHER_SERVER_PREFERENCE);
+    wolfSSL_CTX_set_timeout(ssl_ctx, TORUS_TLS_TICKET_KEY_LIFETIME);
+    wolfSSL_CTX_set_session_cache_mode(ssl_ctx, WOLFSSL_SESS_CACHE_OFF);
+    wolfSSL_CTX_set_verify(ssl_ctx, WOLFSSL_VERIFY_NONE, NULL);
+    wolfSSL_CTX_SetIORecv(ssl_ctx, tls_receive);
+    wolfSSL_CTX_SetIOSend(ssl_ctx, tls_send);
+    wolfSSL_CTX_set_alpn_select_cb(ssl_ctx, tls_select_alpn, NULL);
+
+    if (load_certificate_and_key(ssl_ctx, cert_file, key_file, err, err_size) != TORUS_OK) {
+        wolfSSL_CTX_free(ssl_ctx);
+        return NULL;
+    }
+    return ssl_ctx;
+}
+
+struct torus_tls_context *torus_tls_context_new(const char *cert_file, const char *key_file,
+                                                char *err, size_t err_size)
+{
+    if (wolfSSL_Init() != WOLFSSL_SUCCESS) {
+        snprintf(err, err_size, "TLS: wolfSSL failed to initialise");
+        return NULL;
+    }
+    struct torus_tls_context *ctx = calloc(1, sizeof(*ctx));
+    if (ctx == NULL) {
+        snprintf(err, err_size, "TLS: out of memory");
+        wolfSSL_Cleanup();
+        return NULL;
+    }
+    pthread_rwlock_init(&ctx->ssl_ctx_lock, NULL);
+    pthread_rwlock_init(&ctx->ticket_lock, NULL);
+    atomic_init(&ctx->ticket_nonce, 0);
+    if (ticket_key_generate(&ctx->ticket_current, monotonic_seconds()) != TORUS_OK) {
+        snprintf(err, err_size, "TLS: cannot draw a session-ticket key: %s", strerror(errno));
+        torus_tls_context_free(ctx);
+        return NULL;
+    }
+    ctx->ssl_ctx = ssl_ctx_build(ctx, cert_file, key_file, err, err_size);
+    if (ctx->ssl_ctx == NULL) {
+        torus_tls_context_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+void torus_tls_context_free(struct torus_tls_context *ctx)
+{
+    if (ctx == NULL)
+        return;
+    if (ctx->ssl_ctx != NULL)
+        wolfSSL_CTX_free(ctx->ssl_ctx);
+    pthread_rwlock_destroy(&ctx->ssl_ctx_lock);
+    pthread_rwlock_destroy(&ctx->ticket_lock);
+    explicit_bzero(ctx, sizeof(*ctx));
+    free(ctx);
+    wolfSSL_Cleanup();
+}
+
+int torus_tls_context_reload(struct torus_tls_context *ctx, const char *cert_file,
+                             const char *key_file, char *err, size_t err_size)
+{
+    WOLFSSL_CTX *fresh = ssl_ctx_build(ctx, cert_file, key_file, err, err_size);
+    if (fresh == NULL)
+        return TORUS_ERROR;
+    pthread_rwlock_wrlock(&ctx->ssl_ctx_lock);
+    WOLFSSL_CTX *old = ctx->ssl_ctx;
+    ctx->ssl_ctx = fresh;
+    pthread_rwlock_unlock(&ctx->ssl_ctx_lock);
+    /* Only drops our reference: connections made from it keep it alive. */
+    wolfSSL_CTX_free(old);
+    return TORUS_OK;
+}
+
+void torus_tls_context_rotate_ticket_keys(struct torus_tls_context *ctx)
+{
+    pthread_rwlock_wrlock(&ctx->ticket_lock);
+    ticket_keys_rotate_locked(ctx, monotonic_seconds());
+    pthread_rwlock_unlock(&ctx->ticket_lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connections                                                               */
+/* ------------------------------------------------------------------------ */
+
+struct torus_tls_conn *torus_tls_conn_new(struct torus_tls_context *ctx)
+{
+    struct torus_tls_conn *conn = calloc(1, sizeof(*conn));
+    if (slow_path(conn == NULL))
+        return NULL;
+    pthread_rwlock_rdlock(&ctx->ssl_ctx_lock);
+    conn->ssl = wolfSSL_new(ctx->ssl_ctx);
+    pthread_rwlock_unlock(&ctx->ssl_ctx_lock);
+    if (slow_path(conn->ssl == NULL)) {
+        free(conn);
+        return NULL;
+    }
+    wolfSSL_SetIOReadCtx(conn->ssl, conn);
+    wolfSSL_SetIOWriteCtx(conn->ssl, conn);
+    conn->error = "";
+    return conn;
+}
+
+void torus_tls_conn_free(struct torus_tls_conn *conn)
+{
+    if (conn == NULL)
+        return;
+    wolfSSL_free(conn->ssl);
+    buffer_release(&conn->input);
+    buffer_release(&conn->output);
+    free(conn);
+}
+
+int torus_tls_feed(struct torus_tls_conn *conn, const char *data, size_t len)
+{
+    if (slow_path(buffer_size(&conn->input) + len > TORUS_TLS_INPUT_MAX)) {
+        conn->error = "more unread input than TORUS_TLS_INPUT_MAX";
+        return TORUS_ERROR;
+    }
+    if (slow_path(buffer_append(&conn->input, data, len) != TORUS_OK)) {
+        conn->error = "out of memory";
+        return TORUS_ERROR;
+    }
+    return TORUS_OK;
+}
+
+/* Marks the connection failed with wolfSSL's reason for `ret`. */
+static ssize_t conn_fail(struct torus_tls_conn *conn, int ret)
+{
+    int code = wolfSSL_get_error(conn->ssl, ret);
+    conn->failed = true;
+    conn->error = conn->out_of_memory ? "out of memory"
+                                      : wolfSSL_ERR_reason_error_string((unsigned long)code);
+    if (conn->error == NULL)
+        conn->error = "TLS error";
+    return TORUS_ERROR;
+}
+
+/*
+ * Before wolfSSL sees any input: a TLS connection starts with a handshake
+ * record. Anything else fails now rather than after five bytes or a timeout.
+ */
+static int conn_check_first_byte(struct torus_tls_conn *conn)
+{
+    unsigned char first = (unsigned char)conn->input.data[conn->input.start];
+    conn->first_byte_checked = true;
+    if (fast_path(first == TLS_RECORD_HANDSHAKE))
+        return TORUS_OK;
+    conn->failed = true;
+    conn->plaintext_http = first >= 'A' && first <= 'Z';
+    conn->error =
+        conn->plaintext_http ? "plaintext HTTP sent to the TLS port" : "not a TLS handshake";
+    return TORUS_ERROR;
+}
+
+ssize_t torus_tls_read(struct torus_tls_conn *conn, char *out, size_t size)
+{
+    if (slow_path(conn->failed))
+        return TORUS_ERROR;
+    if (slow_path(!conn->first_byte_checked)) {
+        if (buffer_size(&conn->input) == 0)
+            return TORUS_AGAIN;
+        if (conn_check_first_byte(conn) != TORUS_OK)
+            return TORUS_ERROR;
+    }
+    int want = (int)TORUS_MIN(size, (size_t)INT_MAX);
+    int n = wolfSSL_read(conn->ssl, out, want);
+    if (fast_path(n > 0))
+        return n;
+    int code = wolfSSL_get_error(conn->ssl, n);
+    if (code == WOLFSSL_ERROR_WANT_READ || code == WOLFSSL_ERROR_WANT_WRITE)
+        return TORUS_AGAIN;
+    if (code == WOLFSSL_ERROR_ZERO_RETURN)
+        return 0;
+    return conn_fail(conn, n);
+}
+
+ssize_t torus_tls_write(struct torus_tls_conn *conn, const char *data, size_t len)
+{
+    if (slow_path(conn->failed || conn->shutdown_sent || !wolfSSL_is_init_finished(conn->ssl)))
+        return TORUS_ERROR;
+    size_t done = 0;
+    while (done < len) {
+        int chunk = (int)TORUS_MIN(len - done, (size_t)1 << 30);
+        int n = wolfSSL_write(conn->ssl, data + done, chunk);
+        if (slow_path(n <= 0))
+            return conn_fail(conn, n);
+        done += (size_t)n;
+    }
+    return (ssize_t)done;
+}
+
+size_t torus_tls_output(struct torus_tls_conn *conn, const char **data)
+{
+    size_t len = buffer_size(&conn->output);
+    *data = len ? conn->output.data + conn->output.start : NULL;
+    return len;
+}
+
+void torus_tls_output_consumed(struct torus_tls_conn *conn, size_t len)
+{
+    buffer_consume(&conn->output, len);
+}
+
+void torus_tls_shutdown(struct torus_tls_conn *conn)
+{
+    if (conn->shutdown_sent || conn->failed || !wolfSSL_is_init_finished(conn->ssl))
+        return;
+    conn->shutdown_sent = true;
+    /* Sends close_notify; "not done" only means the peer's has not come. */
+    wolfSSL_shutdown(conn->ssl);
+}
+
+bool torus_tls_handshake_done(const struct torus_tls_conn *conn)
+{
+    return wolfSSL_is_init_finished(conn->ssl);
+}
+
+const char *torus_tls_version(const struct torus_tls_conn *conn)
+{
+    if (!wolfSSL_is_init_finished(conn->ssl))
+        return "unknown";
+    return wolfSSL_get_version(conn->ssl);
+}
+
+const char *torus_tls_cipher(const struct torus_tls_conn *conn)
+{
+    if (!wolfSSL_is_init_finished(conn->ssl))
+        return "";
+    const char *name = wolfSSL_get_cipher_name(conn->ssl);
+    return name ? name : "";
+}
+
+bool torus_tls_resumed(const struct torus_tls_conn *conn)
+{
+    return wolfSSL_is_init_finished(conn->ssl) && wolfSSL_session_reused(conn->ssl);
+}
+
+bool torus_tls_alpn_http1(const struct torus_tls_conn *conn)
+{
+    char *name = NULL;
+    unsigned short len = 0;
+    if (wolfSSL_ALPN_GetProtocol(conn->ssl, &name, &len) != WOLFSSL_SUCCESS || name == NULL)
+        return false;
+    return len == sizeof(TORUS_TLS_ALPN_HTTP1) - 1 && memcmp(name, TORUS_TLS_ALPN_HTTP1, len) == 0;
+}
+
+bool torus_tls_plaintext_http(const struct torus_tls_conn *conn)
+{
+    return conn->plaintext_http;
+}
+
+const char *torus_tls_error(const struct torus_tls_conn *conn)
+{
+    return conn->error;
+}
