@@ -52,6 +52,8 @@ enum option_id {
     OPT_ADMIN_LISTEN,
     OPT_ACCESS_LOG,
     OPT_ACCESS_LOG_FORMAT,
+    OPT_USER,
+    OPT_GROUP,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -106,6 +108,9 @@ static const struct option_row options[] = {
      "address for /healthz, /readyz and /metrics"},
     {OPT_ACCESS_LOG, "access-log", 0, "FILE|-", "off", "access log file (- for stdout)"},
     {OPT_ACCESS_LOG_FORMAT, "access-log-format", 0, "FORMAT", "combined", "combined or json"},
+    {OPT_USER, "user", 0, "NAME", "unchanged",
+     "when started as root, run as this user once the sockets are bound"},
+    {OPT_GROUP, "group", 0, "NAME", "the user's group", "group to run as (with --user)"},
     {OPT_HELP, "help", 'h', NULL, NULL, "print this help and exit"},
     {OPT_VERSION, "version", 'v', NULL, NULL, "print the versions of Torus and its libraries"},
 };
@@ -480,6 +485,14 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         free(cfg->access_log_format);
         cfg->access_log_format = strdup(value);
         return TORUS_OK;
+    case OPT_USER:
+        free(cfg->user);
+        cfg->user = strdup(value);
+        return TORUS_OK;
+    case OPT_GROUP:
+        free(cfg->group);
+        cfg->group = strdup(value);
+        return TORUS_OK;
     case OPT_NO_PIN:
     case OPT_HELP:
     case OPT_VERSION:
@@ -625,5 +638,7 @@ void torus_config_free(struct torus_config *cfg)
     free(cfg->tls_key);
     free(cfg->access_log);
     free(cfg->access_log_format);
+    free(cfg->user);
+    free(cfg->group);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -74,6 +74,8 @@ struct torus_config {
     bool admin_enabled;
     char *access_log;
     char *access_log_format; /* "combined" or "json" */
+    char *user;              /* --user: drop root for this user after binding */
+    char *group;             /* --group */
 };
 
 /* Fills cfg with every default. */

@@ -22,8 +22,10 @@
 #include <wolfssl/version.h>
 
 #include "alloc/arena.h"
+#include "net/admin.h"
 #include "runtime/config.h"
 #include "runtime/log.h"
+#include "runtime/process.h"
 #include "runtime/shard.h"
 #include "sapi/sapi.h"
 
@@ -193,6 +195,11 @@ int main(int argc, char **argv)
         }
     }
 
+    if (torus_process_drop_privileges(cfg.user, cfg.group, err, sizeof(err)) != TORUS_OK) {
+        fprintf(stderr, "torus: %s\n", err);
+        return 2;
+    }
+
     if (torus_sapi_startup(&cfg, cfg.threads * cfg.php_threads_per_core, err, sizeof(err)) !=
         TORUS_OK) {
         fprintf(stderr, "torus: %s\n", err);
@@ -231,6 +238,7 @@ int main(int argc, char **argv)
                    LLHTTP_VERSION_PATCH);
 
     struct reload reload = {.step = -1};
+    bool notified_ready = false;
     int exit_code = started == cfg.threads ? 0 : 1;
     bool draining = exit_code != 0;
     if (draining) {
@@ -248,6 +256,7 @@ int main(int argc, char **argv)
             }
             torus_log_info("received %s: draining (up to %.1f s)", strsignal(sig),
                            cfg.shutdown_timeout);
+            torus_process_notify("STOPPING=1");
             draining = true;
             for (int i = 0; i < started; i++)
                 torus_shard_drain(&shards[i]);
@@ -259,13 +268,22 @@ int main(int argc, char **argv)
                 torus_log_info("received SIGHUP: a reload is already under way");
             } else {
                 torus_log_info("received SIGHUP: restarting worker scripts");
+                torus_process_notify("RELOADING=1");
                 reload.step = 0;
                 reload_trigger(shards, started, 0);
             }
         } else if (sig == SIGUSR1) {
             reopen_access_log(&cfg, access_log_fd);
         }
+        bool was_reloading = reload.step >= 0;
         reload_tick(&reload, shards, started, cfg.php_threads_per_core);
+        if (was_reloading && reload.step < 0)
+            torus_process_notify("READY=1");
+        if (!notified_ready && !draining && torus_admin_ready()) {
+            /* systemd's Type=notify: ready once every shard has an executor ready. */
+            notified_ready = true;
+            torus_process_notify("READY=1");
+        }
         bool any_failed = false;
         bool all_ended = true;
         for (int i = 0; i < started; i++) {

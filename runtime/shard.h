@@ -24,7 +24,7 @@ struct torus_shard {
 
     int listen_fds[TORUS_MAX_LISTENERS]; /* this shard's own SO_REUSEPORT sockets */
     int listen_count;
-    int admin_fd; /* --admin-listen socket (shard 0 only), or -1 */
+    int admin_fd;      /* --admin-listen socket (shard 0 only), or -1 */
     int access_log_fd; /* --access-log, shared by the shards (O_APPEND), or -1 */
 
     struct torus_io_waker waker;
