@@ -147,5 +147,55 @@ class AccessLog(h.ServerTestCase):
         self.assertEqual(proc.stderr.count(b"\n"), 1)
 
 
+class Supervisor(h.ServerTestCase):
+    server_options = None
+
+    @h.torus_only("systemd notification")
+    def test_sd_notify_ready_and_stopping(self):
+        import socket
+        path = os.path.join(self.workdir, "notify.sock")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(10 * h.SLOW)
+        self.addCleanup(sock.close)
+        old = os.environ.get("NOTIFY_SOCKET")
+        os.environ["NOTIFY_SOCKET"] = path
+        try:
+            srv = self.start_server()
+        finally:
+            if old is None:
+                del os.environ["NOTIFY_SOCKET"]
+            else:
+                os.environ["NOTIFY_SOCKET"] = old
+        self.assertEqual(sock.recv(256), b"READY=1")
+        self.assertStatus(srv.get("/hello.txt"), 200)
+        srv.send_signal(signal.SIGTERM)
+        self.assertEqual(sock.recv(256), b"STOPPING=1")
+        self.assertEqual(srv.wait_exit(5 * h.SLOW), 0)
+
+    @h.torus_only("privilege dropping")
+    def test_user_drops_root_after_binding(self):
+        import pwd
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        nobody = pwd.getpwnam("nobody")
+        srv = self.start_server(user="nobody")
+        self.assertStatus(srv.get("/hello.txt"), 200)
+        with open("/proc/%d/status" % srv.proc.pid) as f:
+            uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+        self.assertEqual(set(map(int, uids)), {nobody.pw_uid})
+
+    @h.torus_only("flag checking")
+    def test_unknown_user_is_a_start_up_error(self):
+        import subprocess
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        proc = subprocess.run([h.TORUS_BIN, "--listen", "127.0.0.1:%d" % h.free_port(),
+                               "--root", self.root, "--user", "no-such-user-torus"],
+                              capture_output=True, timeout=20 * h.SLOW)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn(b"--user no-such-user-torus", proc.stderr)
+
+
 if __name__ == "__main__":
     h.main()
