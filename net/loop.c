@@ -47,6 +47,7 @@
 #include "net/route.h"
 #include "net/static.h"
 #include "net/timer.h"
+#include "net/tls.h"
 #include "runtime/log.h"
 #include "runtime/shard.h"
 
@@ -95,6 +96,7 @@ struct torus_listener {
     uint16_t port;
     bool armed;
     bool admin; /* --admin-listen: /healthz, /readyz, /metrics */
+    bool tls;   /* --tls-listen */
 };
 
 struct torus_exchange;
@@ -122,9 +124,12 @@ struct torus_conn {
     bool keep_alive;   /* the current request's verdict */
     bool head_request; /* the current request is HEAD */
     bool reading_paused;
-    bool admin;    /* accepted on --admin-listen */
-    uint16_t ops;  /* io_uring operations in flight that refer to this connection */
-    uint16_t held; /* requests of this connection that an executor has not released */
+    bool admin;                 /* accepted on --admin-listen */
+    bool tls_shut;              /* close_notify queued */
+    bool tls_counted;           /* its handshake is in the metrics */
+    struct torus_tls_conn *tls; /* NULL on a plain connection */
+    uint16_t ops;               /* io_uring operations in flight that refer to this connection */
+    uint16_t held;              /* requests of this connection that an executor has not released */
 
     struct torus_timer timer;
     struct torus_http_parser parser;
@@ -251,7 +256,8 @@ static uint64_t ms_of(double seconds)
 /* ------------------------------------------------------------------------ */
 /* Output                                                                   */
 
-static void out_append(struct torus_conn *c, struct torus_chunk *chunk)
+/* Queues bytes as they are to go on the wire (ciphertext on a TLS connection). */
+static void out_append_raw(struct torus_conn *c, struct torus_chunk *chunk)
 {
     chunk->next = NULL;
     if (c->out_last)
@@ -259,6 +265,43 @@ static void out_append(struct torus_conn *c, struct torus_chunk *chunk)
     else
         c->out_first = chunk;
     c->out_last = chunk;
+}
+
+/* Queues what TLS has to send (handshake flights, records, alerts). */
+static void tls_queue_output(struct torus_conn *c)
+{
+    const char *data;
+    size_t len;
+    while ((len = torus_tls_output(c->tls, &data)) > 0) {
+        struct torus_chunk *chunk = torus_chunk_new(len);
+        if (slow_path(!chunk)) {
+            c->close_after = true;
+            return;
+        }
+        memcpy(chunk->data, data, len);
+        chunk->len = (uint32_t)len;
+        torus_tls_output_consumed(c->tls, len);
+        out_append_raw(c, chunk);
+    }
+}
+
+/*
+ * Queues response bytes: as they are on a plain connection, encrypted into
+ * records on a TLS one. The chunk is taken (the file buffer is only read).
+ */
+static void out_append(struct torus_conn *c, struct torus_chunk *chunk)
+{
+    if (fast_path(!c->tls)) {
+        out_append_raw(c, chunk);
+        return;
+    }
+    if (slow_path(torus_tls_write(c->tls, chunk->data + chunk->sent, chunk->len - chunk->sent) < 0))
+        c->close_after = true;
+    if (chunk == c->file_chunk)
+        chunk->sent = chunk->len;
+    else
+        torus_chunk_free(chunk);
+    tls_queue_output(c);
 }
 
 static void out_free_all(struct torus_conn *c)
@@ -402,6 +445,16 @@ static void submit_file_read(struct torus_conn *c)
 /* Called when a connection has nothing more to send for its current response(s). */
 static void conn_output_drained(struct torus_conn *c)
 {
+    if (c->close_after && c->tls && !c->tls_shut && torus_tls_handshake_done(c->tls)) {
+        /* Say goodbye in TLS first; the lingering close follows once it is sent. */
+        c->tls_shut = true;
+        torus_tls_shutdown(c->tls);
+        tls_queue_output(c);
+        if (c->out_first) {
+            conn_flush(c);
+            return;
+        }
+    }
     if (c->close_after) {
         /* Lingering close, as nginx does: shut our side, then wait for the client's FIN. */
         c->state = CONN_LINGERING;
@@ -824,7 +877,7 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     r->http_minor = torus_http_minor(p);
     r->keep_alive = c->keep_alive;
     r->head = c->head_request;
-    r->tls = false;
+    r->tls = c->tls != NULL;
     r->document_root = c->loop->router.root;
 
     if (slow_path(!conn_addresses(c))) {
@@ -1252,6 +1305,7 @@ static void conn_maybe_free(struct torus_conn *c)
     torus_http_release(&c->parser);
     free(c->in);
     free(c->addresses);
+    torus_tls_conn_free(c->tls);
     torus_chunk_free(c->file_chunk);
     torus_pool_put(&loop->conn_pool, c);
     if (loop->accept_paused && loop->open_conns < loop->max_conns && !loop->draining) {
@@ -1312,6 +1366,70 @@ static void conn_close(struct torus_conn *c)
     conn_maybe_free(c);
 }
 
+static void on_recv_result(struct torus_conn *c, int res);
+
+static void tls_count_handshake(struct torus_conn *c)
+{
+    if (!c->tls_counted && torus_tls_handshake_done(c->tls)) {
+        c->tls_counted = true;
+        torus_metric_add(&c->loop->shard->metrics.tls_handshakes, 1);
+    }
+}
+
+/*
+ * Ciphertext arrived on a TLS connection: run the handshake, decrypt, and
+ * parse the plaintext exactly as on a plain connection.
+ */
+static void on_cipher(struct torus_conn *c, const char *data, size_t len)
+{
+    if (c->state == CONN_LINGERING)
+        return;
+    if (slow_path(torus_tls_feed(c->tls, data, len) != TORUS_OK)) {
+        conn_close(c);
+        return;
+    }
+    char plain[16 * 1024];
+    for (;;) {
+        ssize_t n = torus_tls_read(c->tls, plain, sizeof(plain));
+        if (n > 0) {
+            tls_count_handshake(c);
+            on_data(c, plain, (size_t)n);
+            if (c->closing)
+                return;
+            continue;
+        }
+        if (n == TORUS_AGAIN)
+            break;
+        if (n == 0) { /* close_notify: like a FIN */
+            tls_queue_output(c);
+            on_recv_result(c, 0);
+            return;
+        }
+        torus_log_debug("shard %d: TLS connection failed: %s", c->loop->shard->id,
+                        torus_tls_error(c->tls));
+        c->keep_alive = false;
+        c->close_after = true;
+        c->state = CONN_BUSY;
+        if (torus_tls_plaintext_http(c->tls)) {
+            /* nginx's answer to plain HTTP on a TLS port: a plaintext 400, then close. */
+            static const char refusal[] =
+                "HTTP/1.1 400 Bad Request\r\nServer: " TORUS_SERVER_NAME "\r\n"
+                "Content-Type: text/plain\r\nContent-Length: 47\r\nConnection: close\r\n\r\n"
+                "The plain HTTP request was sent to HTTPS port.\n";
+            struct torus_chunk *chunk = chunk_of(refusal, sizeof(refusal) - 1, 0);
+            if (chunk)
+                out_append_raw(c, chunk);
+        } else {
+            tls_queue_output(c); /* the alert, if any */
+        }
+        conn_flush(c);
+        return;
+    }
+    tls_count_handshake(c);
+    tls_queue_output(c);
+    conn_flush(c);
+}
+
 /* What a receive completion means for the connection; it may close it, never frees it. */
 static void on_recv_result(struct torus_conn *c, int res)
 {
@@ -1342,8 +1460,12 @@ static void on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         char *buf = loop->buf_base + (size_t)bid * RECV_BUFFER_SIZE;
-        if (res > 0 && !c->closing)
-            on_data(c, buf, (size_t)res);
+        if (res > 0 && !c->closing) {
+            if (c->tls)
+                on_cipher(c, buf, (size_t)res);
+            else
+                on_data(c, buf, (size_t)res);
+        }
         io_uring_buf_ring_add(loop->buf_ring, buf, RECV_BUFFER_SIZE, (unsigned short)bid,
                               io_uring_buf_ring_mask(RECV_BUFFER_COUNT), loop->buf_returned++);
     }
@@ -1375,6 +1497,14 @@ static void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
     c->admin = l->admin;
     c->state = CONN_READING;
     c->opened_ms = loop->now_ms;
+    if (l->tls) {
+        c->tls = torus_tls_conn_new(loop->shard->tls);
+        if (slow_path(!c->tls)) {
+            close(fd);
+            torus_pool_put(&loop->conn_pool, c);
+            return;
+        }
+    }
     torus_http_init(&c->parser, &loop->limits);
     c->next = loop->conns;
     if (loop->conns)
@@ -1625,6 +1755,7 @@ int torus_loop_run(struct torus_shard *shard)
         l->loop = loop;
         l->fd = shard->listen_fds[i];
         l->index = i;
+        l->tls = cfg->listeners[i].tls;
         listener_arm(l);
     }
     loop->listener_count = shard->listen_count;

@@ -23,6 +23,7 @@
 
 #include "alloc/arena.h"
 #include "net/admin.h"
+#include "net/tls.h"
 #include "runtime/config.h"
 #include "runtime/log.h"
 #include "runtime/process.h"
@@ -218,8 +219,22 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    for (int i = 0; i < cfg.threads; i++)
+    /* TLS: one context (certificate, key, ticket keys) for every shard. */
+    struct torus_tls_context *tls = NULL;
+    bool tls_wanted = false;
+    for (int i = 0; i < cfg.listener_count; i++)
+        tls_wanted |= cfg.listeners[i].tls;
+    if (tls_wanted) {
+        tls = torus_tls_context_new(cfg.tls_cert, cfg.tls_key, err, sizeof(err));
+        if (!tls) {
+            fprintf(stderr, "torus: %s\n", err);
+            return 2;
+        }
+    }
+    for (int i = 0; i < cfg.threads; i++) {
         shards[i].access_log_fd = access_log_fd;
+        shards[i].tls = tls;
+    }
     int started = 0;
     for (int i = 0; i < cfg.threads; i++) {
         if (torus_shard_start(&shards[i]) != TORUS_OK)
@@ -239,6 +254,7 @@ int main(int argc, char **argv)
 
     struct reload reload = {.step = -1};
     bool notified_ready = false;
+    time_t tickets_rotated = time(NULL);
     int exit_code = started == cfg.threads ? 0 : 1;
     bool draining = exit_code != 0;
     if (draining) {
@@ -260,7 +276,16 @@ int main(int argc, char **argv)
             draining = true;
             for (int i = 0; i < started; i++)
                 torus_shard_drain(&shards[i]);
-        } else if (sig == SIGHUP && !draining) {
+        }
+        if (sig == SIGHUP && !draining && tls) {
+            /* New connections get the reloaded certificate; open ones keep theirs. */
+            if (torus_tls_context_reload(tls, cfg.tls_cert, cfg.tls_key, err, sizeof(err)) ==
+                TORUS_OK)
+                torus_log_info("received SIGHUP: reloaded the TLS certificate");
+            else
+                torus_log_error("SIGHUP: keeping the old TLS certificate: %s", err);
+        }
+        if (sig == SIGHUP && !draining) {
             if (!cfg.worker) {
                 torus_log_info("received SIGHUP: classic mode reads scripts per request (opcache "
                                "revalidates them); nothing to restart");
@@ -274,6 +299,10 @@ int main(int argc, char **argv)
             }
         } else if (sig == SIGUSR1) {
             reopen_access_log(&cfg, access_log_fd);
+        }
+        if (tls && time(NULL) - tickets_rotated >= TORUS_TLS_TICKET_KEY_LIFETIME) {
+            torus_tls_context_rotate_ticket_keys(tls);
+            tickets_rotated = time(NULL);
         }
         bool was_reloading = reload.step >= 0;
         reload_tick(&reload, shards, started, cfg.php_threads_per_core);
@@ -305,6 +334,7 @@ int main(int argc, char **argv)
             exit_code = 1;
     }
     torus_sapi_shutdown();
+    torus_tls_context_free(tls);
     free(shards);
     torus_config_free(&cfg);
     return exit_code;

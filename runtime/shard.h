@@ -17,6 +17,8 @@
 #include "runtime/executor.h"
 #include "runtime/metrics.h"
 
+struct torus_tls_context;
+
 struct torus_shard {
     int id;
     int cpu; /* -1: not pinned */
@@ -24,8 +26,9 @@ struct torus_shard {
 
     int listen_fds[TORUS_MAX_LISTENERS]; /* this shard's own SO_REUSEPORT sockets */
     int listen_count;
-    int admin_fd;      /* --admin-listen socket (shard 0 only), or -1 */
-    int access_log_fd; /* --access-log, shared by the shards (O_APPEND), or -1 */
+    int admin_fd;                  /* --admin-listen socket (shard 0 only), or -1 */
+    int access_log_fd;             /* --access-log, shared by the shards (O_APPEND), or -1 */
+    struct torus_tls_context *tls; /* shared read-only by the shards; NULL without --tls-listen */
 
     struct torus_io_waker waker;
     struct torus_executor *executors;
