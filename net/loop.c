@@ -1161,10 +1161,15 @@ static int in_reserve(struct torus_conn *c, size_t need)
     while (cap < need)
         cap *= 2;
     uintptr_t old = (uintptr_t)c->in;
+    /* The head being parsed moves with the buffer only if it lives there (it may still be in
+     * the receive buffer the bytes came from). */
+    uintptr_t head = (uintptr_t)c->parser.head_start;
+    bool head_inside =
+        old && torus_http_in_head(&c->parser) && head >= old && head < old + c->in_len;
     char *grown = realloc(c->in, cap);
     if (slow_path(!grown))
         return TORUS_ERROR;
-    if (old && (uintptr_t)grown != old && torus_http_in_head(&c->parser))
+    if (head_inside && (uintptr_t)grown != old)
         torus_http_rebase(&c->parser, (ptrdiff_t)((uintptr_t)grown - old));
     c->in = grown;
     c->in_cap = (uint32_t)cap;
@@ -1344,9 +1349,15 @@ static void conn_close(struct torus_conn *c)
         close(c->file_fd);
         c->file_fd = -1;
     }
-    if (c->recv_armed) {
+    /* Cancel what is in flight: a send to a client that stopped reading would otherwise hold
+     * the socket (and this connection) open for good. */
+    static const enum op_tag pending[] = {TAG_RECV, TAG_SEND, TAG_READ};
+    bool inflight[] = {c->recv_armed, c->send_inflight, c->read_inflight};
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(pending); i++) {
+        if (!inflight[i])
+            continue;
         struct io_uring_sqe *sqe = get_sqe(loop);
-        io_uring_prep_cancel64(sqe, user_data(c, TAG_RECV), 0);
+        io_uring_prep_cancel64(sqe, user_data(c, pending[i]), 0);
         io_uring_sqe_set_data64(sqe, user_data(NULL, TAG_IGNORE));
     }
     struct io_uring_sqe *sqe = get_sqe(loop);
@@ -1852,12 +1863,26 @@ int torus_loop_run(struct torus_shard *shard)
         expire_timers(loop);
     }
 
-    /* Whatever is still open past the shutdown deadline is cut. */
+    /* Whatever is still open past the shutdown deadline is cut; then the cancelled operations
+     * are reaped so every connection is freed. */
     for (struct torus_conn *c = loop->conns, *next; c; c = next) {
         next = c->next;
         conn_close(c);
     }
-    io_uring_submit(&loop->ring);
+    uint64_t reap_until = monotonic_ms() + 2000;
+    while (loop->conn_pool.in_use > 0 && monotonic_ms() < reap_until) {
+        drain_executors(loop); /* releases free the connections executors held */
+        struct __kernel_timespec tick = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+        struct io_uring_cqe *cqe;
+        io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &tick, NULL);
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&loop->ring, head, cqe)
+        {
+            handle_cqe(loop, cqe);
+            seen++;
+        }
+        io_uring_cq_advance(&loop->ring, seen);
+    }
 
     /* Let the executors finish what they hold; their last parts are dropped as they come. */
     for (int i = 0; i < shard->executor_count; i++) {

@@ -144,25 +144,11 @@ static void listener_text(const struct torus_config *cfg, const uint16_t *ports,
     }
 }
 
-int main(int argc, char **argv)
+/* Runs the server with a parsed configuration; returns the exit code. */
+static int run(struct torus_config *cfg, struct torus_shard **shards_out)
 {
-    struct torus_config cfg;
     char err[TORUS_CONFIG_ERROR_SIZE];
-    torus_config_defaults(&cfg);
-    int rc = torus_config_parse(&cfg, argc, argv, err, sizeof(err));
-    if (rc == TORUS_ERROR) {
-        fprintf(stderr, "torus: %s\n", err);
-        return 2;
-    }
-    if (rc == TORUS_CONFIG_HELP) {
-        torus_config_print_help(stdout);
-        return 0;
-    }
-    if (rc == TORUS_CONFIG_VERSION) {
-        print_version();
-        return 0;
-    }
-    torus_log_threshold = (enum torus_log_level)cfg.log_level;
+    torus_log_threshold = (enum torus_log_level)cfg->log_level;
 
     /* Every thread started from here on inherits this mask: only main() takes signals. */
     sigset_t signals;
@@ -175,79 +161,89 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    raise_fd_limit(cfg.max_connections);
+    raise_fd_limit(cfg->max_connections);
 
     int cpus[CPU_SETSIZE];
     int cpu_count = affinity_cpus(cpus, CPU_SETSIZE);
-    struct torus_shard *shards = calloc((size_t)cfg.threads, sizeof(*shards));
+    struct torus_shard *shards = calloc((size_t)cfg->threads, sizeof(*shards));
+    *shards_out = shards;
+    if (!shards) {
+        fprintf(stderr, "torus: out of memory\n");
+        return 2;
+    }
     uint16_t ports[TORUS_MAX_LISTENERS] = {0};
-    for (int i = 0; i < cfg.listener_count; i++) {
-        const struct sockaddr_storage *ss = &cfg.listeners[i].addr;
+    for (int i = 0; i < cfg->listener_count; i++) {
+        const struct sockaddr_storage *ss = &cfg->listeners[i].addr;
         ports[i] = ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
                                                    : ((const struct sockaddr_in *)ss)->sin_port);
     }
-    for (int i = 0; i < cfg.threads; i++) {
+    for (int i = 0; i < cfg->threads; i++) {
         shards[i].id = i;
-        shards[i].config = &cfg;
-        shards[i].cpu = (cfg.no_pin || cpu_count == 0) ? -1 : cpus[i % cpu_count];
-        if (torus_shard_bind(&shards[i], &cfg, ports, err, sizeof(err)) != TORUS_OK) {
+        shards[i].config = cfg;
+        shards[i].cpu = (cfg->no_pin || cpu_count == 0) ? -1 : cpus[i % cpu_count];
+        if (torus_shard_bind(&shards[i], cfg, ports, err, sizeof(err)) != TORUS_OK) {
             fprintf(stderr, "torus: %s\n", err);
             return 2;
         }
     }
 
-    if (torus_process_drop_privileges(cfg.user, cfg.group, err, sizeof(err)) != TORUS_OK) {
-        fprintf(stderr, "torus: %s\n", err);
-        return 2;
-    }
-
-    if (torus_sapi_startup(&cfg, cfg.threads * cfg.php_threads_per_core, err, sizeof(err)) !=
-        TORUS_OK) {
-        fprintf(stderr, "torus: %s\n", err);
-        return 2;
-    }
-
-    torus_shards = shards;
-    torus_shard_count = cfg.threads;
     /* The access log: one descriptor for every shard; SIGUSR1 swaps the file under it (dup2). */
     int access_log_fd = -1;
-    if (cfg.access_log) {
+    if (cfg->access_log) {
         access_log_fd =
-            strcmp(cfg.access_log, "-") == 0 ? STDOUT_FILENO : open_access_log(cfg.access_log);
+            strcmp(cfg->access_log, "-") == 0 ? STDOUT_FILENO : open_access_log(cfg->access_log);
         if (access_log_fd < 0) {
-            fprintf(stderr, "torus: --access-log %s: %s\n", cfg.access_log, strerror(errno));
+            fprintf(stderr, "torus: --access-log %s: %s\n", cfg->access_log, strerror(errno));
             return 2;
         }
     }
+
     /* TLS: one context (certificate, key, ticket keys) for every shard. */
     struct torus_tls_context *tls = NULL;
     bool tls_wanted = false;
-    for (int i = 0; i < cfg.listener_count; i++)
-        tls_wanted |= cfg.listeners[i].tls;
+    for (int i = 0; i < cfg->listener_count; i++)
+        tls_wanted |= cfg->listeners[i].tls;
     if (tls_wanted) {
-        tls = torus_tls_context_new(cfg.tls_cert, cfg.tls_key, err, sizeof(err));
+        tls = torus_tls_context_new(cfg->tls_cert, cfg->tls_key, err, sizeof(err));
         if (!tls) {
             fprintf(stderr, "torus: %s\n", err);
             return 2;
         }
     }
-    for (int i = 0; i < cfg.threads; i++) {
+
+    /* Everything that needs root is done (ports bound, files opened). */
+    if (torus_process_drop_privileges(cfg->user, cfg->group, err, sizeof(err)) != TORUS_OK) {
+        fprintf(stderr, "torus: %s\n", err);
+        torus_tls_context_free(tls);
+        return 2;
+    }
+
+    if (torus_sapi_startup(cfg, cfg->threads * cfg->php_threads_per_core, err, sizeof(err)) !=
+        TORUS_OK) {
+        fprintf(stderr, "torus: %s\n", err);
+        torus_tls_context_free(tls);
+        return 2;
+    }
+
+    torus_shards = shards;
+    torus_shard_count = cfg->threads;
+    for (int i = 0; i < cfg->threads; i++) {
         shards[i].access_log_fd = access_log_fd;
         shards[i].tls = tls;
     }
     int started = 0;
-    for (int i = 0; i < cfg.threads; i++) {
+    for (int i = 0; i < cfg->threads; i++) {
         if (torus_shard_start(&shards[i]) != TORUS_OK)
             break;
         started++;
     }
     char listening[1024];
-    listener_text(&cfg, ports, listening, sizeof(listening));
+    listener_text(cfg, ports, listening, sizeof(listening));
     torus_log_info("torus %s listening on %s; %d shard%s x %d PHP executor%s, %s mode, root %s; "
                    "PHP %s, liburing %s, %s, wolfSSL %s, llhttp %d.%d.%d",
-                   TORUS_VERSION, listening, cfg.threads, cfg.threads == 1 ? "" : "s",
-                   cfg.php_threads_per_core, cfg.php_threads_per_core == 1 ? "" : "s",
-                   cfg.worker ? "worker" : "classic", cfg.root, torus_sapi_php_version(),
+                   TORUS_VERSION, listening, cfg->threads, cfg->threads == 1 ? "" : "s",
+                   cfg->php_threads_per_core, cfg->php_threads_per_core == 1 ? "" : "s",
+                   cfg->worker ? "worker" : "classic", cfg->root, torus_sapi_php_version(),
                    TORUS_LIBURING_VERSION, torus_arena_allocator_version(),
                    LIBWOLFSSL_VERSION_STRING, LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,
                    LLHTTP_VERSION_PATCH);
@@ -255,7 +251,7 @@ int main(int argc, char **argv)
     struct reload reload = {.step = -1};
     bool notified_ready = false;
     time_t tickets_rotated = time(NULL);
-    int exit_code = started == cfg.threads ? 0 : 1;
+    int exit_code = started == cfg->threads ? 0 : 1;
     bool draining = exit_code != 0;
     if (draining) {
         for (int i = 0; i < started; i++)
@@ -271,7 +267,7 @@ int main(int argc, char **argv)
                 _exit(exit_code ? exit_code : 1);
             }
             torus_log_info("received %s: draining (up to %.1f s)", strsignal(sig),
-                           cfg.shutdown_timeout);
+                           cfg->shutdown_timeout);
             torus_process_notify("STOPPING=1");
             draining = true;
             for (int i = 0; i < started; i++)
@@ -279,14 +275,14 @@ int main(int argc, char **argv)
         }
         if (sig == SIGHUP && !draining && tls) {
             /* New connections get the reloaded certificate; open ones keep theirs. */
-            if (torus_tls_context_reload(tls, cfg.tls_cert, cfg.tls_key, err, sizeof(err)) ==
+            if (torus_tls_context_reload(tls, cfg->tls_cert, cfg->tls_key, err, sizeof(err)) ==
                 TORUS_OK)
                 torus_log_info("received SIGHUP: reloaded the TLS certificate");
             else
                 torus_log_error("SIGHUP: keeping the old TLS certificate: %s", err);
         }
         if (sig == SIGHUP && !draining) {
-            if (!cfg.worker) {
+            if (!cfg->worker) {
                 torus_log_info("received SIGHUP: classic mode reads scripts per request (opcache "
                                "revalidates them); nothing to restart");
             } else if (reload.step >= 0) {
@@ -298,14 +294,14 @@ int main(int argc, char **argv)
                 reload_trigger(shards, started, 0);
             }
         } else if (sig == SIGUSR1) {
-            reopen_access_log(&cfg, access_log_fd);
+            reopen_access_log(cfg, access_log_fd);
         }
         if (tls && time(NULL) - tickets_rotated >= TORUS_TLS_TICKET_KEY_LIFETIME) {
             torus_tls_context_rotate_ticket_keys(tls);
             tickets_rotated = time(NULL);
         }
         bool was_reloading = reload.step >= 0;
-        reload_tick(&reload, shards, started, cfg.php_threads_per_core);
+        reload_tick(&reload, shards, started, cfg->php_threads_per_core);
         if (was_reloading && reload.step < 0)
             torus_process_notify("READY=1");
         if (!notified_ready && !draining && torus_admin_ready()) {
@@ -335,7 +331,30 @@ int main(int argc, char **argv)
     }
     torus_sapi_shutdown();
     torus_tls_context_free(tls);
-    free(shards);
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    struct torus_config cfg;
+    char err[TORUS_CONFIG_ERROR_SIZE];
+    torus_config_defaults(&cfg);
+    int rc = torus_config_parse(&cfg, argc, argv, err, sizeof(err));
+    int exit_code;
+    if (rc == TORUS_ERROR) {
+        fprintf(stderr, "torus: %s\n", err);
+        exit_code = 2;
+    } else if (rc == TORUS_CONFIG_HELP) {
+        torus_config_print_help(stdout);
+        exit_code = 0;
+    } else if (rc == TORUS_CONFIG_VERSION) {
+        print_version();
+        exit_code = 0;
+    } else {
+        struct torus_shard *shards = NULL;
+        exit_code = run(&cfg, &shards);
+        free(shards);
+    }
     torus_config_free(&cfg);
     return exit_code;
 }
