@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 RUN_FLAGS ?=
 
-.PHONY: all deps php build run test test-asan test-tsan fuzz fuzz-run bench format clean
+.PHONY: all deps php build run run-laravel run-symfony test test-asan test-tsan fuzz fuzz-run bench format clean
 
 all: build
 
@@ -32,8 +32,19 @@ build: deps
 	$(call configure,build,)
 
 run: build
-	@echo "Serving examples/hello on http://127.0.0.1:8080 (Ctrl-C stops)"
-	build/torus --listen 127.0.0.1:8080 --root examples/hello $(RUN_FLAGS)
+	@echo "Serving examples/hello in worker mode on http://127.0.0.1:8080 (Ctrl-C stops)"
+	build/torus --listen 127.0.0.1:8080 --root examples/hello --worker examples/hello/worker.php $(RUN_FLAGS)
+
+# The real applications of examples/ (Debian's Laravel 8 and Symfony 5.4 packages), in worker mode.
+run-laravel: build
+	tools/setup-examples
+	build/torus --listen 127.0.0.1:8080 --root examples/laravel/public \
+	    --worker examples/laravel/public/worker.php $(RUN_FLAGS)
+
+run-symfony: build
+	tools/setup-examples
+	build/torus --listen 127.0.0.1:8080 --root examples/symfony/public \
+	    --worker examples/symfony/public/worker.php $(RUN_FLAGS)
 
 test: build
 	cd build && ctest $(CTEST_FLAGS)
