@@ -62,6 +62,8 @@
 #define EXECUTOR_DEPTH    8           /* requests queued at a busy executor before parking */
 #define PENDING_INPUT_CAP (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS         5000 /* after the last response, wait this long for the client's FIN */
+#define DRAIN_GRACE_MS    1000 /* on SIGTERM, an idle keep-alive connection may still send a request \
+                                */
 
 /* What a completion is about: the low 3 bits of user_data; the rest is a pointer. */
 enum op_tag {
@@ -134,7 +136,6 @@ struct torus_conn {
     struct torus_timer timer;
     struct torus_http_parser parser;
     uint64_t request_start_ns; /* when the current request's head was parsed (metrics) */
-    uint64_t opened_ms;        /* when accepted */
     uint64_t response_bytes;   /* bytes of the current PHP response so far (access log) */
     struct torus_access_pending *log_pending; /* the current request's access-log line */
 
@@ -186,6 +187,7 @@ struct torus_loop {
     bool accept_paused;
 
     struct torus_timer_queue header_timers, body_timers, idle_timers, send_timers, linger_timers;
+    struct torus_timer_queue drain_timers; /* idle keep-alive connections while draining */
     uint64_t now_ms;
     time_t now_s;
 
@@ -574,7 +576,7 @@ static void conn_update_timer(struct torus_conn *c)
     else if (c->in_len)
         want = &loop->header_timers;
     else
-        want = &loop->idle_timers;
+        want = loop->draining ? &loop->drain_timers : &loop->idle_timers;
 
     if (c->timer.queue == want)
         return; /* it keeps its deadline: the header timeout counts from the first byte */
@@ -600,19 +602,16 @@ static void conn_disarm_timer(struct torus_conn *c)
 static void expire_timers(struct torus_loop *loop)
 {
     struct torus_timer_queue *queues[] = {&loop->header_timers, &loop->body_timers,
-                                          &loop->idle_timers, &loop->send_timers,
-                                          &loop->linger_timers};
+                                          &loop->idle_timers,   &loop->send_timers,
+                                          &loop->linger_timers, &loop->drain_timers};
+    static const char *const names[] = {"header", "body", "idle", "send", "linger", "drain"};
     for (size_t i = 0; i < TORUS_ARRAY_SIZE(queues); i++) {
         struct torus_timer *t;
         while ((t = torus_timer_expired(queues[i], loop->now_ms))) {
             struct torus_conn *c = torus_container_of(t, struct torus_conn, timer);
             conn_disarm_timer(c);
             torus_log_debug("shard %d: connection %d timed out (%s)", loop->shard->id, c->fd,
-                            i == 0   ? "header"
-                            : i == 1 ? "body"
-                            : i == 2 ? "idle"
-                            : i == 3 ? "send"
-                                     : "linger");
+                            names[i]);
             conn_close(c);
         }
     }
@@ -626,6 +625,7 @@ static uint64_t next_deadline(struct torus_loop *loop)
     next = TORUS_MIN(next, torus_timer_next_deadline(&loop->idle_timers));
     next = TORUS_MIN(next, torus_timer_next_deadline(&loop->send_timers));
     next = TORUS_MIN(next, torus_timer_next_deadline(&loop->linger_timers));
+    next = TORUS_MIN(next, torus_timer_next_deadline(&loop->drain_timers));
     return next;
 }
 
@@ -1507,7 +1507,6 @@ static void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
     c->listener = (uint8_t)l->index;
     c->admin = l->admin;
     c->state = CONN_READING;
-    c->opened_ms = loop->now_ms;
     if (l->tls) {
         c->tls = torus_tls_conn_new(loop->shard->tls);
         if (slow_path(!c->tls)) {
@@ -1599,14 +1598,16 @@ static void start_drain(struct torus_loop *loop)
     }
     for (struct torus_conn *c = loop->conns, *next; c; c = next) {
         next = c->next;
-        bool idle = c->state == CONN_READING && !torus_http_in_request(&c->parser) &&
-                    !c->out_first && !c->send_inflight && c->in_len == 0;
-        /* A connection just taken from the backlog has not had time to send its request. */
-        bool fresh = c->request_start_ns == 0 && loop->now_ms - c->opened_ms < 1000;
-        if ((idle && !fresh) || c->state == CONN_LINGERING)
+        /* Idle keep-alive connections get a short grace: a busy client's next request may be on
+         * its way (closing now would lose it); it is answered with Connection: close. Every
+         * other connection finishes its request and closes. */
+        c->keep_alive = false;
+        if (c->state == CONN_LINGERING) {
             conn_close(c);
-        else
-            c->keep_alive = false; /* the response in flight says Connection: close */
+        } else if (c->timer.queue == &loop->idle_timers) {
+            conn_disarm_timer(c);
+            conn_update_timer(c);
+        }
     }
 }
 
@@ -1752,6 +1753,7 @@ int torus_loop_run(struct torus_shard *shard)
     torus_timer_queue_init(&loop->idle_timers, ms_of(cfg->idle_timeout));
     torus_timer_queue_init(&loop->send_timers, ms_of(cfg->send_timeout));
     torus_timer_queue_init(&loop->linger_timers, LINGER_MS);
+    torus_timer_queue_init(&loop->drain_timers, DRAIN_GRACE_MS);
     loop->now_ms = monotonic_ms();
     loop->now_s = time(NULL);
 
