@@ -62,8 +62,9 @@
 #define EXECUTOR_DEPTH    8           /* requests queued at a busy executor before parking */
 #define PENDING_INPUT_CAP (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS         5000 /* after the last response, wait this long for the client's FIN */
-#define DRAIN_GRACE_MS    1000 /* on SIGTERM, an idle keep-alive connection may still send a request \
-                                */
+#define DRAIN_GRACE_MS                                                                             \
+    1000 /* on SIGTERM, an idle keep-alive connection may still send a request                     \
+          */
 
 /* What a completion is about: the low 3 bits of user_data; the rest is a pointer. */
 enum op_tag {
@@ -460,9 +461,9 @@ static void conn_output_drained(struct torus_conn *c)
     if (c->close_after) {
         /* Lingering close, as nginx does: shut our side, then wait for the client's FIN. */
         c->state = CONN_LINGERING;
-        struct io_uring_sqe *sqe = get_sqe(c->loop);
-        io_uring_prep_shutdown(sqe, c->fd, SHUT_WR);
-        io_uring_sqe_set_data64(sqe, user_data(NULL, TAG_IGNORE));
+        /* A direct call (it never blocks on a socket): an io_uring shutdown names the socket by
+         * its number, which a later accept may already have reused when the op runs. */
+        shutdown(c->fd, SHUT_WR);
         if (c->peer_closed) {
             conn_close(c);
             return;
@@ -569,8 +570,8 @@ static void conn_update_timer(struct torus_conn *c)
         want = &loop->send_timers;
     else if (c->state == CONN_BUSY)
         want = NULL; /* PHP has max_execution_time */
-    else if (torus_http_in_head(&c->parser))
-        want = &loop->header_timers;
+    else if (torus_http_in_head(&c->parser) || (c->tls && !torus_tls_handshake_done(c->tls)))
+        want = &loop->header_timers; /* a TLS handshake counts as part of the first head */
     else if (torus_http_in_request(&c->parser))
         want = &loop->body_timers;
     else if (c->in_len)

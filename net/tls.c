@@ -40,13 +40,21 @@
  * repeats under one key. Keys are random (getrandom), live in the
  * torus_tls_context (so they survive a certificate reload) and rotate every
  * TORUS_TLS_TICKET_KEY_LIFETIME seconds: the retired key still opens tickets
- * for one more lifetime (and the ticket is then replaced), the key retired
- * before it is forgotten. Rotation is done lazily by whichever thread seals or
- * opens a ticket first after the deadline. The keys sit behind a rwlock: the
- * callback takes it for reading to copy them out, rotation takes it for
- * writing. wolfSSL's built-in ticket callback is not used because its
- * rotation interval cannot be driven by the process, and its keys belong to
- * a WOLFSSL_CTX, which a reload replaces.
+ * for one more lifetime, the key retired before it is forgotten, and wolfSSL
+ * itself refuses tickets older than that lifetime. Rotation is done lazily by
+ * whichever thread seals or opens a ticket first after the deadline. The keys
+ * sit behind a rwlock: the callback takes it for reading to copy them out,
+ * rotation takes it for writing. wolfSSL's built-in ticket callback is not
+ * used because its rotation interval cannot be driven by the process, and its
+ * keys belong to a WOLFSSL_CTX, which a reload replaces.
+ *
+ * A TLS 1.3 client gets a fresh ticket after every handshake. wolfSSL 5.5.4
+ * is less kind to TLS 1.2: it ignores our "accept, but issue a new ticket"
+ * answer for a ticket of the retired key, and issues none after refusing a
+ * ticket, so such a client resumes again only after one more full handshake.
+ *
+ * Per-thread state. wolfSSL's ECC code (Debian builds it with FP_ECC) caches
+ * fixed-point tables per thread; torus_tls_thread_cleanup() releases them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,7 +71,9 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/openssl/evp.h>
 #include <wolfssl/wolfcrypt/chacha20_poly1305.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 #include "net/tls.h"
 
@@ -78,9 +88,6 @@ static const char tls_cipher_list[] = "TLS13-AES128-GCM-SHA256:"
                                       "ECDHE-ECDSA-CHACHA20-POLY1305:"
                                       "ECDHE-RSA-CHACHA20-POLY1305";
 
-/* The ALPN protocol list we accept, in wire format (length-prefixed). */
-static const unsigned char tls_alpn_http1[] = "\x08" TORUS_TLS_ALPN_HTTP1;
-
 #define TLS_RECORD_HANDSHAKE 22
 #define TLS_PEM_FILE_MAX     (1024 * 1024)
 /* The smallest buffer allocated: one full record and its header. */
@@ -88,7 +95,6 @@ static const unsigned char tls_alpn_http1[] = "\x08" TORUS_TLS_ALPN_HTTP1;
 /* The largest ticket our callback seals (wolfSSL's are about 200 bytes). */
 #define TLS_TICKET_MAX        1024
 #define TLS_TICKET_NONCE_SIZE CHACHA20_POLY1305_AEAD_IV_SIZE
-#define TLS_TICKET_TAG_SIZE   CHACHA20_POLY1305_AEAD_AUTHTAG_SIZE
 
 /* A key that seals session tickets. */
 struct tls_ticket_key {
@@ -205,31 +211,6 @@ static int tls_send(WOLFSSL *ssl, char *buf, int size, void *user)
 }
 
 /* ------------------------------------------------------------------------ */
-/* ALPN                                                                      */
-/* ------------------------------------------------------------------------ */
-
-/* Picks http/1.1 from the client's list; no overlap is a fatal alert (RFC 7301). */
-static int tls_select_alpn(WOLFSSL *ssl, const unsigned char **out, unsigned char *out_len,
-                           const unsigned char *in, unsigned int in_len, void *arg)
-{
-    (void)ssl;
-    (void)arg;
-    size_t want = sizeof(tls_alpn_http1) - 2; /* without the length byte and the NUL */
-    for (unsigned int i = 0; i < in_len;) {
-        unsigned int len = in[i];
-        if (i + 1 + len > in_len)
-            break;
-        if (len == want && memcmp(in + i + 1, tls_alpn_http1 + 1, want) == 0) {
-            *out = in + i + 1;
-            *out_len = (unsigned char)len;
-            return 0; /* SSL_TLSEXT_ERR_OK */
-        }
-        i += 1 + len;
-    }
-    return fatal_return; /* SSL_TLSEXT_ERR_ALERT_FATAL */
-}
-
-/* ------------------------------------------------------------------------ */
 /* Session tickets                                                           */
 /* ------------------------------------------------------------------------ */
 
@@ -263,6 +244,7 @@ static int ticket_key_generate(struct tls_ticket_key *key, int64_t now)
         random_bytes(fresh.secret, sizeof(fresh.secret)) != TORUS_OK)
         return TORUS_ERROR;
     *key = fresh;
+    explicit_bzero(&fresh, sizeof(fresh));
     return TORUS_OK;
 }
 
@@ -275,6 +257,7 @@ static void ticket_keys_rotate_locked(struct torus_tls_context *ctx, int64_t now
     ctx->ticket_previous = ctx->ticket_current;
     ctx->ticket_previous.retired = now;
     ctx->ticket_current = fresh;
+    explicit_bzero(&fresh, sizeof(fresh));
 }
 
 /*
@@ -356,7 +339,7 @@ static int tls_ticket_seal(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_N
                                             (word32)in_len, mac, result) == 0) {
                 memcpy(ticket, result, (size_t)in_len);
                 *out_len = in_len;
-                /* A ticket of the retired key is honoured once and replaced. */
+                /* A ticket of the retired key is honoured, and a new one asked for. */
                 ret = key == &current ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
             }
         }
@@ -425,6 +408,52 @@ static void wipe_and_free(char *data, size_t len)
     }
 }
 
+/*
+ * Whether the loaded private key signs what the certificate's public key
+ * verifies. wolfSSL_CTX_check_private_key() alone is not enough: Debian's
+ * wolfSSL 5.5.4 accepts any P-256 key for any P-256 certificate (it checks
+ * that the key is valid, not that it is the certificate's).
+ */
+static bool key_signs_for_certificate(WOLFSSL_CTX *ssl_ctx)
+{
+    static const unsigned char probe[] = "torus: does this key belong to this certificate?";
+    WOLFSSL_X509 *cert = wolfSSL_CTX_get0_certificate(ssl_ctx);
+    WOLFSSL_EVP_PKEY *private_key = wolfSSL_CTX_get0_privatekey(ssl_ctx);
+    if (cert == NULL || private_key == NULL)
+        return false;
+    WOLFSSL_EVP_PKEY *public_key = wolfSSL_X509_get_pubkey(cert);
+    WOLFSSL_EVP_MD_CTX *md = wolfSSL_EVP_MD_CTX_new();
+    unsigned char signature[1024];
+    size_t signature_len = sizeof(signature);
+    bool ok = public_key != NULL && md != NULL &&
+              wolfSSL_EVP_PKEY_size(private_key) <= (int)sizeof(signature) &&
+              wolfSSL_EVP_DigestSignInit(md, NULL, wolfSSL_EVP_sha256(), NULL, private_key) ==
+                  WOLFSSL_SUCCESS &&
+              wolfSSL_EVP_DigestSignUpdate(md, probe, sizeof(probe)) == WOLFSSL_SUCCESS &&
+              wolfSSL_EVP_DigestSignFinal(md, signature, &signature_len) == WOLFSSL_SUCCESS;
+    if (ok) {
+        wolfSSL_EVP_MD_CTX_free(md);
+        md = wolfSSL_EVP_MD_CTX_new();
+        ok = md != NULL &&
+             wolfSSL_EVP_DigestVerifyInit(md, NULL, wolfSSL_EVP_sha256(), NULL, public_key) ==
+                 WOLFSSL_SUCCESS &&
+             wolfSSL_EVP_DigestVerifyUpdate(md, probe, sizeof(probe)) == WOLFSSL_SUCCESS &&
+             wolfSSL_EVP_DigestVerifyFinal(md, signature, signature_len) == WOLFSSL_SUCCESS;
+    }
+    if (md != NULL)
+        wolfSSL_EVP_MD_CTX_free(md);
+    if (public_key != NULL)
+        wolfSSL_EVP_PKEY_free(public_key);
+    return ok;
+}
+
+/* wolfSSL's words for a loading error, when it has some. */
+static const char *load_error_text(int ret)
+{
+    const char *text = wolfSSL_ERR_reason_error_string((unsigned long)ret);
+    return text == NULL || strncmp(text, "unknown", 7) == 0 ? "cannot be decoded" : text;
+}
+
 /* Loads the certificate chain and the key into ssl_ctx; TORUS_OK or TORUS_ERROR with err set. */
 static int load_certificate_and_key(WOLFSSL_CTX *ssl_ctx, const char *cert_file,
                                     const char *key_file, char *err, size_t err_size)
@@ -448,7 +477,7 @@ static int load_certificate_and_key(WOLFSSL_CTX *ssl_ctx, const char *cert_file,
                     ssl_ctx, (const unsigned char *)cert, (long)cert_len, WOLFSSL_FILETYPE_PEM)) !=
                WOLFSSL_SUCCESS) {
         snprintf(err, err_size, "TLS certificate %s: malformed PEM certificate (%s)", cert_file,
-                 wolfSSL_ERR_reason_error_string((unsigned long)ret));
+                 load_error_text(ret));
     } else if (strstr(key, "PRIVATE KEY-----") == NULL) {
         snprintf(err, err_size, "TLS private key %s: malformed PEM: no PRIVATE KEY block",
                  key_file);
@@ -456,8 +485,9 @@ static int load_certificate_and_key(WOLFSSL_CTX *ssl_ctx, const char *cert_file,
                                                         (long)key_len, WOLFSSL_FILETYPE_PEM)) !=
                WOLFSSL_SUCCESS) {
         snprintf(err, err_size, "TLS private key %s: malformed PEM private key, or encrypted (%s)",
-                 key_file, wolfSSL_ERR_reason_error_string((unsigned long)ret));
-    } else if (wolfSSL_CTX_check_private_key(ssl_ctx) != WOLFSSL_SUCCESS) {
+                 key_file, load_error_text(ret));
+    } else if (wolfSSL_CTX_check_private_key(ssl_ctx) != WOLFSSL_SUCCESS ||
+               !key_signs_for_certificate(ssl_ctx)) {
         snprintf(err, err_size, "TLS private key %s does not match the certificate in %s", key_file,
                  cert_file);
     } else {
@@ -477,18 +507,14 @@ static WOLFSSL_CTX *ssl_ctx_build(struct torus_tls_context *ctx, const char *cer
         snprintf(err, err_size, "TLS: cannot create a wolfSSL context (out of memory)");
         return NULL;
     }
-    static int groups[] = {WOLFSSL_ECC_X25519, WOLFSSL_ECC_SECP256R1};
     const char *failed = NULL;
     if (wolfSSL_CTX_SetMinVersion(ssl_ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS)
         failed = "minimum version TLS 1.2";
     else if (wolfSSL_CTX_set_cipher_list(ssl_ctx, tls_cipher_list) != WOLFSSL_SUCCESS)
         failed = "cipher suites";
-    else if (wolfSSL_CTX_set_groups(ssl_ctx, groups, (int)TORUS_ARRAY_SIZE(groups)) !=
-             WOLFSSL_SUCCESS)
+    /* Both the TLS 1.3 key-share groups and the TLS 1.2 ECDHE curves. */
+    else if (wolfSSL_CTX_set1_curves_list(ssl_ctx, "X25519:P-256") != WOLFSSL_SUCCESS)
         failed = "key exchange groups";
-    else if (wolfSSL_CTX_UseSupportedCurve(ssl_ctx, WOLFSSL_ECC_X25519) != WOLFSSL_SUCCESS ||
-             wolfSSL_CTX_UseSupportedCurve(ssl_ctx, WOLFSSL_ECC_SECP256R1) != WOLFSSL_SUCCESS)
-        failed = "supported curves";
     else if (wolfSSL_CTX_set_TicketEncCb(ssl_ctx, tls_ticket_seal) != WOLFSSL_SUCCESS ||
              wolfSSL_CTX_set_TicketEncCtx(ssl_ctx, ctx) != WOLFSSL_SUCCESS ||
              wolfSSL_CTX_set_TicketHint(ssl_ctx, TORUS_TLS_TICKET_KEY_LIFETIME) != WOLFSSL_SUCCESS)
@@ -507,7 +533,6 @@ static WOLFSSL_CTX *ssl_ctx_build(struct torus_tls_context *ctx, const char *cer
     wolfSSL_CTX_set_verify(ssl_ctx, WOLFSSL_VERIFY_NONE, NULL);
     wolfSSL_CTX_SetIORecv(ssl_ctx, tls_receive);
     wolfSSL_CTX_SetIOSend(ssl_ctx, tls_send);
-    wolfSSL_CTX_set_alpn_select_cb(ssl_ctx, tls_select_alpn, NULL);
 
     if (load_certificate_and_key(ssl_ctx, cert_file, key_file, err, err_size) != TORUS_OK) {
         wolfSSL_CTX_free(ssl_ctx);
@@ -531,7 +556,7 @@ struct torus_tls_context *torus_tls_context_new(const char *cert_file, const cha
     }
     pthread_rwlock_init(&ctx->ssl_ctx_lock, NULL);
     pthread_rwlock_init(&ctx->ticket_lock, NULL);
-    atomic_init(&ctx->ticket_nonce, 0);
+    atomic_init(&ctx->ticket_nonce, 1); /* wolfSSL refuses an all-zero IV */
     if (ticket_key_generate(&ctx->ticket_current, monotonic_seconds()) != TORUS_OK) {
         snprintf(err, err_size, "TLS: cannot draw a session-ticket key: %s", strerror(errno));
         torus_tls_context_free(ctx);
@@ -580,6 +605,13 @@ void torus_tls_context_rotate_ticket_keys(struct torus_tls_context *ctx)
     pthread_rwlock_unlock(&ctx->ticket_lock);
 }
 
+void torus_tls_thread_cleanup(void)
+{
+#if defined(HAVE_ECC) && defined(FP_ECC)
+    wc_ecc_fp_free();
+#endif
+}
+
 /* ------------------------------------------------------------------------ */
 /* Connections                                                               */
 /* ------------------------------------------------------------------------ */
@@ -593,6 +625,19 @@ struct torus_tls_conn *torus_tls_conn_new(struct torus_tls_context *ctx)
     conn->ssl = wolfSSL_new(ctx->ssl_ctx);
     pthread_rwlock_unlock(&ctx->ssl_ctx_lock);
     if (slow_path(conn->ssl == NULL)) {
+        free(conn);
+        return NULL;
+    }
+    /*
+     * ALPN belongs to each SSL object: wolfSSL 5.5.4 ignores a refusal from a
+     * context-wide select callback, and only a per-connection protocol list
+     * makes it answer a client that offers no http/1.1 with
+     * no_application_protocol (RFC 7301).
+     */
+    char protocols[] = TORUS_TLS_ALPN_HTTP1;
+    if (slow_path(wolfSSL_UseALPN(conn->ssl, protocols, sizeof(protocols) - 1,
+                                  WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS)) {
+        wolfSSL_free(conn->ssl);
         free(conn);
         return NULL;
     }
@@ -614,6 +659,8 @@ void torus_tls_conn_free(struct torus_tls_conn *conn)
 
 int torus_tls_feed(struct torus_tls_conn *conn, const char *data, size_t len)
 {
+    if (len == 0)
+        return TORUS_OK;
     if (slow_path(buffer_size(&conn->input) + len > TORUS_TLS_INPUT_MAX)) {
         conn->error = "more unread input than TORUS_TLS_INPUT_MAX";
         return TORUS_ERROR;
@@ -728,7 +775,18 @@ const char *torus_tls_cipher(const struct torus_tls_conn *conn)
 {
     if (!wolfSSL_is_init_finished(conn->ssl))
         return "";
-    const char *name = wolfSSL_get_cipher_name(conn->ssl);
+    /*
+     * The names OpenSSL (and so nginx's $ssl_cipher) uses: the IANA name for
+     * TLS 1.3 suites, wolfSSL's own name (the same as OpenSSL's) for TLS 1.2.
+     */
+    const char *name;
+    if (wolfSSL_version(conn->ssl) == TLS1_3_VERSION) {
+        int suite = wolfSSL_get_current_cipher_suite(conn->ssl);
+        name = wolfSSL_get_cipher_name_iana_from_suite((unsigned char)(suite >> 8),
+                                                       (unsigned char)suite);
+    } else {
+        name = wolfSSL_get_cipher_name(conn->ssl);
+    }
     return name ? name : "";
 }
 

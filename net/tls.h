@@ -11,6 +11,21 @@
  *
  * One torus_tls_context is created at start-up and shared read-only by every
  * shard; each connection has its own torus_tls_conn, used by one thread only.
+ *
+ * How a loop drives a connection:
+ *   accept     torus_tls_conn_new(); the header timeout runs until the
+ *              handshake is done and the first request head is complete.
+ *   recv N>0   torus_tls_feed(), then torus_tls_read() until TORUS_AGAIN:
+ *              > 0 is plaintext for the HTTP parser, 0 is close_notify (as a
+ *              FIN), TORUS_ERROR ends the connection (send the alert in the
+ *              output, or a plaintext 400 when torus_tls_plaintext_http()).
+ *              Then send whatever torus_tls_output() holds.
+ *   resume     after pausing (backpressure), call torus_tls_read() again even
+ *              without new input: decrypted bytes may be waiting inside.
+ *   respond    torus_tls_write() each piece, then send torus_tls_output().
+ *   close      torus_tls_shutdown(), send the output, then close the socket.
+ *   free       torus_tls_conn_free(); torus_tls_thread_cleanup() when the
+ *              thread exits.
  */
 #ifndef TORUS_TLS_H
 #define TORUS_TLS_H
@@ -68,11 +83,19 @@ int torus_tls_context_reload(struct torus_tls_context *ctx, const char *cert_fil
 
 /*
  * Retires the ticket key in use now: new tickets are sealed with a fresh key,
- * tickets sealed with the retired one are still accepted (and replaced), and
- * those of the key retired before it are refused (a full handshake follows).
- * Rotation also happens by itself every TORUS_TLS_TICKET_KEY_LIFETIME seconds.
+ * tickets sealed with the retired one are still accepted, and those of the
+ * key retired before it are refused (a full handshake follows). Rotation also
+ * happens by itself every TORUS_TLS_TICKET_KEY_LIFETIME seconds. Safe to call
+ * from any thread at any time.
  */
 void torus_tls_context_rotate_ticket_keys(struct torus_tls_context *ctx);
+
+/*
+ * Frees what wolfSSL keeps per thread (its ECC fixed-point cache, up to about
+ * 10 MB once the thread has done P-256 key exchanges). Each shard's I/O
+ * thread calls it after its last connection is freed, just before it exits.
+ */
+void torus_tls_thread_cleanup(void);
 
 /*
  * A server-side connection in its initial state, allocated by the calling

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "alloc/arena.h"
+#include "net/tls.h"
 #include "runtime/log.h"
 
 struct torus_shard *torus_shards;
@@ -123,6 +124,7 @@ static void *shard_main(void *arg)
             shard->result = TORUS_ERROR;
         torus_executor_join(&shard->executors[i]);
     }
+    torus_tls_thread_cleanup();
     atomic_store(&shard->ended, true);
     return NULL;
 }
