@@ -1804,6 +1804,8 @@ int torus_loop_run(struct torus_shard *shard)
         }
         if (atomic_load_explicit(&shard->draining, memory_order_acquire))
             start_drain(loop);
+        if (slow_path(loop->draining && atomic_load_explicit(&shard->hurry, memory_order_relaxed)))
+            loop->drain_deadline_ms = loop->now_ms;
         if (loop->draining &&
             (loop->open_conns == loop->admin_conns || loop->now_ms >= loop->drain_deadline_ms))
             break;

@@ -263,8 +263,10 @@ static int run(struct torus_config *cfg, struct torus_shard **shards_out)
         int sig = sigtimedwait(&signals, NULL, &tick);
         if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
             if (draining) {
-                torus_log_warn("second signal: exiting now");
-                _exit(exit_code ? exit_code : 1);
+                torus_log_warn("second signal: cutting the connections still open");
+                for (int i = 0; i < started; i++)
+                    torus_shard_hurry(&shards[i]);
+                continue;
             }
             torus_log_info("received %s: draining (up to %.1f s)", strsignal(sig),
                            cfg->shutdown_timeout);

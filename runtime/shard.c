@@ -134,6 +134,7 @@ int torus_shard_start(struct torus_shard *shard)
     atomic_init(&shard->draining, false);
     atomic_init(&shard->failed, false);
     atomic_init(&shard->ended, false);
+    atomic_init(&shard->hurry, false);
     atomic_init(&shard->loop_running, false);
     atomic_init(&shard->waker.sleeping, 0);
     shard->waker.event_fd = eventfd(0, EFD_CLOEXEC);
@@ -180,6 +181,12 @@ void torus_shard_drain(struct torus_shard *shard)
 {
     atomic_store(&shard->draining, true);
     torus_shard_wake(shard);
+}
+
+void torus_shard_hurry(struct torus_shard *shard)
+{
+    atomic_store(&shard->hurry, true);
+    torus_shard_drain(shard);
 }
 
 int torus_shard_join(struct torus_shard *shard)

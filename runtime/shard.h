@@ -35,6 +35,7 @@ struct torus_shard {
     int executor_count;
 
     _Atomic bool draining;     /* set by the main thread on SIGTERM/SIGINT */
+    _Atomic bool hurry;        /* a second signal: drop what is in flight now */
     _Atomic bool failed;       /* an executor gave up (worker failing to start) */
     _Atomic bool ended;        /* the shard's threads are done */
     _Atomic bool loop_running; /* the I/O loop is set up and serving */
@@ -66,6 +67,9 @@ int torus_shard_start(struct torus_shard *shard);
 
 /* Asks the shard to drain: stop accepting, finish in-flight requests, exit. */
 void torus_shard_drain(struct torus_shard *shard);
+
+/* A second signal: end the drain now, cutting the connections still open. */
+void torus_shard_hurry(struct torus_shard *shard);
 
 /* Waits for the shard's threads to end; returns the shard's result. */
 int torus_shard_join(struct torus_shard *shard);
