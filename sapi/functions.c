@@ -1,0 +1,193 @@
+/*
+ * The PHP functions Torus adds, registered as the "torus" extension:
+ *
+ *   fastcgi_finish_request(): bool       end the response now, keep running
+ *                                        (alias frankenphp_finish_request)
+ *   getallheaders(): array               the request headers as sent
+ *                                        (aliases apache_request_headers,
+ *                                        frankenphp_request_headers)
+ *   apache_response_headers(): array     the response headers set so far
+ *                                        (alias frankenphp_response_headers)
+ *   headers_send(int $status = 103): int an interim response (103 Early
+ *                                        Hints with the current Link headers),
+ *                                        or, for a final status, send the
+ *                                        head now; FrankenPHP's return values
+ *   torus_handle_request(callable): bool worker mode (worker.c)
+ *                                        (alias frankenphp_handle_request)
+ *
+ * Worker scripts and applications written for PHP-FPM, the built-in server,
+ * Apache or FrankenPHP find the functions they test for with function_exists().
+ */
+#include <php.h>
+#include <SAPI.h>
+#include <ext/standard/head.h>
+#include <ext/standard/info.h>
+#include <php_output.h>
+#include <zend_smart_str.h>
+
+#include <string.h>
+#include <strings.h>
+
+#include "sapi/response.h"
+#include "sapi/thread.h"
+
+ZEND_FUNCTION(torus_handle_request); /* worker.c */
+
+ZEND_FUNCTION(fastcgi_finish_request)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->request || t->finished)
+        RETURN_FALSE;
+    php_output_end_all();
+    php_header();
+    if (!t->request || t->finished)
+        RETURN_FALSE; /* the client went away while the buffers were flushed */
+    torus_sapi_response_end(&t->response, false);
+    t->finished = true;
+    RETURN_TRUE;
+}
+
+ZEND_FUNCTION(getallheaders)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    array_init(return_value);
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->request)
+        return;
+    const struct torus_request *r = t->request;
+    for (uint32_t i = 0; i < r->header_count; i++) {
+        if (!torus_sapi_header_first_of_name(r, i))
+            continue;
+        const char *value;
+        size_t len;
+        torus_sapi_header_value(t, r, i, &value, &len);
+        add_assoc_stringl_ex(return_value, r->headers[i].name.data, r->headers[i].name.len,
+                             (char *)value, len);
+    }
+}
+
+/* Splits "Name: value" into the array. */
+static void add_response_header(sapi_header_struct *header, zval *array)
+{
+    const char *colon = memchr(header->header, ':', header->header_len);
+    if (!colon || colon == header->header)
+        return;
+    size_t name_len = (size_t)(colon - header->header);
+    const char *value = colon + 1;
+    const char *end = header->header + header->header_len;
+    while (value < end && (*value == ' ' || *value == '\t'))
+        value++;
+    add_assoc_stringl_ex(array, header->header, name_len, (char *)value, (size_t)(end - value));
+}
+
+ZEND_FUNCTION(apache_response_headers)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    array_init(return_value);
+    zend_llist_apply_with_argument(&SG(sapi_headers).headers,
+                                   (llist_apply_with_arg_func_t)add_response_header, return_value);
+}
+
+ZEND_FUNCTION(headers_send)
+{
+    zend_long status = 103;
+    ZEND_PARSE_PARAMETERS_START(0, 1)
+    Z_PARAM_OPTIONAL
+    Z_PARAM_LONG(status)
+    ZEND_PARSE_PARAMETERS_END();
+
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->request || t->finished)
+        RETURN_LONG(SAPI_HEADER_SEND_FAILED);
+
+    if (status >= 100 && status < 200) {
+        /* An interim response: only the Link headers set so far, the final head is still to come.
+         */
+        if (SG(headers_sent))
+            RETURN_LONG(SAPI_HEADER_SEND_FAILED);
+        smart_str lines = {0};
+        zend_llist_position position;
+        for (sapi_header_struct *h = zend_llist_get_first_ex(&SG(sapi_headers).headers, &position);
+             h; h = zend_llist_get_next_ex(&SG(sapi_headers).headers, &position)) {
+            if (h->header_len > 5 && strncasecmp(h->header, "Link:", 5) == 0) {
+                smart_str_appendl(&lines, h->header, h->header_len);
+                smart_str_appendl(&lines, "\r\n", 2);
+            }
+        }
+        int rc =
+            torus_sapi_response_interim(&t->response, (int)status, lines.s ? ZSTR_VAL(lines.s) : "",
+                                        lines.s ? ZSTR_LEN(lines.s) : 0);
+        smart_str_free(&lines);
+        RETURN_LONG(rc == TORUS_OK ? SAPI_HEADER_SENT_SUCCESSFULLY : SAPI_HEADER_SEND_FAILED);
+    }
+
+    /* A final status: the head leaves now and the body will stream. */
+    if (!SG(headers_sent))
+        SG(sapi_headers).http_response_code = (int)status;
+    if (sapi_send_headers() == FAILURE)
+        RETURN_LONG(FAILURE);
+    torus_sapi_response_flush(&t->response);
+    RETURN_LONG(SUCCESS);
+}
+
+/* Stands in for opcache_reset() on executor threads (sapi.c says why). */
+ZEND_FUNCTION(torus_sapi_opcache_reset_refused)
+{
+    ZEND_PARSE_PARAMETERS_NONE();
+    php_error_docref(NULL, E_WARNING,
+                     "is disabled: the executors of Torus share the opcode cache "
+                     "while they run; restart them instead");
+    RETURN_FALSE;
+}
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_bool_none, 0, 0, _IS_BOOL, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_array_none, 0, 0, IS_ARRAY, 0)
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_headers_send, 0, 0, IS_LONG, 0)
+ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, status, IS_LONG, 0, "103")
+ZEND_END_ARG_INFO()
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_handle_request, 0, 1, _IS_BOOL, 0)
+ZEND_ARG_TYPE_INFO(0, callback, IS_CALLABLE, 0)
+ZEND_END_ARG_INFO()
+
+// clang-format off
+/* One entry per line, as PHP's own tables are laid out */
+static const zend_function_entry torus_functions[] = {
+    ZEND_FE(fastcgi_finish_request, arginfo_torus_bool_none)
+    ZEND_FALIAS(frankenphp_finish_request, fastcgi_finish_request, arginfo_torus_bool_none)
+    ZEND_FE(getallheaders, arginfo_torus_array_none)
+    ZEND_FALIAS(apache_request_headers, getallheaders, arginfo_torus_array_none)
+    ZEND_FALIAS(frankenphp_request_headers, getallheaders, arginfo_torus_array_none)
+    ZEND_FE(apache_response_headers, arginfo_torus_array_none)
+    ZEND_FALIAS(frankenphp_response_headers, apache_response_headers, arginfo_torus_array_none)
+    ZEND_FE(headers_send, arginfo_torus_headers_send)
+    ZEND_FE(torus_handle_request, arginfo_torus_handle_request)
+    ZEND_FALIAS(frankenphp_handle_request, torus_handle_request, arginfo_torus_handle_request)
+    ZEND_FE_END
+};
+// clang-format on
+
+static ZEND_MINFO_FUNCTION(torus)
+{
+    php_info_print_table_start();
+    php_info_print_table_row(2, "Torus", TORUS_VERSION);
+    php_info_print_table_end();
+}
+
+zend_module_entry torus_sapi_module_entry = {
+    STANDARD_MODULE_HEADER,
+    "torus",
+    torus_functions,
+    NULL, /* MINIT */
+    NULL, /* MSHUTDOWN */
+    NULL, /* RINIT */
+    NULL, /* RSHUTDOWN */
+    ZEND_MINFO(torus),
+    TORUS_VERSION,
+    STANDARD_MODULE_PROPERTIES,
+};

@@ -1,0 +1,473 @@
+/*
+ * Response framing for the PHP SAPI.
+ *
+ * Memory layout of the reusable buffer:
+ *
+ *     0            headroom                      headroom + pending
+ *     [ free room  | pending body bytes ........ | spare for "\r\n0\r\n\r\n" ]
+ *
+ * To emit, the prefix (the head and/or a chunk-size line) is first written at
+ * offset 0, then moved so that it ends exactly where the body starts; a chunk
+ * trailer, when framing needs one, is appended after the body. The emitted
+ * range is therefore one contiguous run of bytes: head + body leave in one
+ * emit() without copying the body. The headroom grows (moving the body once)
+ * only when a script sets more header bytes than ever before.
+ *
+ * Decisions, all taken when the head is written:
+ *   - buffered to the end: Content-Length is the body size (or the script's
+ *     own value, the body cut to it, the connection closed when shorter);
+ *   - streaming: the script's Content-Length when set, else chunked for
+ *     HTTP/1.1, else close-delimited for HTTP/1.0;
+ *   - HEAD gets the head a GET would get (its Content-Length counts the bytes
+ *     the script wrote) and no body; 1xx, 204 and 304 carry no body and no
+ *     length at all.
+ */
+#include "sapi/response.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "net/http_response.h"
+
+/* Room kept in front of the body for the head. It grows when a script sends more header bytes. */
+#define INITIAL_HEADROOM 2048
+/* Bytes a head adds to the script's header lines: status line, Server, Date, Content-Length,
+ * Connection, Transfer-Encoding, a chunk-size line and the blank line all fit in this. */
+#define HEAD_OVERHEAD 384
+/* Spare bytes after the body: the chunk trailer "\r\n" and the last chunk "0\r\n\r\n". */
+#define TAIL_ROOM 16
+/* A buffer grown past this by one large response is freed before the next response. */
+#define KEEP_CAPACITY (4u << 20)
+
+static const char transfer_encoding_chunked[] = "Transfer-Encoding: chunked\r\n";
+
+void torus_sapi_response_init(struct torus_sapi_response *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->declared_length = -1;
+    r->status = 200;
+}
+
+void torus_sapi_response_free(struct torus_sapi_response *r)
+{
+    free(r->buffer);
+    free(r->headers);
+    torus_sapi_response_init(r);
+}
+
+void torus_sapi_response_begin(struct torus_sapi_response *r, struct torus_executor_port *port,
+                               struct torus_request *request)
+{
+    if (slow_path(r->capacity > KEEP_CAPACITY)) {
+        free(r->buffer);
+        r->buffer = NULL;
+        r->capacity = 0;
+        r->headroom = 0;
+    }
+    r->port = port;
+    r->request = request;
+    r->pending = 0;
+    r->headers_len = 0;
+    r->status = 200;
+    r->declared_length = -1;
+    r->body_bytes = 0;
+    r->body_sent = 0;
+    r->state = TORUS_SAPI_RESPONSE_BUFFERING;
+    r->framing = TORUS_SAPI_RESPONSE_LENGTH;
+    r->head_only = request->head;
+    r->close = !request->keep_alive;
+    r->released = false;
+    r->out_of_memory = false;
+}
+
+static bool status_forbids_body(int status)
+{
+    return status < 200 || status == 204 || status == 304;
+}
+
+/* True when the body bytes the script writes are never sent. */
+static bool body_suppressed(const struct torus_sapi_response *r)
+{
+    return r->head_only || status_forbids_body(r->status);
+}
+
+/*
+ * Makes room for at least `headroom` bytes in front of the body and `body`
+ * body bytes (plus the tail room). The pending body moves when the headroom grows.
+ */
+static int reserve(struct torus_sapi_response *r, size_t headroom, size_t body)
+{
+    if (headroom < r->headroom)
+        headroom = r->headroom;
+    if (headroom < INITIAL_HEADROOM)
+        headroom = INITIAL_HEADROOM;
+    size_t needed = headroom + body + TAIL_ROOM;
+    if (fast_path(headroom == r->headroom && needed <= r->capacity))
+        return TORUS_OK;
+
+    size_t capacity = r->capacity ? r->capacity : 16384;
+    while (capacity < needed)
+        capacity *= 2;
+    if (headroom == r->headroom || r->pending == 0) {
+        char *grown = realloc(r->buffer, capacity);
+        if (slow_path(!grown))
+            return TORUS_ERROR;
+        r->buffer = grown;
+    } else {
+        /* The headroom grows: the body moves to its new place once. */
+        char *moved = malloc(capacity);
+        if (slow_path(!moved))
+            return TORUS_ERROR;
+        memcpy(moved + headroom, r->buffer + r->headroom, r->pending);
+        free(r->buffer);
+        r->buffer = moved;
+    }
+    r->capacity = capacity;
+    r->headroom = headroom;
+    return TORUS_OK;
+}
+
+static int append_header_bytes(struct torus_sapi_response *r, const char *data, size_t len)
+{
+    if (r->headers_len + len > r->headers_capacity) {
+        size_t capacity = r->headers_capacity ? r->headers_capacity : 1024;
+        while (capacity < r->headers_len + len)
+            capacity *= 2;
+        char *grown = realloc(r->headers, capacity);
+        if (slow_path(!grown))
+            return TORUS_ERROR;
+        r->headers = grown;
+        r->headers_capacity = capacity;
+    }
+    memcpy(r->headers + r->headers_len, data, len);
+    r->headers_len += len;
+    return TORUS_OK;
+}
+
+void torus_sapi_response_set_status(struct torus_sapi_response *r, int status)
+{
+    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING)
+        return;
+    if (status < 100 || status > 999)
+        status = 500;
+    r->status = status;
+}
+
+static bool name_is(const char *name, size_t len, const char *literal)
+{
+    return len == strlen(literal) && strncasecmp(name, literal, len) == 0;
+}
+
+/* True when the comma-separated header value holds the token `token`. */
+static bool value_has_token(const char *value, size_t len, const char *token)
+{
+    size_t token_len = strlen(token);
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && value[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
+            end--;
+        if (end - start == token_len && strncasecmp(value + start, token, token_len) == 0)
+            return true;
+    }
+    return false;
+}
+
+int torus_sapi_response_add_header(struct torus_sapi_response *r, const char *line, size_t len)
+{
+    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING)
+        return TORUS_OK;
+    const char *colon = memchr(line, ':', len);
+    if (slow_path(!colon))
+        return TORUS_OK;
+    size_t name_len = (size_t)(colon - line);
+    while (name_len && (line[name_len - 1] == ' ' || line[name_len - 1] == '\t'))
+        name_len--;
+    if (slow_path(name_len == 0))
+        return TORUS_OK;
+    const char *value = colon + 1;
+    size_t value_len = len - (size_t)(value - line);
+    while (value_len && (*value == ' ' || *value == '\t')) {
+        value++;
+        value_len--;
+    }
+    while (value_len && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t'))
+        value_len--;
+
+    switch (name_len) {
+    case 4:
+        if (name_is(line, name_len, "Date"))
+            return TORUS_OK; /* the server's Date is the one sent */
+        break;
+    case 6:
+        if (name_is(line, name_len, "Server"))
+            return TORUS_OK;
+        if (name_is(line, name_len, "Status")) {
+            /* CGI style "Status: 404 Not Found", as PHP-FPM's web server reads it. */
+            if (r->status == 200 && value_len >= 3 && value[0] >= '1' && value[0] <= '9' &&
+                value[1] >= '0' && value[1] <= '9' && value[2] >= '0' && value[2] <= '9')
+                r->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
+            return TORUS_OK;
+        }
+        break;
+    case 10:
+        if (name_is(line, name_len, "Connection")) {
+            if (value_has_token(value, value_len, "close"))
+                r->close = true;
+            return TORUS_OK; /* the head carries the server's own Connection header */
+        }
+        break;
+    case 14:
+        if (name_is(line, name_len, "Content-Length")) {
+            if (value_len == 0 || value_len > 18)
+                return TORUS_OK;
+            int64_t length = 0;
+            for (size_t i = 0; i < value_len; i++) {
+                if (value[i] < '0' || value[i] > '9')
+                    return TORUS_OK; /* not a length: dropped */
+                length = length * 10 + (value[i] - '0');
+            }
+            r->declared_length = length;
+        }
+        break;
+    case 17:
+        if (name_is(line, name_len, "Transfer-Encoding"))
+            return TORUS_OK; /* framing is the server's business */
+        break;
+    default:
+        break;
+    }
+    if (slow_path(append_header_bytes(r, line, name_len) != TORUS_OK ||
+                  append_header_bytes(r, ": ", 2) != TORUS_OK ||
+                  append_header_bytes(r, value, value_len) != TORUS_OK ||
+                  append_header_bytes(r, "\r\n", 2) != TORUS_OK)) {
+        r->out_of_memory = true;
+        return TORUS_ERROR;
+    }
+    return TORUS_OK;
+}
+
+static void emit(struct torus_sapi_response *r, const char *data, size_t len, unsigned flags)
+{
+    if (len == 0 && flags == 0)
+        return;
+    r->port->emit(r->port, r->request, data, len, flags);
+}
+
+/*
+ * Writes the head at buffer offset 0 and returns its length (0 when memory is
+ * exhausted). content_length < 0 adds no Content-Length header.
+ */
+static size_t write_head(struct torus_sapi_response *r, int64_t content_length, bool chunked)
+{
+    size_t base_len = r->headers_len;
+    if (chunked && append_header_bytes(r, transfer_encoding_chunked,
+                                       sizeof(transfer_encoding_chunked) - 1) != TORUS_OK)
+        return 0;
+    size_t len = 0;
+    if (reserve(r, r->headers_len + HEAD_OVERHEAD, r->pending) == TORUS_OK)
+        len = torus_http_head(r->buffer, r->headroom, r->status, r->request->http_minor, !r->close,
+                              r->headers, r->headers_len, content_length);
+    r->headers_len = base_len;
+    return len;
+}
+
+/*
+ * Emits the prefix (prefix_len bytes at buffer offset 0, may be 0) followed
+ * by the pending body framed as the response requires; `last` ends the
+ * response.
+ */
+static void emit_part(struct torus_sapi_response *r, size_t prefix_len, bool last, bool release)
+{
+    size_t body_len = r->pending;
+    if (body_suppressed(r) || r->framing == TORUS_SAPI_RESPONSE_NO_BODY) {
+        body_len = 0;
+    } else if (r->framing == TORUS_SAPI_RESPONSE_LENGTH && r->declared_length >= 0) {
+        uint64_t allowed = (uint64_t)r->declared_length > r->body_sent
+                               ? (uint64_t)r->declared_length - r->body_sent
+                               : 0;
+        if (body_len > allowed)
+            body_len = (size_t)allowed;
+    }
+    bool chunked = r->framing == TORUS_SAPI_RESPONSE_CHUNKED && !body_suppressed(r);
+
+    if (chunked && body_len) {
+        /* The chunk-size line goes right after the head, still in the headroom. */
+        prefix_len += (size_t)snprintf(r->buffer + prefix_len, 20, "%zx\r\n", body_len);
+    }
+    char *body = r->buffer + r->headroom;
+    char *start = body - prefix_len;
+    if (prefix_len)
+        memmove(start, r->buffer, prefix_len);
+    size_t end = r->headroom + body_len;
+    if (chunked && body_len) {
+        memcpy(r->buffer + end, "\r\n", 2);
+        end += 2;
+    }
+    if (chunked && last) {
+        memcpy(r->buffer + end, "0\r\n\r\n", 5);
+        end += 5;
+    }
+    r->body_sent += body_len;
+    r->pending = 0;
+
+    unsigned flags = 0;
+    if (last) {
+        flags |= TORUS_EMIT_END;
+        if (r->framing == TORUS_SAPI_RESPONSE_CLOSE && !body_suppressed(r))
+            r->close = true;
+        if (r->framing == TORUS_SAPI_RESPONSE_LENGTH && r->declared_length >= 0 &&
+            !body_suppressed(r) && r->body_sent < (uint64_t)r->declared_length)
+            r->close = true; /* the client waits for bytes that will never come */
+        if (r->close || r->out_of_memory)
+            flags |= TORUS_EMIT_CLOSE;
+        if (release)
+            flags |= TORUS_EMIT_RELEASE;
+    }
+    emit(r, start, (size_t)(r->buffer + end - start), flags);
+}
+
+/* Sends the head of a response whose body has not ended yet, choosing its framing. */
+static int start_streaming(struct torus_sapi_response *r)
+{
+    bool chunked = false;
+    if (status_forbids_body(r->status)) {
+        r->framing = TORUS_SAPI_RESPONSE_NO_BODY;
+    } else if (r->declared_length >= 0) {
+        r->framing = TORUS_SAPI_RESPONSE_LENGTH;
+    } else if (r->request->http_minor >= 1) {
+        r->framing = TORUS_SAPI_RESPONSE_CHUNKED;
+        chunked = true;
+    } else {
+        r->framing = TORUS_SAPI_RESPONSE_CLOSE;
+        r->close = true;
+    }
+    size_t head_len = write_head(r, -1, chunked);
+    if (slow_path(head_len == 0)) {
+        r->out_of_memory = true;
+        return TORUS_ERROR;
+    }
+    r->state = TORUS_SAPI_RESPONSE_STREAMING;
+    emit_part(r, head_len, false, false);
+    return TORUS_OK;
+}
+
+int torus_sapi_response_write(struct torus_sapi_response *r, const char *data, size_t len)
+{
+    r->body_bytes += len;
+    if (r->state == TORUS_SAPI_RESPONSE_ENDED || body_suppressed(r) || len == 0)
+        return TORUS_OK;
+    if (r->state == TORUS_SAPI_RESPONSE_STREAMING) {
+        if (r->framing == TORUS_SAPI_RESPONSE_NO_BODY)
+            return TORUS_OK;
+        if (r->framing == TORUS_SAPI_RESPONSE_LENGTH) {
+            uint64_t queued = r->body_sent + r->pending;
+            uint64_t allowed =
+                (uint64_t)r->declared_length > queued ? (uint64_t)r->declared_length - queued : 0;
+            if (len > allowed)
+                len = (size_t)allowed; /* beyond the script's Content-Length: dropped */
+            if (len == 0)
+                return TORUS_OK;
+        }
+    }
+    if (slow_path(reserve(r, r->headroom, r->pending + len) != TORUS_OK)) {
+        r->out_of_memory = true;
+        return TORUS_ERROR;
+    }
+    memcpy(r->buffer + r->headroom + r->pending, data, len);
+    r->pending += len;
+
+    if (r->state == TORUS_SAPI_RESPONSE_BUFFERING) {
+        if (slow_path(r->pending > TORUS_SAPI_RESPONSE_BUFFER_LIMIT))
+            return start_streaming(r);
+    } else if (r->pending >= TORUS_SAPI_RESPONSE_STREAM_PART) {
+        emit_part(r, 0, false, false);
+    }
+    return TORUS_OK;
+}
+
+int torus_sapi_response_flush(struct torus_sapi_response *r)
+{
+    switch (r->state) {
+    case TORUS_SAPI_RESPONSE_BUFFERING:
+        return start_streaming(r);
+    case TORUS_SAPI_RESPONSE_STREAMING:
+        if (r->pending)
+            emit_part(r, 0, false, false);
+        return TORUS_OK;
+    default:
+        return TORUS_OK;
+    }
+}
+
+int torus_sapi_response_interim(struct torus_sapi_response *r, int status, const char *lines,
+                                size_t len)
+{
+    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING || r->request->http_minor < 1 || status < 100 ||
+        status > 199)
+        return TORUS_ERROR;
+    const char *reason = torus_http_reason(status);
+    size_t size = 32 + strlen(reason) + len;
+    char *head = malloc(size);
+    if (slow_path(!head))
+        return TORUS_ERROR;
+    size_t n = (size_t)snprintf(head, size, "HTTP/1.1 %d %s\r\n", status, reason);
+    memcpy(head + n, lines, len);
+    n += len;
+    memcpy(head + n, "\r\n", 2);
+    n += 2;
+    emit(r, head, n, 0);
+    free(head);
+    return TORUS_OK;
+}
+
+void torus_sapi_response_end(struct torus_sapi_response *r, bool release)
+{
+    if (r->state == TORUS_SAPI_RESPONSE_ENDED) {
+        if (release && !r->released) {
+            r->released = true;
+            emit(r, NULL, 0, TORUS_EMIT_RELEASE);
+        }
+        return;
+    }
+    r->request->status = r->status;
+
+    if (r->state == TORUS_SAPI_RESPONSE_BUFFERING) {
+        int64_t content_length;
+        if (status_forbids_body(r->status)) {
+            r->framing = TORUS_SAPI_RESPONSE_NO_BODY;
+            content_length = -1;
+        } else {
+            r->framing = TORUS_SAPI_RESPONSE_LENGTH;
+            if (r->declared_length >= 0) {
+                content_length = -1; /* the script's own header line is among r->headers */
+                if (!r->head_only && r->pending < (uint64_t)r->declared_length)
+                    r->close = true;
+            } else {
+                content_length = (int64_t)(r->head_only ? r->body_bytes : r->pending);
+                r->declared_length = content_length;
+            }
+        }
+        size_t head_len = write_head(r, content_length, false);
+        if (slow_path(head_len == 0)) {
+            /* Not even a head could be built: give the connection up. */
+            r->state = TORUS_SAPI_RESPONSE_ENDED;
+            r->released = release;
+            emit(r, NULL, 0,
+                 TORUS_EMIT_END | TORUS_EMIT_CLOSE | (release ? TORUS_EMIT_RELEASE : 0));
+            return;
+        }
+        emit_part(r, head_len, true, release);
+    } else {
+        emit_part(r, 0, true, release);
+    }
+    r->state = TORUS_SAPI_RESPONSE_ENDED;
+    r->released = release;
+}

@@ -1,0 +1,1085 @@
+/*
+ * The PHP SAPI of Torus: process start-up, the hooks PHP calls while it runs
+ * a request (output, headers, request body, cookies, $_SERVER, getenv, log),
+ * and classic mode.
+ *
+ * Start-up, once, on the main thread: TSRM sized for the executors, Zend
+ * signals, the SAPI module, then php_module_startup() with the "torus" module
+ * of extra functions (functions.c). Settings come in three layers, lowest
+ * first: our defaults (display_errors off, log_errors on: PHP-FPM's stance,
+ * errors reach Torus' log through the log_message hook), php.ini
+ * (--php-ini, else PHP's usual search), then INI text we build and PHP parses
+ * last: zend_extension=opcache.so from the PHP build's extension folder and
+ * every -d KEY=VALUE, quoted the way the php CLI quotes them.
+ *
+ * The SAPI name is "fpm-fcgi": opcache (PHP <= 8.4) switches itself off for
+ * SAPI names outside its allow-list, every PHP version has had this one on
+ * it, and it is what applications expect from a production web server.
+ *
+ * Executor threads (classic mode), per request:
+ *     bind (SG(request_info), C strings, response) -> php_request_startup()
+ *     -> php_execute_script(routed file) -> php_request_shutdown() -> unbind
+ *     (the response's last emit, then RELEASE).
+ * The thread's PHP context (ts_resource) is made once and kept; with
+ * --max-requests it is freed and made anew every N requests.
+ *
+ * Output path: PHP calls send_headers once (status, header list) and then
+ * ub_write with body bytes; both feed the thread's torus_sapi_response
+ * (response.c), which frames and emits. flush() makes the response stream.
+ * A client that went away (request->aborted, set by the I/O thread) is
+ * noticed on the next write or flush, as PHP-FPM notices a failed write: the
+ * connection status becomes ABORTED and the script bails out unless
+ * ignore_user_abort() is on.
+ */
+#include "sapi/sapi.h"
+
+#include <ctype.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <php.h>
+#include <SAPI.h>
+#include <php_main.h>
+#include <php_output.h>
+#include <php_variables.h>
+
+#include "net/http_response.h"
+#include "runtime/log.h"
+#include "sapi/response.h"
+#include "sapi/thread.h"
+
+extern zend_module_entry torus_sapi_module_entry; /* functions.c */
+ZEND_FUNCTION(torus_sapi_opcache_reset_refused);  /* functions.c */
+
+const char torus_sapi_name[] = "fpm-fcgi";
+
+_Thread_local struct torus_sapi_thread *torus_sapi_current;
+
+static bool php_started;
+static char *ini_entries;
+
+#define SERVER_SOFTWARE "Torus/" TORUS_VERSION
+
+/* ------------------------------------------------------------------------ */
+/* Headers of the request                                                    */
+/* ------------------------------------------------------------------------ */
+
+static bool header_name_is(const struct torus_header *header, const char *name, size_t len)
+{
+    return header->name.len == len && strncasecmp(header->name.data, name, len) == 0;
+}
+
+static bool same_header_name(const struct torus_header *a, const struct torus_header *b)
+{
+    return a->name.len == b->name.len && strncasecmp(a->name.data, b->name.data, a->name.len) == 0;
+}
+
+/* True when no earlier header of the request has the same name. */
+bool torus_sapi_header_first_of_name(const struct torus_request *request, uint32_t index)
+{
+    for (uint32_t i = 0; i < index; i++) {
+        if (same_header_name(&request->headers[i], &request->headers[index]))
+            return false;
+    }
+    return true;
+}
+
+static int scratch_reserve(struct torus_sapi_thread *t, size_t size)
+{
+    if (size <= t->scratch_capacity)
+        return TORUS_OK;
+    size_t capacity = t->scratch_capacity ? t->scratch_capacity : 256;
+    while (capacity < size)
+        capacity *= 2;
+    char *grown = realloc(t->scratch, capacity);
+    if (slow_path(!grown))
+        return TORUS_ERROR;
+    t->scratch = grown;
+    t->scratch_capacity = capacity;
+    return TORUS_OK;
+}
+
+/*
+ * The value of header `index` joined with the values of the later headers of
+ * the same name (", ", or "; " for Cookie), as one field. Points into the
+ * request when there is a single one, else into the thread's scratch buffer
+ * (which keeps one spare byte for a NUL).
+ */
+void torus_sapi_header_value(struct torus_sapi_thread *t, const struct torus_request *request,
+                             uint32_t index, const char **value, size_t *len)
+{
+    const struct torus_header *header = &request->headers[index];
+    size_t total = header->value.len;
+    bool joined = false;
+    for (uint32_t i = index + 1; i < request->header_count; i++) {
+        if (same_header_name(&request->headers[i], header)) {
+            total += 2 + request->headers[i].value.len;
+            joined = true;
+        }
+    }
+    *value = header->value.data;
+    *len = header->value.len;
+    if (fast_path(!joined) || slow_path(scratch_reserve(t, total + 1) != TORUS_OK))
+        return;
+    const char *separator = header_name_is(header, "Cookie", 6) ? "; " : ", ";
+    memcpy(t->scratch, header->value.data, header->value.len);
+    size_t n = header->value.len;
+    for (uint32_t i = index + 1; i < request->header_count; i++) {
+        if (same_header_name(&request->headers[i], header)) {
+            memcpy(t->scratch + n, separator, 2);
+            memcpy(t->scratch + n + 2, request->headers[i].value.data,
+                   request->headers[i].value.len);
+            n += 2 + request->headers[i].value.len;
+        }
+    }
+    *value = t->scratch;
+    *len = n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Binding a request to PHP's globals                                        */
+/* ------------------------------------------------------------------------ */
+
+static const char *put_string(char **cursor, const char *data, size_t len)
+{
+    char *start = *cursor;
+    if (len)
+        memcpy(start, data, len);
+    start[len] = '\0';
+    *cursor = start + len + 1;
+    return start;
+}
+
+static int strings_reserve(struct torus_sapi_thread *t, size_t size)
+{
+    if (size <= t->strings_capacity)
+        return TORUS_OK;
+    size_t capacity = t->strings_capacity ? t->strings_capacity : 1024;
+    while (capacity < size)
+        capacity *= 2;
+    char *grown = realloc(t->strings, capacity);
+    if (slow_path(!grown))
+        return TORUS_ERROR;
+    t->strings = grown;
+    t->strings_capacity = capacity;
+    return TORUS_OK;
+}
+
+/* The worker script's URI path: its path under --root, else "/" + its file name. */
+static torus_str worker_script_name(const struct torus_config *config)
+{
+    const char *worker = config->worker;
+    size_t root_len = config->root ? strlen(config->root) : 0;
+    while (root_len && config->root[root_len - 1] == '/')
+        root_len--;
+    if (root_len && strncmp(worker, config->root, root_len) == 0 && worker[root_len] == '/')
+        return (torus_str){worker + root_len, strlen(worker + root_len)};
+    const char *slash = strrchr(worker, '/');
+    return slash ? (torus_str){slash, strlen(slash)} : (torus_str){worker, strlen(worker)};
+}
+
+/* Fills the C strings of t from request (NULL: the worker script's own run). */
+static int strings_build(struct torus_sapi_thread *t, const struct torus_request *request)
+{
+    torus_str content_type = {NULL, 0}, authorization = {NULL, 0}, host = {NULL, 0};
+    size_t cookies_len = 0;
+    bool has_cookies = false;
+    t->has_content_length = false;
+
+    torus_str method = {NULL, 0}, target = {NULL, 0}, query = {NULL, 0}, path_info = {NULL, 0};
+    torus_str script_filename, script_name;
+    const char *document_root = "";
+    if (request) {
+        for (uint32_t i = 0; i < request->header_count; i++) {
+            const struct torus_header *h = &request->headers[i];
+            switch (h->name.len) {
+            case 4:
+                if (!host.data && header_name_is(h, "Host", 4))
+                    host = h->value;
+                break;
+            case 6:
+                if (header_name_is(h, "Cookie", 6)) {
+                    cookies_len += (has_cookies ? 2 : 0) + h->value.len;
+                    has_cookies = true;
+                }
+                break;
+            case 12:
+                if (!content_type.data && header_name_is(h, "Content-Type", 12))
+                    content_type = h->value;
+                break;
+            case 13:
+                if (!authorization.data && header_name_is(h, "Authorization", 13))
+                    authorization = h->value;
+                break;
+            case 14:
+                if (header_name_is(h, "Content-Length", 14))
+                    t->has_content_length = true;
+                break;
+            default:
+                break;
+            }
+        }
+        method = request->method;
+        target = request->target;
+        query = request->query;
+        path_info = request->path_info;
+        script_filename = request->script_filename;
+        script_name = request->script_name;
+        if (request->document_root)
+            document_root = request->document_root;
+        if (script_filename.len == 0 && t->config->worker)
+            script_filename = (torus_str){t->config->worker, strlen(t->config->worker)};
+        if (script_name.len == 0 && t->config->worker)
+            script_name = worker_script_name(t->config);
+    } else {
+        script_filename = (torus_str){t->config->worker, strlen(t->config->worker)};
+        script_name = worker_script_name(t->config);
+        if (t->config->root)
+            document_root = t->config->root;
+    }
+    size_t document_root_len = strlen(document_root);
+
+    size_t size = method.len + target.len + query.len + content_type.len + cookies_len +
+                  script_filename.len + 2 * script_name.len + 2 * path_info.len +
+                  document_root_len + authorization.len + 16;
+    if (slow_path(strings_reserve(t, size) != TORUS_OK))
+        return TORUS_ERROR;
+
+    char *cursor = t->strings;
+    t->method = request ? put_string(&cursor, method.data, method.len) : NULL;
+    t->request_uri = request ? put_string(&cursor, target.data, target.len) : NULL;
+    t->query_string = request ? put_string(&cursor, query.data, query.len) : NULL;
+    t->content_type =
+        content_type.data ? put_string(&cursor, content_type.data, content_type.len) : NULL;
+    t->cookies = NULL;
+    if (has_cookies) {
+        char *cookies = cursor;
+        size_t n = 0;
+        for (uint32_t i = 0; i < request->header_count; i++) {
+            const struct torus_header *h = &request->headers[i];
+            if (!header_name_is(h, "Cookie", 6))
+                continue;
+            if (n) {
+                memcpy(cookies + n, "; ", 2);
+                n += 2;
+            }
+            memcpy(cookies + n, h->value.data, h->value.len);
+            n += h->value.len;
+        }
+        cookies[n] = '\0';
+        cursor += n + 1;
+        t->cookies = cookies;
+    }
+    t->script_filename = put_string(&cursor, script_filename.data, script_filename.len);
+    t->script_name = put_string(&cursor, script_name.data, script_name.len);
+    /* PHP_SELF = SCRIPT_NAME + PATH_INFO, PATH_TRANSLATED = DOCUMENT_ROOT + PATH_INFO. */
+    t->php_self = cursor;
+    if (script_name.len)
+        memcpy(cursor, script_name.data, script_name.len);
+    cursor += script_name.len;
+    put_string(&cursor, path_info.data, path_info.len);
+    t->path_translated = NULL;
+    if (path_info.len) {
+        t->path_translated = cursor;
+        memcpy(cursor, document_root, document_root_len);
+        cursor += document_root_len;
+        put_string(&cursor, path_info.data, path_info.len);
+    }
+    t->authorization =
+        authorization.data ? put_string(&cursor, authorization.data, authorization.len) : NULL;
+
+    /* SERVER_NAME: the Host header without its port, else the address the request came to. */
+    t->server_name = (torus_str){NULL, 0};
+    if (host.len) {
+        size_t len = host.len;
+        if (host.data[0] == '[') {
+            const char *end = memchr(host.data, ']', host.len);
+            if (end)
+                len = (size_t)(end - host.data) + 1;
+        } else {
+            const char *colon = memchr(host.data, ':', host.len);
+            if (colon)
+                len = (size_t)(colon - host.data);
+        }
+        t->server_name = (torus_str){host.data, len};
+    }
+    if (!t->server_name.len && request)
+        t->server_name = (torus_str){request->server_addr, strlen(request->server_addr)};
+    return TORUS_OK;
+}
+
+/* Points SG(request_info) at t's strings; PHP reads them in php_request_startup(). */
+static void request_info_fill(struct torus_sapi_thread *t, const struct torus_request *request)
+{
+    sapi_request_info *info = &SG(request_info);
+    info->request_method = t->method;
+    info->query_string = (char *)t->query_string;
+    info->request_uri = (char *)(request ? t->request_uri : t->script_name);
+    info->path_translated = (char *)t->script_filename;
+    info->content_type = t->content_type;
+    info->content_length = request ? (zend_long)request->body.len : 0;
+    info->cookie_data = NULL;
+    info->content_type_dup = NULL;
+    info->auth_user = info->auth_password = info->auth_digest = NULL;
+    info->current_user = NULL;
+    info->argc = 0;
+    info->argv = NULL;
+    info->argv0 = NULL;
+    info->headers_only = request && request->head;
+    info->proto_num = request ? 1000 + request->http_minor : 1000;
+    SG(server_context) = t;
+    SG(sapi_headers).http_response_code = 200;
+    if (t->authorization)
+        php_handle_auth_data(t->authorization); /* PHP_AUTH_USER, PHP_AUTH_PW, PHP_AUTH_DIGEST */
+}
+
+int torus_sapi_request_bind(struct torus_sapi_thread *t, struct torus_request *request)
+{
+    t->request = request;
+    t->body_offset = 0;
+    t->finished = false;
+    torus_sapi_response_begin(&t->response, t->port, request);
+    if (slow_path(strings_build(t, request) != TORUS_OK))
+        return TORUS_ERROR;
+    request_info_fill(t, request);
+    return TORUS_OK;
+}
+
+int torus_sapi_bootstrap_bind(struct torus_sapi_thread *t)
+{
+    t->request = NULL;
+    t->body_offset = 0;
+    t->finished = false;
+    if (slow_path(strings_build(t, NULL) != TORUS_OK))
+        return TORUS_ERROR;
+    request_info_fill(t, NULL);
+    return TORUS_OK;
+}
+
+void torus_sapi_request_unbind(struct torus_sapi_thread *t)
+{
+    /* PHP has freed these (sapi_deactivate) without always clearing them. */
+    sapi_request_info *info = &SG(request_info);
+    info->request_method = NULL;
+    info->query_string = NULL;
+    info->request_uri = NULL;
+    info->path_translated = NULL;
+    info->content_type = NULL;
+    info->content_length = 0;
+    info->cookie_data = NULL;
+    info->content_type_dup = NULL;
+    info->auth_user = info->auth_password = info->auth_digest = NULL;
+    info->current_user = NULL;
+    SG(rfc1867_uploaded_files) = NULL;
+    if (t->request) {
+        torus_sapi_response_end(&t->response, true);
+        t->request = NULL;
+    }
+    t->finished = false;
+}
+
+void torus_sapi_execute_file(const char *filename)
+{
+    zend_file_handle file;
+    zend_stream_init_filename(&file, filename);
+    file.primary_script = 1;
+    zend_first_try
+    {
+        php_execute_script(&file);
+    }
+    zend_end_try();
+    zend_destroy_file_handle(&file);
+}
+
+/* ------------------------------------------------------------------------ */
+/* $_SERVER and getenv()                                                     */
+/* ------------------------------------------------------------------------ */
+
+enum request_variable {
+    VARIABLE_CONTENT_TYPE,
+    VARIABLE_CONTENT_LENGTH,
+    VARIABLE_SCRIPT_FILENAME,
+    VARIABLE_SCRIPT_NAME,
+    VARIABLE_PATH_INFO,
+    VARIABLE_PATH_TRANSLATED,
+    VARIABLE_PHP_SELF,
+    VARIABLE_DOCUMENT_ROOT,
+    VARIABLE_DOCUMENT_URI,
+    VARIABLE_REQUEST_URI,
+    VARIABLE_REQUEST_METHOD,
+    VARIABLE_QUERY_STRING,
+    VARIABLE_SERVER_PROTOCOL,
+    VARIABLE_GATEWAY_INTERFACE,
+    VARIABLE_SERVER_SOFTWARE,
+    VARIABLE_REQUEST_SCHEME,
+    VARIABLE_HTTPS,
+    VARIABLE_REMOTE_ADDR,
+    VARIABLE_REMOTE_PORT,
+    VARIABLE_SERVER_ADDR,
+    VARIABLE_SERVER_PORT,
+    VARIABLE_SERVER_NAME,
+    VARIABLE_TORUS_WORKER,
+    VARIABLE_FRANKENPHP_WORKER,
+    VARIABLE_COUNT
+};
+
+static const char *const variable_names[VARIABLE_COUNT] = {
+    [VARIABLE_CONTENT_TYPE] = "CONTENT_TYPE",
+    [VARIABLE_CONTENT_LENGTH] = "CONTENT_LENGTH",
+    [VARIABLE_SCRIPT_FILENAME] = "SCRIPT_FILENAME",
+    [VARIABLE_SCRIPT_NAME] = "SCRIPT_NAME",
+    [VARIABLE_PATH_INFO] = "PATH_INFO",
+    [VARIABLE_PATH_TRANSLATED] = "PATH_TRANSLATED",
+    [VARIABLE_PHP_SELF] = "PHP_SELF",
+    [VARIABLE_DOCUMENT_ROOT] = "DOCUMENT_ROOT",
+    [VARIABLE_DOCUMENT_URI] = "DOCUMENT_URI",
+    [VARIABLE_REQUEST_URI] = "REQUEST_URI",
+    [VARIABLE_REQUEST_METHOD] = "REQUEST_METHOD",
+    [VARIABLE_QUERY_STRING] = "QUERY_STRING",
+    [VARIABLE_SERVER_PROTOCOL] = "SERVER_PROTOCOL",
+    [VARIABLE_GATEWAY_INTERFACE] = "GATEWAY_INTERFACE",
+    [VARIABLE_SERVER_SOFTWARE] = "SERVER_SOFTWARE",
+    [VARIABLE_REQUEST_SCHEME] = "REQUEST_SCHEME",
+    [VARIABLE_HTTPS] = "HTTPS",
+    [VARIABLE_REMOTE_ADDR] = "REMOTE_ADDR",
+    [VARIABLE_REMOTE_PORT] = "REMOTE_PORT",
+    [VARIABLE_SERVER_ADDR] = "SERVER_ADDR",
+    [VARIABLE_SERVER_PORT] = "SERVER_PORT",
+    [VARIABLE_SERVER_NAME] = "SERVER_NAME",
+    [VARIABLE_TORUS_WORKER] = "TORUS_WORKER",
+    [VARIABLE_FRANKENPHP_WORKER] = "FRANKENPHP_WORKER",
+};
+
+static bool set_value(const char *data, size_t len, const char **value, size_t *value_len)
+{
+    *value = data;
+    *value_len = len;
+    return true;
+}
+
+#define SET_LITERAL(literal) set_value((literal), sizeof(literal) - 1, value, len)
+
+/*
+ * The value of one CGI variable for t's request (or, with no request, for the
+ * worker script's own run). Numbers are formatted into `number` (24 bytes).
+ * Returns false when the variable does not apply.
+ */
+static bool request_variable(const struct torus_sapi_thread *t, enum request_variable variable,
+                             char *number, const char **value, size_t *len)
+{
+    const struct torus_request *r = t->request;
+    switch (variable) {
+    case VARIABLE_SCRIPT_FILENAME:
+        return set_value(t->script_filename, strlen(t->script_filename), value, len);
+    case VARIABLE_SCRIPT_NAME:
+        return set_value(t->script_name, strlen(t->script_name), value, len);
+    case VARIABLE_PHP_SELF:
+        return set_value(t->php_self, strlen(t->php_self), value, len);
+    case VARIABLE_DOCUMENT_ROOT:
+        if (r)
+            return set_value(r->document_root ? r->document_root : "",
+                             r->document_root ? strlen(r->document_root) : 0, value, len);
+        return set_value(t->config->root ? t->config->root : "",
+                         t->config->root ? strlen(t->config->root) : 0, value, len);
+    case VARIABLE_SERVER_SOFTWARE:
+        return SET_LITERAL(SERVER_SOFTWARE);
+    case VARIABLE_GATEWAY_INTERFACE:
+        return SET_LITERAL("CGI/1.1");
+    case VARIABLE_TORUS_WORKER:
+    case VARIABLE_FRANKENPHP_WORKER:
+        return t->config->worker && SET_LITERAL("1");
+    default:
+        break;
+    }
+    if (!r)
+        return false;
+    switch (variable) {
+    case VARIABLE_CONTENT_TYPE:
+        return t->content_type && set_value(t->content_type, strlen(t->content_type), value, len);
+    case VARIABLE_CONTENT_LENGTH:
+        if (!t->has_content_length && r->body.len == 0)
+            return false;
+        return set_value(number, (size_t)snprintf(number, 24, "%zu", r->body.len), value, len);
+    case VARIABLE_PATH_INFO:
+        return r->path_info.len && set_value(r->path_info.data, r->path_info.len, value, len);
+    case VARIABLE_PATH_TRANSLATED:
+        return t->path_translated &&
+               set_value(t->path_translated, strlen(t->path_translated), value, len);
+    case VARIABLE_DOCUMENT_URI:
+        return set_value(r->path.data, r->path.len, value, len);
+    case VARIABLE_REQUEST_URI:
+        return set_value(r->target.data, r->target.len, value, len);
+    case VARIABLE_REQUEST_METHOD:
+        return set_value(r->method.data, r->method.len, value, len);
+    case VARIABLE_QUERY_STRING:
+        return set_value(r->query.data ? r->query.data : "", r->query.len, value, len);
+    case VARIABLE_SERVER_PROTOCOL:
+        return r->http_minor ? SET_LITERAL("HTTP/1.1") : SET_LITERAL("HTTP/1.0");
+    case VARIABLE_REQUEST_SCHEME:
+        return r->tls ? SET_LITERAL("https") : SET_LITERAL("http");
+    case VARIABLE_HTTPS:
+        return r->tls && SET_LITERAL("on");
+    case VARIABLE_REMOTE_ADDR:
+        return set_value(r->remote_addr, strlen(r->remote_addr), value, len);
+    case VARIABLE_REMOTE_PORT:
+        return set_value(number, (size_t)snprintf(number, 24, "%u", r->remote_port), value, len);
+    case VARIABLE_SERVER_ADDR:
+        return set_value(r->server_addr, strlen(r->server_addr), value, len);
+    case VARIABLE_SERVER_PORT:
+        return set_value(number, (size_t)snprintf(number, 24, "%u", r->server_port), value, len);
+    case VARIABLE_SERVER_NAME:
+        return set_value(t->server_name.data, t->server_name.len, value, len);
+    default:
+        return false;
+    }
+}
+
+/* Registers one $_SERVER entry through the input filter, as PHP-FPM does (filter_input() sees it).
+ */
+static void server_variable(zval *array, const char *name, const char *value, size_t len)
+{
+    char *filtered = (char *)value;
+    size_t filtered_len = len;
+    if (sapi_module.input_filter(PARSE_SERVER, name, &filtered, len, &filtered_len))
+        php_register_variable_safe(name, filtered, filtered_len, array);
+}
+
+static bool is_body_header(const struct torus_header *h)
+{
+    return header_name_is(h, "Content-Type", 12) || header_name_is(h, "Content-Length", 14);
+}
+
+/* Writes "HTTP_" + the header name upper-cased, dashes as underscores, into out (NUL-terminated).
+ */
+static void http_variable_name(const struct torus_header *h, char *out)
+{
+    memcpy(out, "HTTP_", 5);
+    for (size_t i = 0; i < h->name.len; i++) {
+        char c = h->name.data[i];
+        out[5 + i] = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+    }
+    out[5 + h->name.len] = '\0';
+}
+
+static void register_header_variables(struct torus_sapi_thread *t, zval *array)
+{
+    const struct torus_request *r = t->request;
+    char stack_name[128];
+    for (uint32_t i = 0; i < r->header_count; i++) {
+        const struct torus_header *h = &r->headers[i];
+        if (is_body_header(h) || !torus_sapi_header_first_of_name(r, i))
+            continue;
+        char *name = h->name.len + 6 <= sizeof(stack_name) ? stack_name : emalloc(h->name.len + 6);
+        http_variable_name(h, name);
+        const char *value;
+        size_t len;
+        torus_sapi_header_value(t, r, i, &value, &len);
+        server_variable(array, name, value, len);
+        if (name != stack_name)
+            efree(name);
+    }
+}
+
+static void on_register_variables(zval *array)
+{
+    /* The environment first, as PHP-FPM with clear_env = no; the request's variables win. */
+    php_import_environment_variables(array);
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->script_filename)
+        return;
+    if (t->request)
+        register_header_variables(t, array);
+    char number[24];
+    for (int v = 0; v < VARIABLE_COUNT; v++) {
+        const char *value;
+        size_t len;
+        if (request_variable(t, (enum request_variable)v, number, &value, &len))
+            server_variable(array, variable_names[v], value, len);
+    }
+}
+
+/* A NUL-terminated copy of value in t's scratch buffer (value may already be there). */
+static char *scratch_c_string(struct torus_sapi_thread *t, const char *value, size_t len)
+{
+    if (value == t->scratch) {
+        t->scratch[len] = '\0';
+        return t->scratch;
+    }
+    if (slow_path(scratch_reserve(t, len + 1) != TORUS_OK))
+        return NULL;
+    memcpy(t->scratch, value, len);
+    t->scratch[len] = '\0';
+    return t->scratch;
+}
+
+/*
+ * getenv() asks the SAPI first: like PHP-FPM, the request's CGI variables
+ * answer (getenv('REMOTE_ADDR'), getenv('HTTP_HOST')); anything else falls
+ * through to the process environment.
+ */
+static char *on_getenv(const char *name, size_t name_len)
+{
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->script_filename)
+        return NULL;
+    const struct torus_request *r = t->request;
+    if (r && name_len > 5 && memcmp(name, "HTTP_", 5) == 0) {
+        for (uint32_t i = 0; i < r->header_count; i++) {
+            const struct torus_header *h = &r->headers[i];
+            if (h->name.len != name_len - 5 || is_body_header(h))
+                continue;
+            bool match = true;
+            for (size_t k = 0; k < h->name.len && match; k++) {
+                char c = h->name.data[k];
+                c = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
+                match = c == name[5 + k];
+            }
+            if (!match)
+                continue;
+            const char *value;
+            size_t len;
+            torus_sapi_header_value(t, r, i, &value, &len);
+            return scratch_c_string(t, value, len);
+        }
+        return NULL;
+    }
+    for (int v = 0; v < VARIABLE_COUNT; v++) {
+        if (strlen(variable_names[v]) != name_len || memcmp(variable_names[v], name, name_len) != 0)
+            continue;
+        char number[24];
+        const char *value;
+        size_t len;
+        if (!request_variable(t, (enum request_variable)v, number, &value, &len))
+            return NULL;
+        return scratch_c_string(t, value, len);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The SAPI hooks                                                            */
+/* ------------------------------------------------------------------------ */
+
+static int on_module_startup(sapi_module_struct *module)
+{
+    return php_module_startup(module, &torus_sapi_module_entry);
+}
+
+static int on_activate(void)
+{
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (t && t->request) {
+        /* sapi_activate() has just reset both. */
+        SG(request_info).proto_num = 1000 + t->request->http_minor;
+        /* HEAD runs the script's output through: the response counts it for Content-Length. */
+        SG(request_info).headers_only = 0;
+    }
+    return SUCCESS;
+}
+
+/* The client went away: what PHP does when a write to the client fails. */
+static void connection_aborted(void)
+{
+    if (PG(connection_status) & PHP_CONNECTION_ABORTED)
+        return;
+    PG(connection_status) |= PHP_CONNECTION_ABORTED;
+    php_output_set_status(PHP_OUTPUT_DISABLED);
+    if (!PG(ignore_user_abort))
+        zend_bailout();
+}
+
+static bool client_gone(const struct torus_request *request)
+{
+    return atomic_load_explicit(&((struct torus_request *)request)->aborted, memory_order_relaxed);
+}
+
+/* Output outside any request (a worker script's start-up code): it goes to the log. */
+static void output_outside_request(const char *data, size_t len)
+{
+    while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+        len--;
+    if (len)
+        torus_log_info("PHP output outside a request: %.*s", (int)TORUS_MIN(len, 1000), data);
+}
+
+static size_t on_ub_write(const char *data, size_t len)
+{
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (slow_path(!t || !t->request)) {
+        output_outside_request(data, len);
+        return len;
+    }
+    if (slow_path(t->finished))
+        return len; /* after fastcgi_finish_request(): nobody listens */
+    if (slow_path(client_gone(t->request))) {
+        connection_aborted();
+        return len;
+    }
+    torus_sapi_response_write(&t->response, data, len);
+    return len;
+}
+
+static void on_flush(void *server_context)
+{
+    (void)server_context;
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->request || t->finished)
+        return;
+    if (slow_path(client_gone(t->request))) {
+        connection_aborted();
+        return;
+    }
+    if (!SG(headers_sent))
+        sapi_send_headers();
+    torus_sapi_response_flush(&t->response);
+}
+
+static int on_send_headers(sapi_headers_struct *headers)
+{
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->request || t->finished || !torus_sapi_response_buffering(&t->response))
+        return SAPI_HEADER_SENT_SUCCESSFULLY;
+    int status = headers->http_response_code ? headers->http_response_code : 200;
+    torus_sapi_response_set_status(&t->response, status);
+    zend_llist_position position;
+    for (sapi_header_struct *h = zend_llist_get_first_ex(&headers->headers, &position); h;
+         h = zend_llist_get_next_ex(&headers->headers, &position)) {
+        /* A 304 describes a body it does not carry: no Content-Type (as PHP-FPM). */
+        if (status == 304 && h->header_len > 13 && strncasecmp(h->header, "Content-Type:", 13) == 0)
+            continue;
+        torus_sapi_response_add_header(&t->response, h->header, h->header_len);
+    }
+    return SAPI_HEADER_SENT_SUCCESSFULLY;
+}
+
+static size_t on_read_post(char *buffer, size_t count)
+{
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->request)
+        return 0;
+    const torus_str *body = &t->request->body;
+    size_t left = body->len - t->body_offset;
+    if (count > left)
+        count = left;
+    if (count)
+        memcpy(buffer, body->data + t->body_offset, count);
+    t->body_offset += count;
+    return count;
+}
+
+static char *on_read_cookies(void)
+{
+    struct torus_sapi_thread *t = torus_sapi_current;
+    return t && t->request ? (char *)t->cookies : NULL;
+}
+
+static zend_result on_request_time(double *request_time)
+{
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->request || t->request->start_time <= 0)
+        return FAILURE;
+    *request_time = t->request->start_time;
+    return SUCCESS;
+}
+
+static void on_log_message(const char *message, int syslog_type)
+{
+    enum torus_log_level level = TORUS_LOG_INFO;
+    if (syslog_type <= LOG_ERR)
+        level = TORUS_LOG_ERROR;
+    else if (syslog_type == LOG_WARNING)
+        level = TORUS_LOG_WARN;
+    else if (syslog_type >= LOG_DEBUG)
+        level = TORUS_LOG_DEBUG;
+    torus_log(level, "%s", message);
+}
+
+static sapi_module_struct torus_sapi_module = {
+    "fpm-fcgi", /* name: see torus_sapi_name */
+    "Torus",    /* pretty name */
+    on_module_startup,
+    php_module_shutdown_wrapper,
+    on_activate,
+    NULL, /* deactivate */
+    on_ub_write,
+    on_flush,
+    NULL, /* get_stat: stat() of path_translated */
+    on_getenv,
+    php_error,
+    NULL, /* header_handler */
+    on_send_headers,
+    NULL, /* send_header: send_headers does it all */
+    on_read_post,
+    on_read_cookies,
+    on_register_variables,
+    on_log_message,
+    on_request_time,
+    NULL, /* terminate_process */
+    STANDARD_SAPI_MODULE_PROPERTIES,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Start-up and shutdown                                                     */
+/* ------------------------------------------------------------------------ */
+
+static void ini_default(HashTable *configuration, const char *name, const char *value)
+{
+    zval entry;
+    ZVAL_NEW_STR(&entry, zend_string_init(value, strlen(value), 1));
+    zend_hash_str_update(configuration, name, strlen(name), &entry);
+}
+
+/* Defaults below php.ini: PHP-FPM's production stance. */
+static void on_ini_defaults(HashTable *configuration)
+{
+    ini_default(configuration, "display_errors", "0");
+    ini_default(configuration, "log_errors", "1");
+    ini_default(configuration, "opcache.enable", "1");
+}
+
+/* The opcache shared object to load, or NULL (built in, or not there, or loaded by -d). */
+static const char *opcache_path(const struct torus_config *cfg, char *path, size_t size)
+{
+#if PHP_VERSION_ID >= 80500 || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /*
+     * PHP >= 8.5: opcache is part of the engine. Sanitizer builds: PHP opens
+     * extensions with RTLD_DEEPBIND, which the sanitizer runtimes refuse
+     * (they abort the process), so those builds run without opcache.
+     */
+    (void)cfg;
+    (void)path;
+    (void)size;
+    return NULL;
+#else
+    for (int i = 0; i < cfg->ini_count; i++) {
+        if (strcmp(cfg->ini_entries[i].key, "zend_extension") == 0 &&
+            strstr(cfg->ini_entries[i].value, "opcache"))
+            return NULL;
+    }
+    snprintf(path, size, "%s/opcache.so", TORUS_PHP_EXTENSION_DIR);
+    if (access(path, R_OK) != 0) {
+        torus_log_warn("opcache: %s is not readable; PHP runs without opcode cache", path);
+        return NULL;
+    }
+    return path;
+#endif
+}
+
+/*
+ * INI text parsed after php.ini: opcache, then each -d entry. A value that
+ * does not start with a letter, a digit or a quote is quoted, as
+ * `php -d` does, so "-1" or "/tmp" stay strings and E_ALL & ~E_NOTICE stays
+ * an expression.
+ */
+static char *ini_entries_build(const struct torus_config *cfg)
+{
+    char opcache[4096];
+    const char *opcache_so = opcache_path(cfg, opcache, sizeof(opcache));
+    size_t size = 64 + (opcache_so ? strlen(opcache_so) : 0);
+    for (int i = 0; i < cfg->ini_count; i++)
+        size += strlen(cfg->ini_entries[i].key) + strlen(cfg->ini_entries[i].value) + 8;
+    char *text = malloc(size);
+    if (!text)
+        return NULL;
+    size_t n = 0;
+    if (opcache_so)
+        n += (size_t)snprintf(text + n, size - n, "zend_extension=\"%s\"\n", opcache_so);
+    for (int i = 0; i < cfg->ini_count; i++) {
+        const char *key = cfg->ini_entries[i].key;
+        const char *value = cfg->ini_entries[i].value;
+        unsigned char first = (unsigned char)value[0];
+        bool quote = first && !isalnum(first) && first != '"' && first != '\'';
+        n += (size_t)snprintf(text + n, size - n, quote ? "%s=\"%s\"\n" : "%s=%s\n", key, value);
+    }
+    text[n] = '\0';
+    return text;
+}
+
+int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
+{
+    if (php_started) {
+        snprintf(err, err_size, "PHP is already started");
+        return TORUS_ERROR;
+    }
+    /* A write to a closed socket of a script (fsockopen) must not kill the server. */
+    struct sigaction pipe_action;
+    if (sigaction(SIGPIPE, NULL, &pipe_action) == 0 && pipe_action.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
+
+    if (max_threads < 1)
+        max_threads = 1;
+    if (!tsrm_startup(max_threads + 1, 1, 0, NULL)) {
+        snprintf(err, err_size, "PHP's thread-safe resource manager failed to start");
+        return TORUS_ERROR;
+    }
+    php_reserve_tsrm_memory();
+    (void)ts_resource(0);
+    ZEND_TSRMLS_CACHE_UPDATE();
+    zend_signal_startup();
+
+    torus_sapi_module.ini_defaults = on_ini_defaults;
+    torus_sapi_module.php_ini_ignore_cwd = 1;
+    sapi_startup(&torus_sapi_module); /* copies the module into sapi_module */
+
+    ini_entries = ini_entries_build(cfg);
+    if (!ini_entries) {
+        snprintf(err, err_size, "out of memory while preparing PHP's settings");
+        sapi_shutdown();
+        tsrm_shutdown();
+        return TORUS_ERROR;
+    }
+    sapi_module.ini_entries = ini_entries;
+    sapi_module.php_ini_path_override = cfg->php_ini_file;
+
+    if (sapi_module.startup(&sapi_module) == FAILURE) {
+        snprintf(err, err_size, "PHP %s failed to start (see the PHP messages above)", PHP_VERSION);
+        sapi_shutdown();
+        tsrm_shutdown();
+        free(ini_entries);
+        ini_entries = NULL;
+        return TORUS_ERROR;
+    }
+    php_started = true;
+    return TORUS_OK;
+}
+
+void torus_sapi_shutdown(void)
+{
+    if (!php_started)
+        return;
+    if (sapi_module.shutdown)
+        sapi_module.shutdown(&sapi_module);
+    sapi_shutdown();
+    tsrm_shutdown();
+    free(ini_entries);
+    ini_entries = NULL;
+    php_started = false;
+}
+
+const char *torus_sapi_php_version(void)
+{
+    return PHP_VERSION " (ZTS)";
+}
+
+/* ------------------------------------------------------------------------ */
+/* Executor threads and classic mode                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Answers without running PHP (no script routed, no memory to bind the request). */
+static void respond_plain(struct torus_sapi_thread *t, struct torus_request *request, int status,
+                          const char *body)
+{
+    torus_sapi_response_begin(&t->response, t->port, request);
+    torus_sapi_response_set_status(&t->response, status);
+    torus_sapi_response_add_header(&t->response, "Content-Type: text/plain; charset=UTF-8", 39);
+    torus_sapi_response_write(&t->response, body, strlen(body));
+    torus_sapi_response_end(&t->response, true);
+}
+
+static void serve_classic(struct torus_sapi_thread *t, struct torus_request *request)
+{
+    if (slow_path(request->script_filename.len == 0)) {
+        respond_plain(t, request, 404, "File not found.\n");
+        return;
+    }
+    if (slow_path(torus_sapi_request_bind(t, request) != TORUS_OK)) {
+        t->request = NULL;
+        respond_plain(t, request, 500, "Out of memory.\n");
+        return;
+    }
+    if (fast_path(php_request_startup() == SUCCESS))
+        torus_sapi_execute_file(t->script_filename);
+    else
+        SG(sapi_headers).http_response_code = 500;
+    php_request_shutdown(NULL);
+    torus_sapi_request_unbind(t);
+}
+
+/*
+ * Gives the calling thread its PHP context. Zend signals would otherwise
+ * install their own handler for SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and
+ * SIGUSR2 at every request, process-wide, replacing Torus' own and running
+ * on threads that have no PHP context: signal "reset" is switched off, so
+ * only the signals PHP arms itself (the time limit's SIGPROF, pcntl_signal())
+ * get its handler.
+ */
+static void thread_context_acquire(void)
+{
+    (void)ts_resource(0);
+    ZEND_TSRMLS_CACHE_UPDATE();
+#ifdef ZEND_SIGNALS
+    SIGG(reset) = 0;
+#endif
+    /*
+     * opcache_reset() would empty the shared cache under the scripts the
+     * other executors are running (opcache's "nobody is using it" check
+     * looks at processes, not threads). Each thread holds its own copy of
+     * the internal function, so its handler is swapped here, per thread.
+     */
+    zend_function *reset =
+        zend_hash_str_find_ptr(CG(function_table), "opcache_reset", sizeof("opcache_reset") - 1);
+    if (reset && reset->type == ZEND_INTERNAL_FUNCTION)
+        reset->internal_function.handler = ZEND_FN(torus_sapi_opcache_reset_refused);
+}
+
+static int classic_main(struct torus_sapi_thread *t)
+{
+    struct torus_request *request;
+    while ((request = t->port->wait_request(t->port)) != NULL) {
+        serve_classic(t, request);
+        if (t->config->max_requests && ++t->requests_served >= t->config->max_requests) {
+            /* --max-requests: a fresh interpreter context for this thread. */
+            ts_free_thread();
+            thread_context_acquire();
+            SG(server_context) = t;
+            t->requests_served = 0;
+        }
+    }
+    return TORUS_OK;
+}
+
+int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_executor_port *port)
+{
+    if (slow_path(!php_started))
+        return TORUS_ERROR;
+
+    /* max_execution_time arrives as SIGPROF (or SIGRTMIN with PHP's own timers) on this thread. */
+    sigset_t timer_signals;
+    sigemptyset(&timer_signals);
+    sigaddset(&timer_signals, SIGPROF);
+#ifdef SIGRTMIN
+    sigaddset(&timer_signals, SIGRTMIN);
+#endif
+    pthread_sigmask(SIG_UNBLOCK, &timer_signals, NULL);
+    thread_context_acquire();
+
+    struct torus_sapi_thread *t = calloc(1, sizeof(*t));
+    if (slow_path(!t)) {
+        ts_free_thread();
+        return TORUS_ERROR;
+    }
+    t->config = cfg;
+    t->port = port;
+    torus_sapi_response_init(&t->response);
+    torus_sapi_current = t;
+    torus_sapi_timer_thread_start();
+    SG(server_context) = t;
+
+    int result = cfg->worker ? torus_sapi_worker_main(t) : classic_main(t);
+
+    SG(server_context) = NULL;
+    torus_sapi_timer_thread_stop();
+    torus_sapi_current = NULL;
+    torus_sapi_response_free(&t->response);
+    free(t->strings);
+    free(t->scratch);
+    free(t);
+    ts_free_thread();
+    return result;
+}
