@@ -111,6 +111,7 @@ static const char *const event_names[TORUS_EXECUTOR_EVENTS] = {
     [TORUS_EVENT_RESTART_EXIT] = "exit",
     [TORUS_EVENT_RESTART_SCRIPT_END] = "script_end",
     [TORUS_EVENT_RESTART_RELOAD] = "reload",
+    [TORUS_EVENT_RESTART_FATAL] = "fatal",
     [TORUS_EVENT_RESTART_BOOT_FAILURE] = "boot_failure",
     [TORUS_EVENT_CRASH_FATAL_ERROR] = "fatal_error",
     [TORUS_EVENT_CRASH_TIMEOUT] = "timeout",

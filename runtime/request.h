@@ -78,6 +78,7 @@ enum torus_executor_event {
     TORUS_EVENT_RESTART_EXIT,       /* exit() or die() in the handler */
     TORUS_EVENT_RESTART_SCRIPT_END, /* the worker script returned */
     TORUS_EVENT_RESTART_RELOAD,     /* SIGHUP */
+    TORUS_EVENT_RESTART_FATAL,      /* a fatal error, timeout or memory exhaustion in a request */
     TORUS_EVENT_RESTART_BOOT_FAILURE,
     /* Requests ended by a PHP failure (500), by reason. */
     TORUS_EVENT_CRASH_FATAL_ERROR,

@@ -797,7 +797,14 @@ static void on_log_message(const char *message, int syslog_type)
         level = TORUS_LOG_WARN;
     else if (syslog_type >= LOG_DEBUG)
         level = TORUS_LOG_DEBUG;
-    torus_log(level, "%s", message);
+    /* Name the request the message is about, as nginx's error log does. */
+    const struct torus_sapi_thread *t = torus_sapi_current;
+    if (t && t->request)
+        torus_log(level, "%s (request: %.*s %.*s)", message, (int)t->request->method.len,
+                  t->request->method.data, (int)TORUS_MIN(t->request->target.len, 512),
+                  t->request->target.data);
+    else
+        torus_log(level, "%s", message);
 }
 
 static sapi_module_struct torus_sapi_module = {
@@ -982,6 +989,29 @@ static void respond_plain(struct torus_sapi_thread *t, struct torus_request *req
     torus_sapi_response_end(&t->response, true);
 }
 
+void torus_sapi_note(struct torus_sapi_thread *t, enum torus_executor_event event)
+{
+    if (t->port->note)
+        t->port->note(t->port, event);
+}
+
+bool torus_sapi_note_failure(struct torus_sapi_thread *t)
+{
+    const int fatal = E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_PARSE;
+    if (!PG(last_error_message) || !(PG(last_error_type) & fatal))
+        return false;
+    const char *message = ZSTR_VAL(PG(last_error_message));
+    enum torus_executor_event event = TORUS_EVENT_CRASH_FATAL_ERROR;
+    if (strstr(message, "Maximum execution time"))
+        event = TORUS_EVENT_CRASH_TIMEOUT;
+    else if (strstr(message, "Allowed memory size"))
+        event = TORUS_EVENT_CRASH_MEMORY;
+    else if (strncmp(message, "Uncaught ", 9) == 0)
+        event = TORUS_EVENT_CRASH_EXCEPTION;
+    torus_sapi_note(t, event);
+    return true;
+}
+
 static void serve_classic(struct torus_sapi_thread *t, struct torus_request *request)
 {
     if (slow_path(request->script_filename.len == 0)) {
@@ -993,10 +1023,12 @@ static void serve_classic(struct torus_sapi_thread *t, struct torus_request *req
         respond_plain(t, request, 500, "Out of memory.\n");
         return;
     }
-    if (fast_path(php_request_startup() == SUCCESS))
+    if (fast_path(php_request_startup() == SUCCESS)) {
         torus_sapi_execute_file(t->script_filename);
-    else
+        torus_sapi_note_failure(t);
+    } else {
         SG(sapi_headers).http_response_code = 500;
+    }
     php_request_shutdown(NULL);
     torus_sapi_request_unbind(t);
 }
@@ -1034,6 +1066,7 @@ static int classic_main(struct torus_sapi_thread *t)
     while ((request = t->port->wait_request(t->port)) != NULL) {
         serve_classic(t, request);
         if (t->config->max_requests && ++t->requests_served >= t->config->max_requests) {
+            torus_sapi_note(t, TORUS_EVENT_RESTART_MAX_REQUESTS);
             /* --max-requests: a fresh interpreter context for this thread. */
             ts_free_thread();
             thread_context_acquire();

@@ -62,6 +62,8 @@ struct torus_sapi_thread {
     enum torus_sapi_worker_phase worker_phase;
     bool worker_entered_loop; /* this run of the script called torus_handle_request() */
     bool port_closed;         /* wait_request() returned NULL: stop */
+    bool reload;              /* wait_request() returned NULL for a SIGHUP: run the script again */
+    bool exited;              /* exit() in the handler ended this run */
     uint64_t worker_served;   /* requests handled by this run of the worker script */
 };
 
@@ -100,6 +102,16 @@ void torus_sapi_header_value(struct torus_sapi_thread *thread, const struct toru
 
 /* sapi.c: runs the script file `filename` in the current PHP request, surviving bail-outs. */
 void torus_sapi_execute_file(const char *filename);
+
+/*
+ * sapi.c: counts, for /metrics, a request that PHP ended with a fatal error
+ * (by reason: timeout, memory, uncaught exception, other). Returns true when
+ * there was one.
+ */
+bool torus_sapi_note_failure(struct torus_sapi_thread *thread);
+
+/* sapi.c: counts an event for /metrics through the port. */
+void torus_sapi_note(struct torus_sapi_thread *thread, enum torus_executor_event event);
 
 /* worker.c: worker mode's loop (restarts, back-off); TORUS_OK or TORUS_ERROR. */
 int torus_sapi_worker_main(struct torus_sapi_thread *thread);

@@ -298,7 +298,11 @@ ZEND_FUNCTION(torus_handle_request)
 
     struct torus_request *request = t->port->wait_request(t->port);
     if (!request) {
-        t->port_closed = true;
+        /* SIGHUP: this run ends and the script starts again; otherwise the executor stops. */
+        if (t->port->reload_requested && t->port->reload_requested(t->port))
+            t->reload = true;
+        else
+            t->port_closed = true;
         RETURN_FALSE;
     }
 
@@ -330,8 +334,10 @@ ZEND_FUNCTION(torus_handle_request)
         if (zend_is_unwind_exit(EG(exception)) || zend_is_graceful_exit(EG(exception))) {
             exit_in_progress = EG(exception);
             EG(exception) = NULL;
+            t->exited = true;
         } else {
             zend_exception_error(EG(exception), E_ERROR);
+            torus_sapi_note(t, TORUS_EVENT_CRASH_EXCEPTION);
         }
     }
     context_end(t);
@@ -363,6 +369,8 @@ static bool worker_run(struct torus_sapi_thread *t)
     t->worker_phase = TORUS_SAPI_WORKER_BOOTING;
     t->worker_entered_loop = false;
     t->worker_served = 0;
+    t->reload = false;
+    t->exited = false;
 
     if (slow_path(torus_sapi_bootstrap_bind(t) != TORUS_OK)) {
         torus_log_error("worker %s: out of memory", t->config->worker);
@@ -375,14 +383,32 @@ static bool worker_run(struct torus_sapi_thread *t)
     } else {
         snprintf(failure, sizeof(failure), "PHP request start-up failed");
     }
+    /* A request still bound here was cut short by a bail-out (fatal error, timeout, memory). */
+    bool cut_short = t->worker_entered_loop && t->request != NULL;
+    if (cut_short)
+        torus_sapi_note_failure(t);
     php_request_shutdown(NULL);
-    /* A request still bound here was cut short by a bail-out: it gets what PHP set (500). */
+    /* ...and it gets what PHP set (500). */
     torus_sapi_request_unbind(t);
     t->worker_phase = TORUS_SAPI_WORKER_BOOTING;
 
-    if (!t->worker_entered_loop)
+    if (!t->worker_entered_loop) {
         torus_log_error("worker %s failed before torus_handle_request(): %s", t->config->worker,
                         failure);
+        torus_sapi_note(t, TORUS_EVENT_RESTART_BOOT_FAILURE);
+    } else if (!t->port_closed) {
+        /* Why this run ends (the script is started again). */
+        enum torus_executor_event why = TORUS_EVENT_RESTART_SCRIPT_END;
+        if (t->reload)
+            why = TORUS_EVENT_RESTART_RELOAD;
+        else if (cut_short)
+            why = TORUS_EVENT_RESTART_FATAL;
+        else if (t->exited)
+            why = TORUS_EVENT_RESTART_EXIT;
+        else if (t->config->max_requests && t->worker_served >= t->config->max_requests)
+            why = TORUS_EVENT_RESTART_MAX_REQUESTS;
+        torus_sapi_note(t, why);
+    }
     return t->worker_entered_loop;
 }
 
