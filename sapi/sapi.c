@@ -589,8 +589,16 @@ static void register_header_variables(struct torus_sapi_thread *t, zval *array)
 static void on_register_variables(zval *array)
 {
     /* The environment first, as PHP-FPM with clear_env = no; the request's variables win. */
-    php_import_environment_variables(array);
     struct torus_sapi_thread *t = torus_sapi_current;
+    if (t && t->worker_phase == TORUS_SAPI_WORKER_IN_REQUEST) {
+        if (Z_TYPE(t->environment) != IS_ARRAY) {
+            array_init(&t->environment);
+            php_import_environment_variables(&t->environment);
+        }
+        zend_hash_copy(Z_ARRVAL_P(array), Z_ARRVAL(t->environment), zval_add_ref);
+    } else {
+        php_import_environment_variables(array);
+    }
     if (!t || !t->script_filename)
         return;
     if (t->request)

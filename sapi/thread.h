@@ -64,7 +64,13 @@ struct torus_sapi_thread {
     bool port_closed;         /* wait_request() returned NULL: stop */
     bool reload;              /* wait_request() returned NULL for a SIGHUP: run the script again */
     bool exited;              /* exit() in the handler ended this run */
-    uint64_t worker_served;   /* requests handled by this run of the worker script */
+    /*
+     * The process environment as $_SERVER entries, imported once per run of the
+     * worker script and copied into each request's $_SERVER (importing it
+     * anew per request costs as much as all the request's own variables).
+     */
+    zval environment;
+    uint64_t worker_served; /* requests handled by this run of the worker script */
 };
 
 /* The calling thread's SAPI state; NULL on threads that are not executors. */

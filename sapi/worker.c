@@ -371,6 +371,7 @@ static bool worker_run(struct torus_sapi_thread *t)
     t->worker_served = 0;
     t->reload = false;
     t->exited = false;
+    ZVAL_UNDEF(&t->environment);
 
     if (slow_path(torus_sapi_bootstrap_bind(t) != TORUS_OK)) {
         torus_log_error("worker %s: out of memory", t->config->worker);
@@ -387,6 +388,8 @@ static bool worker_run(struct torus_sapi_thread *t)
     bool cut_short = t->worker_entered_loop && t->request != NULL;
     if (cut_short)
         torus_sapi_note_failure(t);
+    zval_ptr_dtor(&t->environment); /* it lives in this run's request memory */
+    ZVAL_UNDEF(&t->environment);
     php_request_shutdown(NULL);
     /* ...and it gets what PHP set (500). */
     torus_sapi_request_unbind(t);
