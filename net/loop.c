@@ -60,6 +60,7 @@
 #define FILE_BUFFER_SIZE  (64 * 1024) /* what a streamed file costs a connection */
 #define COALESCE_LIMIT    (16 * 1024) /* small queued chunks are sent as one */
 #define EXECUTOR_DEPTH    8           /* requests queued at a busy executor before parking */
+#define EXECUTOR_STALL_MS 2           /* an executor this long on one request takes no more */
 #define PENDING_INPUT_CAP (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS         5000 /* after the last response, wait this long for the client's FIN */
 #define DRAIN_GRACE_MS                                                                             \
@@ -662,16 +663,31 @@ static void unpark(struct torus_loop *loop, struct torus_conn *c)
     c->parked = false;
 }
 
-/* Hands a request to an idle executor first, else to the least loaded one below the depth limit. */
+/*
+ * Hands a request to an executor. With one executor per shard, requests
+ * queue at it (up to EXECUTOR_DEPTH), so it takes them in batches. With
+ * several, a request goes only to an idle one, never behind a busy one: it
+ * cannot know whether the busy one is on a 20 µs page or a 200 ms report, so
+ * the request waits in the shard's FIFO for the first executor that frees up,
+ * as in PHP-FPM's accept queue. An executor that has not finished a request
+ * for EXECUTOR_STALL_MS is also given a lower CPU priority until it does, so
+ * on the shared CPU the short requests come first.
+ */
 static int dispatch(struct torus_loop *loop, struct torus_exchange *x)
 {
     struct torus_shard *shard = loop->shard;
     int best = -1;
     uint32_t best_load = EXECUTOR_DEPTH;
     for (int i = 0; i < shard->executor_count; i++) {
+        struct torus_executor *e = &shard->executors[i];
+        uint32_t load = e->inflight;
+        if (load && shard->executor_count > 1) {
+            if (loop->now_ms - e->progress_ms > EXECUTOR_STALL_MS)
+                torus_executor_set_demoted(e, true);
+            continue;
+        }
         /* An executor restarting its worker (SIGHUP) counts as loaded while others can take it. */
-        uint32_t load = shard->executors[i].inflight;
-        if (!atomic_load_explicit(&shard->executors[i].ready, memory_order_relaxed))
+        if (!atomic_load_explicit(&e->ready, memory_order_relaxed))
             load += EXECUTOR_DEPTH / 2;
         if (load < best_load) {
             best = i;
@@ -684,7 +700,8 @@ static int dispatch(struct torus_loop *loop, struct torus_exchange *x)
         return TORUS_AGAIN;
     if (torus_executor_push(&shard->executors[best], &x->request) != TORUS_OK)
         return TORUS_AGAIN;
-    shard->executors[best].inflight++;
+    if (shard->executors[best].inflight++ == 0)
+        shard->executors[best].progress_ms = loop->now_ms;
     x->executor = best;
     return TORUS_OK;
 }
@@ -739,6 +756,8 @@ static void on_response_part(struct torus_loop *loop, struct torus_response_part
     }
     if (part->flags & TORUS_EMIT_RELEASE) {
         loop->shard->executors[x->executor].inflight--;
+        loop->shard->executors[x->executor].progress_ms = loop->now_ms;
+        torus_executor_set_demoted(&loop->shard->executors[x->executor], false);
         c->held--;
         exchange_free(x);
         if (c->closing) {

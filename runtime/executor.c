@@ -27,6 +27,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -129,6 +130,23 @@ bool torus_executor_event_is_crash(int event)
     return event >= TORUS_EVENT_CRASH_FATAL_ERROR;
 }
 
+static _Atomic bool demotion_works = true;
+
+void torus_executor_set_demoted(struct torus_executor *e, bool demote)
+{
+    int tid = atomic_load_explicit(&e->tid, memory_order_relaxed);
+    if (e->demoted == demote || !tid ||
+        !atomic_load_explicit(&demotion_works, memory_order_relaxed))
+        return;
+    if (setpriority(PRIO_PROCESS, (id_t)tid, demote ? 10 : 0) != 0) {
+        /* Raising the priority back needs CAP_SYS_NICE: without it, stop demoting at all. */
+        atomic_store(&demotion_works, false);
+        if (!demote)
+            return;
+    }
+    e->demoted = demote;
+}
+
 void torus_executor_reload(struct torus_executor *e)
 {
     atomic_store_explicit(&e->reload, 1, memory_order_seq_cst);
@@ -158,7 +176,11 @@ static void port_emit(struct torus_executor_port *port, struct torus_request *re
         struct timespec pause = {0, 50000};
         nanosleep(&pause, NULL);
     }
-    if (!(flags & TORUS_EMIT_END) || ++e->unsignaled >= TORUS_EXECUTOR_WAKE_BATCH) {
+    /* Only complete, released responses wait for the batch: streamed output and a response
+     * ended early (fastcgi_finish_request) must leave now. */
+    bool batchable =
+        (flags & (TORUS_EMIT_END | TORUS_EMIT_RELEASE)) == (TORUS_EMIT_END | TORUS_EMIT_RELEASE);
+    if (!batchable || ++e->unsignaled >= TORUS_EXECUTOR_WAKE_BATCH) {
         e->unsignaled = 0;
         wake_io_thread(e->waker);
     }
@@ -171,6 +193,7 @@ static void *executor_main(void *arg)
     snprintf(name, sizeof(name), "torus-php-%d.%d", e->shard_id, e->index);
     pthread_setname_np(pthread_self(), name);
     torus_arena_bind_thread();
+    atomic_store(&e->tid, (int)syscall(SYS_gettid));
     int result = torus_sapi_executor_main(e->config, &e->port);
     e->unsignaled = 0;
     atomic_store(&e->ready, false);
@@ -204,6 +227,7 @@ int torus_executor_init(struct torus_executor *e, const struct torus_config *con
     atomic_init(&e->result, TORUS_OK);
     atomic_init(&e->finished, false);
     atomic_init(&e->ready, false);
+    atomic_init(&e->tid, 0);
     atomic_init(&e->busy, false);
     atomic_init(&e->reload, 0);
     for (int i = 0; i < TORUS_EXECUTOR_EVENTS; i++)

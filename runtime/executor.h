@@ -46,8 +46,10 @@ struct torus_executor {
     _Atomic bool stopping;          /* wait_request() returns NULL once the ring is empty */
 
     /* Owned by the I/O thread. */
-    uint32_t inflight; /* requests pushed and not yet released */
-    bool needs_wake;   /* pushed to since the last torus_executor_wake() */
+    uint32_t inflight;    /* requests pushed and not yet released */
+    uint64_t progress_ms; /* when it last finished a request (or got one while idle) */
+    bool demoted;         /* running a long request at a lower CPU priority */
+    bool needs_wake;      /* pushed to since the last torus_executor_wake() */
 
     /* Owned by the executor thread. */
     uint32_t unsignaled; /* response parts pushed since the I/O thread was last woken */
@@ -63,6 +65,7 @@ struct torus_executor {
     bool started;
     _Atomic int result; /* what torus_sapi_executor_main() returned */
     _Atomic bool finished;
+    _Atomic int tid;         /* the thread's id, for setpriority() */
     _Atomic bool ready;      /* waiting for or serving requests (a worker script has booted) */
     _Atomic bool busy;       /* running a request (read by /metrics) */
     _Atomic uint32_t reload; /* SIGHUP: restart the worker script between two requests */
@@ -109,6 +112,14 @@ bool torus_executor_event_is_crash(int event);
 
 /* Asks the executor to restart its worker script between two requests (SIGHUP), and wakes it. */
 void torus_executor_reload(struct torus_executor *executor);
+
+/*
+ * I/O thread: gives an executor busy with a long request a lower CPU
+ * priority (nice +10), so on the shared CPU the short requests of the other
+ * executors and the I/O thread come first; `demote` false restores it. Needs
+ * CAP_SYS_NICE to restore: without it, the first failure turns this off.
+ */
+void torus_executor_set_demoted(struct torus_executor *executor, bool demote);
 
 /* Asks the executor to stop once its ring is empty, and wakes it. */
 void torus_executor_stop(struct torus_executor *executor);

@@ -62,8 +62,24 @@ ZEND_FUNCTION(getallheaders)
         const char *value;
         size_t len;
         torus_sapi_header_value(t, r, i, &value, &len);
-        add_assoc_stringl_ex(return_value, r->headers[i].name.data, r->headers[i].name.len,
-                             (char *)value, len);
+        /* Names come out as PHP-FPM gives them (rebuilt from HTTP_* variables): Title-Case, so
+         * "x-lower-case" (HTTP/2 clients send nothing else) is "X-Lower-Case". */
+        const torus_str *name = &r->headers[i].name;
+        char stack[128];
+        char *key = name->len <= sizeof(stack) ? stack : emalloc(name->len);
+        bool word_start = true;
+        for (size_t k = 0; k < name->len; k++) {
+            char c = name->data[k];
+            if (c >= 'a' && c <= 'z' && word_start)
+                c = (char)(c - 'a' + 'A');
+            else if (c >= 'A' && c <= 'Z' && !word_start)
+                c = (char)(c - 'A' + 'a');
+            key[k] = c;
+            word_start = c == '-' || c == '_';
+        }
+        add_assoc_stringl_ex(return_value, key, name->len, (char *)value, len);
+        if (key != stack)
+            efree(key);
     }
 }
 

@@ -1,0 +1,6 @@
+<?php
+// Burns CPU until max_execution_time stops it.
+$i = 0;
+while (true) {
+    $i++;
+}

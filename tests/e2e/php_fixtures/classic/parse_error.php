@@ -1,0 +1,2 @@
+<?php
+echo "this line never runs" +;

@@ -1,0 +1,2 @@
+<?php
+header('Location: /hello.php');  // PHP turns this into a 302

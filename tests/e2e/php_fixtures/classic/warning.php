@@ -1,0 +1,4 @@
+<?php
+echo "start\n";
+echo $undefined_variable;
+echo "end\n";
