@@ -48,19 +48,3 @@ const char *torus_arena_allocator_version(void)
     return text;
 #endif
 }
-
-size_t torus_arena_resident_bytes(void)
-{
-#ifdef TORUS_NO_JEMALLOC
-    return 0;
-#else
-    uint64_t epoch = 1;
-    size_t size = sizeof(epoch);
-    mallctl("epoch", &epoch, &size, &epoch, size);
-    size_t resident = 0;
-    size = sizeof(resident);
-    if (mallctl("stats.resident", &resident, &size, NULL, 0) != 0)
-        return 0;
-    return resident;
-#endif
-}

@@ -20,7 +20,4 @@ int torus_arena_bind_thread(void);
 /* The allocator's name and version, for --version ("jemalloc 5.3.0"). */
 const char *torus_arena_allocator_version(void);
 
-/* Bytes the allocator has handed out and holds in resident pages ("stats.resident"), or 0. */
-size_t torus_arena_resident_bytes(void);
-
 #endif
