@@ -19,17 +19,7 @@
 
 #include "runtime/config.h"
 #include "runtime/log.h"
-
-static int checks, failures;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(condition)) {                                                                        \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition);          \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/check.h"
 
 static char scratch[PATH_MAX];      /* the mkdtemp() directory, resolved */
 static char a_dir[PATH_MAX + 16];   /* scratch/docroot */

@@ -25,17 +25,7 @@
 #include <time.h>
 
 #include "runtime/handoff.h"
-
-static int checks, failures;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(condition)) {                                                                        \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition);          \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/check.h"
 
 #if defined(TORUS_TSAN) || defined(__SANITIZE_THREAD__)
 #define STRESS_ITEMS      1500000u

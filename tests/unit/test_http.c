@@ -25,17 +25,7 @@
 #include <string.h>
 
 #include "net/http.h"
-
-static int checks, failures;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(condition)) {                                                                        \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition);          \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/check.h"
 
 static const struct torus_http_limits default_limits = {
     .max_uri_size = 8 << 10,

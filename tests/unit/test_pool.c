@@ -12,17 +12,7 @@
 #include <string.h>
 
 #include "alloc/pool.h"
-
-static int checks, failures;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(condition)) {                                                                        \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition);          \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/check.h"
 
 static int all_bytes_are(const void *object, size_t size, unsigned char value)
 {

@@ -17,17 +17,7 @@
 #include <unistd.h>
 
 #include "net/static.h"
-
-static int checks, failures;
-
-#define CHECK(condition)                                                                           \
-    do {                                                                                           \
-        checks++;                                                                                  \
-        if (!(condition)) {                                                                        \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #condition);          \
-        }                                                                                          \
-    } while (0)
+#include "tests/unit/check.h"
 
 #define MTIME      1700000000 /* 0x6553f100: Tue, 14 Nov 2023 22:13:20 GMT */
 #define MTIME_TAG  "6553f100"
