@@ -61,6 +61,7 @@
 #define COALESCE_LIMIT    (16 * 1024) /* small queued chunks are sent as one */
 #define EXECUTOR_DEPTH    8           /* requests queued at a busy executor before parking */
 #define EXECUTOR_STALL_MS 2           /* an executor this long on one request takes no more */
+#define SPIN_NS           (30 * 1000) /* how long an idle loop under load polls before it blocks */
 #define PENDING_INPUT_CAP (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS         5000 /* after the last response, wait this long for the client's FIN */
 #define DRAIN_GRACE_MS                                                                             \
@@ -200,6 +201,7 @@ struct torus_loop {
     struct torus_conn *parked_first, *parked_last;
 
     uint64_t wake_value; /* the eventfd read lands here */
+    bool busy;           /* the executors just answered: PHP traffic is flowing */
     struct torus_access_log access_log;
     bool logging;
     uint64_t log_flushed_ms;
@@ -777,8 +779,10 @@ static void drain_executors(struct torus_loop *loop)
     struct torus_shard *shard = loop->shard;
     struct torus_response_part part;
     bool released = false;
+    loop->busy = false;
     for (int i = 0; i < shard->executor_count; i++) {
         while (torus_executor_pop(&shard->executors[i], &part) == TORUS_OK) {
+            loop->busy = true;
             released |= (part.flags & TORUS_EMIT_RELEASE) != 0;
             on_response_part(loop, &part);
         }
@@ -1739,6 +1743,39 @@ static void handle_cqe(struct torus_loop *loop, struct io_uring_cqe *cqe)
     }
 }
 
+static bool executors_idle(struct torus_loop *loop)
+{
+    struct torus_shard *shard = loop->shard;
+    for (int i = 0; i < shard->executor_count; i++) {
+        if (shard->executors[i].inflight)
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Right after the executors answered, instead of blocking as soon as the
+ * ring is empty, poll it for a few microseconds: the next requests are
+ * usually that close, and a CPU that goes idle and is woken again costs more
+ * than the polls (measured: +6 % on worker-mode hello; on static files,
+ * where no executor is involved, it costs a little, so it is not done
+ * there). Only when no executor has work: they share this CPU, and polling
+ * would keep them from it. Returns true when completions arrived.
+ */
+static bool spin_for_completions(struct torus_loop *loop)
+{
+    io_uring_submit(&loop->ring);
+    uint64_t until = monotonic_ns() + SPIN_NS;
+    do {
+        if (io_uring_cq_ready(&loop->ring))
+            return true;
+        io_uring_get_events(&loop->ring); /* runs the deferred completions without sleeping */
+        if (io_uring_cq_ready(&loop->ring))
+            return true;
+    } while (monotonic_ns() < until);
+    return false;
+}
+
 static void loop_free(struct torus_loop *loop)
 {
     io_uring_queue_exit(&loop->ring);
@@ -1861,7 +1898,7 @@ int torus_loop_run(struct torus_shard *shard)
                                        .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
         if (work || wait_ms == 0) {
             io_uring_submit(&loop->ring);
-        } else {
+        } else if (!(loop->busy && executors_idle(loop) && spin_for_completions(loop))) {
             struct io_uring_cqe *cqe;
             int rc = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &ts, NULL);
             if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
