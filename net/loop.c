@@ -584,23 +584,10 @@ static void conn_update_timer(struct torus_conn *c)
 
     if (c->timer.queue == want)
         return; /* it keeps its deadline: the header timeout counts from the first byte */
-    if (c->timer.queue == &loop->idle_timers)
-        torus_metric_sub(&loop->shard->metrics.connections_idle, 1);
-    if (!want) {
+    if (!want)
         torus_timer_disarm(&c->timer);
-        return;
-    }
-    if (want == &loop->idle_timers)
-        torus_metric_add(&loop->shard->metrics.connections_idle, 1);
-    torus_timer_arm(&c->timer, want, loop->now_ms);
-}
-
-/* Disarms the connection's timer, keeping the idle gauge right. */
-static void conn_disarm_timer(struct torus_conn *c)
-{
-    if (c->timer.queue == &c->loop->idle_timers)
-        torus_metric_sub(&c->loop->shard->metrics.connections_idle, 1);
-    torus_timer_disarm(&c->timer);
+    else
+        torus_timer_arm(&c->timer, want, loop->now_ms);
 }
 
 static void expire_timers(struct torus_loop *loop)
@@ -613,7 +600,7 @@ static void expire_timers(struct torus_loop *loop)
         struct torus_timer *t;
         while ((t = torus_timer_expired(queues[i], loop->now_ms))) {
             struct torus_conn *c = torus_container_of(t, struct torus_conn, timer);
-            conn_disarm_timer(c);
+            torus_timer_disarm(&c->timer);
             torus_log_debug("shard %d: connection %d timed out (%s)", loop->shard->id, c->fd,
                             names[i]);
             conn_close(c);
@@ -1152,7 +1139,7 @@ static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
         done += used;
         if (was_idle && torus_http_in_request(&c->parser)) {
             /* The first byte of a request: its header timeout starts now. */
-            conn_disarm_timer(c);
+            torus_timer_disarm(&c->timer);
         }
         if (rc == TORUS_AGAIN)
             break;
@@ -1354,7 +1341,7 @@ static void conn_close(struct torus_conn *c)
         /* nginx's 499: the client went away before its response was complete. */
         conn_observe(c, 499, c->response_bytes);
     }
-    conn_disarm_timer(c);
+    torus_timer_disarm(&c->timer);
     if (c->parked) {
         unpark(loop, c);
         torus_metric_sub(&loop->shard->metrics.queue_depth, 1);
@@ -1629,7 +1616,7 @@ static void start_drain(struct torus_loop *loop)
         if (c->state == CONN_LINGERING) {
             conn_close(c);
         } else if (c->timer.queue == &loop->idle_timers) {
-            conn_disarm_timer(c);
+            torus_timer_disarm(&c->timer);
             conn_update_timer(c);
         }
     }
@@ -1776,6 +1763,24 @@ static bool spin_for_completions(struct torus_loop *loop)
     return false;
 }
 
+/* Handles every completion in the ring, then gives the receive buffers back in one step. */
+static void handle_completions(struct torus_loop *loop)
+{
+    unsigned head;
+    unsigned seen = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(&loop->ring, head, cqe)
+    {
+        handle_cqe(loop, cqe);
+        seen++;
+    }
+    io_uring_cq_advance(&loop->ring, seen);
+    if (loop->buf_returned) {
+        io_uring_buf_ring_advance(loop->buf_ring, loop->buf_returned);
+        loop->buf_returned = 0;
+    }
+}
+
 static void loop_free(struct torus_loop *loop)
 {
     io_uring_queue_exit(&loop->ring);
@@ -1908,19 +1913,11 @@ int torus_loop_run(struct torus_shard *shard)
 
         loop->now_ms = monotonic_ms();
         loop->now_s = time(NULL);
-        unsigned head;
-        unsigned seen = 0;
-        struct io_uring_cqe *cqe;
-        io_uring_for_each_cqe(&loop->ring, head, cqe)
-        {
-            handle_cqe(loop, cqe);
-            seen++;
-        }
-        io_uring_cq_advance(&loop->ring, seen);
-        if (loop->buf_returned) {
-            io_uring_buf_ring_advance(loop->buf_ring, loop->buf_returned);
-            loop->buf_returned = 0;
-        }
+        handle_completions(loop);
+        /* Idle keep-alive connections are the idle and drain timer queues: publish their size. */
+        atomic_store_explicit(&shard->metrics.connections_idle,
+                              loop->idle_timers.count + loop->drain_timers.count,
+                              memory_order_relaxed);
         expire_timers(loop);
     }
 
@@ -1936,13 +1933,7 @@ int torus_loop_run(struct torus_shard *shard)
         struct __kernel_timespec tick = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
         struct io_uring_cqe *cqe;
         io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &tick, NULL);
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&loop->ring, head, cqe)
-        {
-            handle_cqe(loop, cqe);
-            seen++;
-        }
-        io_uring_cq_advance(&loop->ring, seen);
+        handle_completions(loop);
     }
 
     /* Let the executors finish what they hold; their last parts are dropped as they come. */

@@ -25,6 +25,7 @@ struct torus_timer {
 struct torus_timer_queue {
     struct torus_timer *first, *last;
     uint64_t duration_ms;
+    uint32_t count; /* timers armed in it */
 };
 
 /* Prepares an empty queue whose timers fire duration_ms after they are armed. */
@@ -32,6 +33,7 @@ static inline void torus_timer_queue_init(struct torus_timer_queue *queue, uint6
 {
     queue->first = queue->last = NULL;
     queue->duration_ms = duration_ms;
+    queue->count = 0;
 }
 
 /* Disarms the timer if it is armed. */
@@ -50,6 +52,7 @@ static inline void torus_timer_disarm(struct torus_timer *timer)
         queue->last = timer->prev;
     timer->prev = timer->next = NULL;
     timer->queue = NULL;
+    queue->count--;
 }
 
 /* (Re-)arms the timer in queue to fire at now_ms + the queue's duration. */
@@ -66,6 +69,7 @@ static inline void torus_timer_arm(struct torus_timer *timer, struct torus_timer
     else
         queue->first = timer;
     queue->last = timer;
+    queue->count++;
 }
 
 /* True when the timer is armed in some queue. */
