@@ -1096,6 +1096,7 @@ int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_execut
     sigaddset(&timer_signals, SIGPROF);
 #ifdef SIGRTMIN
     sigaddset(&timer_signals, SIGRTMIN);
+    sigaddset(&timer_signals, TORUS_TIMER_SIGNAL);
 #endif
     pthread_sigmask(SIG_UNBLOCK, &timer_signals, NULL);
     thread_context_acquire();

@@ -122,6 +122,9 @@ void torus_sapi_note(struct torus_sapi_thread *thread, enum torus_executor_event
 /* worker.c: worker mode's loop (restarts, back-off); TORUS_OK or TORUS_ERROR. */
 int torus_sapi_worker_main(struct torus_sapi_thread *thread);
 
+/* timer.c: the signal its watchdog sends an executor whose time limit has passed. */
+#define TORUS_TIMER_SIGNAL (SIGRTMIN + 2)
+
 /* timer.c: per-thread max_execution_time; called when an executor thread starts and ends. */
 void torus_sapi_timer_thread_start(void);
 void torus_sapi_timer_thread_stop(void);

@@ -251,7 +251,9 @@ static int request_begin(struct torus_sapi_thread *t, struct torus_request *requ
         }
         superglobals_reimport();
         modules_request_startup();
-        zend_set_timeout(INI_INT("max_execution_time"), 1);
+        /* The SIGPROF handler is the one php_request_startup() installed for the worker script's
+         * run: only the limit is re-armed (without a sigaction() per request). */
+        zend_set_timeout(INI_INT("max_execution_time"), 0);
     }
     zend_catch
     {

@@ -269,6 +269,19 @@ class WorkerApi(WorkerTestCase):
         self.assertLess(time.monotonic() - started, 4 * h.SLOW)
         self.assertEqual(self.count(), 1)
 
+    @unittest.skipIf(h.SANITIZE == "thread", "no time limit under ThreadSanitizer")
+    def test_time_limit_belongs_to_its_own_request(self):
+        # Six requests of 0.3 s, each with a 1 s limit, one after the other: the
+        # limits of the earlier ones pass while later ones run, and must not
+        # cut them off, nor wake their usleep() early.
+        first = self.count()
+        for _ in range(6):
+            resp = self.server.get("/nap")
+            self.assertStatus(resp, 200)
+            slept = float(resp.body.split()[1])
+            self.assertGreaterEqual(slept, 0.29)
+        self.assertEqual(self.count(), first + 7)  # the same worker all along
+
     def test_keep_alive_across_many_worker_requests(self):
         with self.server.connect() as conn:
             first = None

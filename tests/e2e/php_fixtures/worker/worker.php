@@ -93,6 +93,13 @@ $handler = function () use (&$requests) {
             while (true) {
             }
 
+        case '/nap': // a request well inside its time limit: neither cut nor woken early
+            set_time_limit(1);
+            $started = microtime(true);
+            usleep(300000);
+            printf('slept %.3f', microtime(true) - $started);
+            break;
+
         case '/throw': // 500, and the worker goes on
             throw new RuntimeException('thrown in the handler');
 
