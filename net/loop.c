@@ -196,6 +196,7 @@ struct torus_loop {
 
     struct torus_http_limits limits;
     struct torus_router router;
+    struct torus_route_memo route_memo; /* forgotten at every iteration */
     struct torus_static_cache *static_cache;
 
     struct torus_conn *parked_first, *parked_last;
@@ -1028,7 +1029,8 @@ static int on_head(struct torus_conn *c)
     }
 
     struct torus_route route;
-    if (torus_route_resolve(&loop->router, path, path_len, &route) != TORUS_OK)
+    if (torus_route_resolve_memo(&loop->router, &loop->route_memo, path, path_len, &route) !=
+        TORUS_OK)
         route.kind = TORUS_ROUTE_NOT_FOUND;
 
     if (route.kind == TORUS_ROUTE_PHP) {
@@ -1913,6 +1915,7 @@ int torus_loop_run(struct torus_shard *shard)
 
         loop->now_ms = monotonic_ms();
         loop->now_s = time(NULL);
+        torus_route_memo_forget(&loop->route_memo);
         handle_completions(loop);
         /* Idle keep-alive connections are the idle and drain timer queues: publish their size. */
         atomic_store_explicit(&shard->metrics.connections_idle,

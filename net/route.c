@@ -458,3 +458,55 @@ int torus_route_resolve(const struct torus_router *router, const char *path, siz
         return route_missing(router, root_len, path, path_len, route);
     return route_to_fallback(router, route); /* ELOOP, ENAMETOOLONG... */
 }
+
+/* Copies what a memo slot holds back into a route (path_info points into path). */
+static void route_memo_restore(const struct torus_route_memo_slot *slot, const char *path,
+                               struct torus_route *route)
+{
+    route->kind = slot->kind;
+    memcpy(route->filename, slot->filename, slot->filename_len + 1);
+    route->filename_len = slot->filename_len;
+    memcpy(route->script_name, slot->script_name, slot->script_name_len + 1);
+    route->script_name_len = slot->script_name_len;
+    memcpy(route->location, slot->location, slot->location_len + 1);
+    route->location_len = slot->location_len;
+    route->path_info = slot->path_info_len ? path + slot->path_info_offset : "";
+    route->path_info_len = slot->path_info_len;
+    route->st = slot->st;
+}
+
+int torus_route_resolve_memo(const struct torus_router *router, struct torus_route_memo *memo,
+                             const char *path, size_t path_len, struct torus_route *route)
+{
+    if (path_len >= TORUS_ROUTE_MEMO_PATH)
+        return torus_route_resolve(router, path, path_len, route);
+    for (unsigned i = 0; i < TORUS_ROUTE_MEMO_SLOTS; i++) {
+        const struct torus_route_memo_slot *slot = &memo->slots[i];
+        if (slot->generation == memo->generation && slot->path_len == path_len &&
+            memcmp(slot->path, path, path_len) == 0) {
+            route_memo_restore(slot, path, route);
+            return TORUS_OK;
+        }
+    }
+    int rc = torus_route_resolve(router, path, path_len, route);
+    if (rc != TORUS_OK || route->filename_len >= sizeof(memo->slots[0].filename) ||
+        route->script_name_len >= sizeof(memo->slots[0].script_name) ||
+        route->location_len >= sizeof(memo->slots[0].location))
+        return rc;
+    struct torus_route_memo_slot *slot = &memo->slots[memo->next];
+    memo->next = (memo->next + 1) % TORUS_ROUTE_MEMO_SLOTS;
+    slot->generation = memo->generation;
+    slot->path_len = path_len;
+    memcpy(slot->path, path, path_len);
+    slot->kind = route->kind;
+    memcpy(slot->filename, route->filename, route->filename_len + 1);
+    slot->filename_len = route->filename_len;
+    memcpy(slot->script_name, route->script_name, route->script_name_len + 1);
+    slot->script_name_len = route->script_name_len;
+    memcpy(slot->location, route->location, route->location_len + 1);
+    slot->location_len = route->location_len;
+    slot->path_info_len = route->path_info_len;
+    slot->path_info_offset = route->path_info_len ? (size_t)(route->path_info - path) : 0;
+    slot->st = route->st;
+    return rc;
+}

@@ -41,6 +41,7 @@
 #define TORUS_ROUTE_H
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <stddef.h>
@@ -117,5 +118,46 @@ struct torus_router {
  */
 int torus_route_resolve(const struct torus_router *router, const char *path, size_t path_len,
                         struct torus_route *route);
+
+/*
+ * The routes one I/O thread resolved since it last called
+ * torus_route_memo_forget(): its loop forgets them at every iteration, so the
+ * requests of one batch of completions share one look at the file system (a
+ * benchmark's 64 connections asking for the same path cost one stat() per
+ * batch, not one per request), and a file created, changed or removed is
+ * seen from the next batch on, as soon as without the memo, to within the
+ * microseconds a batch takes. Only short paths and results are kept.
+ */
+#define TORUS_ROUTE_MEMO_SLOTS 4
+#define TORUS_ROUTE_MEMO_PATH  256
+
+struct torus_route_memo_slot {
+    uint64_t generation; /* valid while equal to the memo's */
+    size_t path_len;
+    char path[TORUS_ROUTE_MEMO_PATH];
+    enum torus_route_kind kind;
+    size_t filename_len, script_name_len, location_len;
+    size_t path_info_offset, path_info_len; /* PATH_INFO is path[offset ..] */
+    char filename[TORUS_ROUTE_MEMO_PATH + 32];
+    char script_name[TORUS_ROUTE_MEMO_PATH + 16];
+    char location[TORUS_ROUTE_MEMO_PATH * 3 + 4];
+    struct stat st;
+};
+
+struct torus_route_memo {
+    uint64_t generation; /* starts at 1: a zeroed slot is never valid */
+    unsigned next;       /* the slot the next miss replaces */
+    struct torus_route_memo_slot slots[TORUS_ROUTE_MEMO_SLOTS];
+};
+
+/* Forgets every route (a zeroed memo must be forgotten once before use). */
+static inline void torus_route_memo_forget(struct torus_route_memo *memo)
+{
+    memo->generation++;
+}
+
+/* torus_route_resolve() through the memo: the same result, without a new stat() on a hit. */
+int torus_route_resolve_memo(const struct torus_router *router, struct torus_route_memo *memo,
+                             const char *path, size_t path_len, struct torus_route *route);
 
 #endif

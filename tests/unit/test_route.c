@@ -467,6 +467,51 @@ static void test_without_php(void)
     ROUTE(&r, "/docs", REDIRECT, NULL, NULL, NULL, "/docs/");
 }
 
+/* The memo: one batch sees one state of the file system, the next batch sees the new one. */
+static void test_memo(void)
+{
+    struct torus_router r = router_for(root, true, true);
+    static struct torus_route_memo memo; /* large: not on the stack */
+    torus_route_memo_forget(&memo);
+    struct torus_route route;
+    char path_info_path[] = "/blog/post.php/2024/x";
+
+    CHECK(torus_route_resolve_memo(&r, &memo, "/memo.txt", 9, &route) == TORUS_OK);
+    CHECK(route.kind == TORUS_ROUTE_PHP && route.filename_len == 0); /* missing: the worker */
+    make_file(root, "memo.txt", "now here");
+    CHECK(torus_route_resolve_memo(&r, &memo, "/memo.txt", 9, &route) == TORUS_OK);
+    CHECK(route.kind == TORUS_ROUTE_PHP); /* same batch: the same answer */
+    torus_route_memo_forget(&memo);
+    CHECK(torus_route_resolve_memo(&r, &memo, "/memo.txt", 9, &route) == TORUS_OK);
+    CHECK(route.kind == TORUS_ROUTE_STATIC && route.st.st_size == 8);
+    CHECK(strcmp(route.filename + strlen(root), "/memo.txt") == 0);
+
+    /* A hit gives back every field, PATH_INFO pointing into the path passed this time. */
+    struct torus_route fresh;
+    CHECK(torus_route_resolve(&r, path_info_path, strlen(path_info_path), &fresh) == TORUS_OK);
+    for (int i = 0; i < 2; i++) {
+        char copy[sizeof(path_info_path)];
+        memcpy(copy, path_info_path, sizeof(copy));
+        CHECK(torus_route_resolve_memo(&r, &memo, copy, strlen(copy), &route) == TORUS_OK);
+        CHECK(route.kind == fresh.kind && strcmp(route.filename, fresh.filename) == 0);
+        CHECK(strcmp(route.script_name, fresh.script_name) == 0);
+        CHECK(route.path_info == copy + strlen("/blog/post.php") && route.path_info_len == 7);
+    }
+    CHECK(torus_route_resolve_memo(&r, &memo, "/docs", 5, &route) == TORUS_OK);
+    CHECK(torus_route_resolve_memo(&r, &memo, "/docs", 5, &route) == TORUS_OK);
+    CHECK(route.kind == TORUS_ROUTE_REDIRECT && strcmp(route.location, "/docs/") == 0);
+
+    /* Removed: still there for this batch, gone for the next. */
+    char name[PATH_MAX];
+    snprintf(name, sizeof(name), "%s/memo.txt", root);
+    CHECK(unlink(name) == 0);
+    CHECK(torus_route_resolve_memo(&r, &memo, "/memo.txt", 9, &route) == TORUS_OK);
+    CHECK(route.kind == TORUS_ROUTE_STATIC);
+    torus_route_memo_forget(&memo);
+    CHECK(torus_route_resolve_memo(&r, &memo, "/memo.txt", 9, &route) == TORUS_OK);
+    CHECK(route.kind == TORUS_ROUTE_PHP && route.filename_len == 0);
+}
+
 static void test_worker(void)
 {
     struct torus_router r = router_for(root, true, true);
@@ -546,6 +591,7 @@ int main(void)
     test_without_php();
     test_worker();
     test_normalize_then_route();
+    test_memo();
     nftw(base, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 
     printf("test_route: %d passed, %d failed\n", checks - failures, failures);
