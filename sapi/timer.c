@@ -46,11 +46,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/log.h"
 #include "sapi/thread.h"
 
 #ifndef ZEND_MAX_EXECUTION_TIMERS
@@ -147,14 +149,15 @@ static void watchdog_start(void)
     sigemptyset(&sa.sa_mask);
     if (sigaction(TORUS_TIMER_SIGNAL, &sa, NULL) != 0)
         return;
+    /* The default stack: a small one cannot hold the static thread-local storage of ZTS PHP. */
     pthread_t thread;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    watchdog_running = pthread_create(&thread, &attr, watchdog_main, NULL) == 0;
-    pthread_attr_destroy(&attr);
-    if (watchdog_running)
-        pthread_detach(thread);
+    int rc = pthread_create(&thread, NULL, watchdog_main, NULL);
+    if (rc != 0) {
+        torus_log_error("max_execution_time: cannot start the watchdog thread: %s", strerror(rc));
+        return;
+    }
+    watchdog_running = true;
+    pthread_detach(thread);
 }
 
 void torus_sapi_timer_thread_start(void)
