@@ -344,6 +344,7 @@ int torus_sapi_request_bind(struct torus_sapi_thread *t, struct torus_request *r
     t->request = request;
     t->body_offset = 0;
     t->finished = false;
+    t->filter_server_copied = true; /* nothing to copy until $_SERVER is made */
     torus_sapi_response_begin(&t->response, t->port, request);
     if (slow_path(strings_build(t, request) != TORUS_OK))
         return TORUS_ERROR;
@@ -356,6 +357,7 @@ int torus_sapi_bootstrap_bind(struct torus_sapi_thread *t)
     t->request = NULL;
     t->body_offset = 0;
     t->finished = false;
+    t->filter_server_copied = true;
     if (slow_path(strings_build(t, NULL) != TORUS_OK))
         return TORUS_ERROR;
     request_info_fill(t, NULL);
@@ -456,6 +458,162 @@ static const char *const variable_names[VARIABLE_COUNT] = {
     [VARIABLE_FRANKENPHP_WORKER] = "FRANKENPHP_WORKER",
 };
 
+/*
+ * Registering $_SERVER quickly. PHP's way (php_register_variable_safe through
+ * the input filter) parses every name for brackets and dots, looks it up in
+ * the interned strings and, with ext/filter, registers it twice: the value in
+ * $_SERVER and a raw copy in the filter's own array, which only
+ * filter_input(INPUT_SERVER), filter_input_array(INPUT_SERVER) and
+ * filter_has_var(INPUT_SERVER) read. It was the largest PHP cost of a
+ * worker-mode request.
+ *
+ * So when the filter would keep every value as it is (filter.default =
+ * unsafe_raw, PHP's default), Torus puts the variables in $_SERVER directly,
+ * with keys made once at start-up for its own names, and builds the filter's
+ * copy only when a script asks for it: those three functions are wrapped, and
+ * on their first call with INPUT_SERVER in a request the request's variables
+ * go through the input filter, as PHP-FPM registers them, into a scratch
+ * $_SERVER that is then dropped (the script's own $_SERVER, changes included,
+ * stays as it is). Header names with bytes PHP would rewrite ('.', '[', ...)
+ * still take PHP's way, and so does everything when another default filter
+ * is set or another extension installed an input filter.
+ */
+
+static zend_string *variable_keys[VARIABLE_COUNT]; /* permanent, interned */
+static bool server_direct;  /* $_SERVER may be registered directly */
+static bool filter_wrapped; /* ext/filter's INPUT_SERVER functions are wrapped */
+
+#define INPUT_SERVER_TYPE 5 /* ext/filter's INPUT_SERVER */
+
+static const char *const filter_function_names[] = {"filter_input", "filter_input_array",
+                                                    "filter_has_var"};
+static zif_handler filter_function_handlers[TORUS_ARRAY_SIZE(filter_function_names)];
+
+/* A key that lives as long as the process and that PHP never counts references of. */
+static zend_string *permanent_key(const char *name)
+{
+    zend_string *key = zend_string_init(name, strlen(name), 1);
+    zend_string_hash_val(key);
+    GC_SET_REFCOUNT(key, 1);
+    GC_TYPE_INFO(key) =
+        GC_STRING | ((IS_STR_INTERNED | IS_STR_PERSISTENT | IS_STR_PERMANENT) << GC_FLAGS_SHIFT);
+    return key;
+}
+
+static void register_request_variables(struct torus_sapi_thread *t, zval *array, bool direct);
+
+/* Before an INPUT_SERVER read of ext/filter: its raw copy of this request's variables. */
+static void filter_server_copy_ensure(void)
+{
+    struct torus_sapi_thread *t = torus_sapi_current;
+    if (!t || !t->script_filename || t->filter_server_copied)
+        return;
+    t->filter_server_copied = true;
+    zval *server = &PG(http_globals)[TRACK_VARS_SERVER];
+    zval kept;
+    ZVAL_COPY_VALUE(&kept, server);
+    array_init(server); /* the input filter puts its filtered values here: a scratch array */
+    register_request_variables(t, server, false);
+    zval_ptr_dtor(server);
+    ZVAL_COPY_VALUE(server, &kept);
+}
+
+static void wrapped_filter_function(INTERNAL_FUNCTION_PARAMETERS, size_t which)
+{
+    if (ZEND_NUM_ARGS() >= 1 && Z_TYPE_P(ZEND_CALL_ARG(execute_data, 1)) == IS_LONG &&
+        Z_LVAL_P(ZEND_CALL_ARG(execute_data, 1)) == INPUT_SERVER_TYPE)
+        filter_server_copy_ensure();
+    filter_function_handlers[which](INTERNAL_FUNCTION_PARAM_PASSTHRU);
+}
+
+static ZEND_FUNCTION(torus_filter_input)
+{
+    wrapped_filter_function(INTERNAL_FUNCTION_PARAM_PASSTHRU, 0);
+}
+
+static ZEND_FUNCTION(torus_filter_input_array)
+{
+    wrapped_filter_function(INTERNAL_FUNCTION_PARAM_PASSTHRU, 1);
+}
+
+static ZEND_FUNCTION(torus_filter_has_var)
+{
+    wrapped_filter_function(INTERNAL_FUNCTION_PARAM_PASSTHRU, 2);
+}
+
+/* After PHP's start-up (INI settings known, modules loaded): the keys, and the direct way. */
+static void server_keys_startup(void)
+{
+    for (int v = 0; v < VARIABLE_COUNT; v++)
+        variable_keys[v] = permanent_key(variable_names[v]);
+    if (sapi_module.input_filter == php_default_input_filter) {
+        server_direct = true; /* no ext/filter: nothing to copy */
+        return;
+    }
+    if (!zend_hash_str_exists(&module_registry, "filter", 6))
+        return; /* an input filter of another extension: PHP's way */
+    const char *default_filter = zend_ini_string("filter.default", 14, 0);
+    if (default_filter && default_filter[0] && strcasecmp(default_filter, "unsafe_raw") != 0)
+        return;
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(filter_function_names); i++) {
+        zend_function *f = zend_hash_str_find_ptr(CG(function_table), filter_function_names[i],
+                                                  strlen(filter_function_names[i]));
+        if (!f || f->type != ZEND_INTERNAL_FUNCTION)
+            return;
+        filter_function_handlers[i] = f->internal_function.handler;
+    }
+    filter_wrapped = true;
+    server_direct = true;
+}
+
+/* On each executor thread (ZTS gives every thread its own copy of the internal functions). */
+static void filter_functions_wrap(void)
+{
+    static const zif_handler wrappers[] = {ZEND_FN(torus_filter_input),
+                                           ZEND_FN(torus_filter_input_array),
+                                           ZEND_FN(torus_filter_has_var)};
+    if (!filter_wrapped)
+        return;
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(filter_function_names); i++) {
+        zend_function *f = zend_hash_str_find_ptr(CG(function_table), filter_function_names[i],
+                                                  strlen(filter_function_names[i]));
+        if (f && f->type == ZEND_INTERNAL_FUNCTION &&
+            f->internal_function.handler == filter_function_handlers[i])
+            f->internal_function.handler = wrappers[i];
+    }
+}
+
+static void server_keys_shutdown(void)
+{
+    for (int v = 0; v < VARIABLE_COUNT; v++) {
+        if (variable_keys[v])
+            pefree(variable_keys[v], 1);
+        variable_keys[v] = NULL;
+    }
+    server_direct = false;
+    filter_wrapped = false;
+}
+
+/* Puts one value under key in $_SERVER, directly. */
+static void server_put(HashTable *server, zend_string *key, const char *value, size_t len)
+{
+    zval z;
+    ZVAL_STRINGL_FAST(&z, value, len);
+    zend_hash_update(server, key, &z);
+}
+
+/* Decimal digits of n, written at the end of number[24]; returns where they start. */
+static const char *format_unsigned(char *number, uint64_t n, size_t *len)
+{
+    char *end = number + 23, *p = end;
+    do {
+        *--p = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    *len = (size_t)(end - p);
+    return p;
+}
+
 static bool set_value(const char *data, size_t len, const char **value, size_t *value_len)
 {
     *value = data;
@@ -505,7 +663,8 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
     case VARIABLE_CONTENT_LENGTH:
         if (!t->has_content_length && r->body.len == 0)
             return false;
-        return set_value(number, (size_t)snprintf(number, 24, "%zu", r->body.len), value, len);
+        *value = format_unsigned(number, r->body.len, len);
+        return true;
     case VARIABLE_PATH_INFO:
         return r->path_info.len && set_value(r->path_info.data, r->path_info.len, value, len);
     case VARIABLE_PATH_TRANSLATED:
@@ -528,11 +687,13 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
     case VARIABLE_REMOTE_ADDR:
         return set_value(r->remote_addr, strlen(r->remote_addr), value, len);
     case VARIABLE_REMOTE_PORT:
-        return set_value(number, (size_t)snprintf(number, 24, "%u", r->remote_port), value, len);
+        *value = format_unsigned(number, r->remote_port, len);
+        return true;
     case VARIABLE_SERVER_ADDR:
         return set_value(r->server_addr, strlen(r->server_addr), value, len);
     case VARIABLE_SERVER_PORT:
-        return set_value(number, (size_t)snprintf(number, 24, "%u", r->server_port), value, len);
+        *value = format_unsigned(number, r->server_port, len);
+        return true;
     case VARIABLE_SERVER_NAME:
         return set_value(t->server_name.data, t->server_name.len, value, len);
     default:
@@ -567,7 +728,18 @@ static void http_variable_name(const struct torus_header *h, char *out)
     out[5 + h->name.len] = '\0';
 }
 
-static void register_header_variables(struct torus_sapi_thread *t, zval *array)
+/* Whether an HTTP_ name is made only of bytes PHP keeps as they are in a $_SERVER key. */
+static bool plain_variable_name(const char *name, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static void register_header_variables(struct torus_sapi_thread *t, zval *array, bool direct)
 {
     const struct torus_request *r = t->request;
     char stack_name[128];
@@ -580,9 +752,34 @@ static void register_header_variables(struct torus_sapi_thread *t, zval *array)
         const char *value;
         size_t len;
         torus_sapi_header_value(t, r, i, &value, &len);
-        server_variable(array, name, value, len);
+        size_t name_len = h->name.len + 5;
+        if (direct && plain_variable_name(name, name_len)) {
+            zend_string *key = zend_string_init(name, name_len, 0);
+            server_put(Z_ARRVAL_P(array), key, value, len);
+            zend_string_release_ex(key, 0);
+        } else {
+            server_variable(array, name, value, len);
+        }
         if (name != stack_name)
             efree(name);
+    }
+}
+
+/* The request's own variables (headers, then CGI ones), directly or through the input filter. */
+static void register_request_variables(struct torus_sapi_thread *t, zval *array, bool direct)
+{
+    if (t->request)
+        register_header_variables(t, array, direct);
+    char number[24];
+    for (int v = 0; v < VARIABLE_COUNT; v++) {
+        const char *value;
+        size_t len;
+        if (!request_variable(t, (enum request_variable)v, number, &value, &len))
+            continue;
+        if (direct)
+            server_put(Z_ARRVAL_P(array), variable_keys[v], value, len);
+        else
+            server_variable(array, variable_names[v], value, len);
     }
 }
 
@@ -590,26 +787,29 @@ static void on_register_variables(zval *array)
 {
     /* The environment first, as PHP-FPM with clear_env = no; the request's variables win. */
     struct torus_sapi_thread *t = torus_sapi_current;
+    bool direct = server_direct && t && t->script_filename;
     if (t && t->worker_phase == TORUS_SAPI_WORKER_IN_REQUEST) {
         if (Z_TYPE(t->environment) != IS_ARRAY) {
             array_init(&t->environment);
             php_import_environment_variables(&t->environment);
         }
-        zend_hash_copy(Z_ARRVAL_P(array), Z_ARRVAL(t->environment), zval_add_ref);
+        if (direct && zend_hash_num_elements(Z_ARRVAL_P(array)) == 0) {
+            /* A copy of the environment, with room for the request's variables. */
+            HashTable *server = zend_array_dup(Z_ARRVAL(t->environment));
+            zend_hash_extend(server, zend_hash_num_elements(server) + VARIABLE_COUNT + 16,
+                             HT_IS_PACKED(server));
+            zend_array_destroy(Z_ARR_P(array));
+            ZVAL_ARR(array, server);
+        } else {
+            zend_hash_copy(Z_ARRVAL_P(array), Z_ARRVAL(t->environment), zval_add_ref);
+        }
     } else {
         php_import_environment_variables(array);
     }
     if (!t || !t->script_filename)
         return;
-    if (t->request)
-        register_header_variables(t, array);
-    char number[24];
-    for (int v = 0; v < VARIABLE_COUNT; v++) {
-        const char *value;
-        size_t len;
-        if (request_variable(t, (enum request_variable)v, number, &value, &len))
-            server_variable(array, variable_names[v], value, len);
-    }
+    t->filter_server_copied = !direct; /* PHP's way has made the filter's copy already */
+    register_request_variables(t, array, direct);
 }
 
 /* A NUL-terminated copy of value in t's scratch buffer (value may already be there). */
@@ -961,6 +1161,7 @@ int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *er
         return TORUS_ERROR;
     }
     php_started = true;
+    server_keys_startup();
     return TORUS_OK;
 }
 
@@ -972,6 +1173,7 @@ void torus_sapi_shutdown(void)
         sapi_module.shutdown(&sapi_module);
     sapi_shutdown();
     tsrm_shutdown();
+    server_keys_shutdown();
     free(ini_entries);
     ini_entries = NULL;
     php_started = false;
@@ -1066,6 +1268,7 @@ static void thread_context_acquire(void)
         zend_hash_str_find_ptr(CG(function_table), "opcache_reset", sizeof("opcache_reset") - 1);
     if (reset && reset->type == ZEND_INTERNAL_FUNCTION)
         reset->internal_function.handler = ZEND_FN(torus_sapi_opcache_reset_refused);
+    filter_functions_wrap();
 }
 
 static int classic_main(struct torus_sapi_thread *t)

@@ -51,6 +51,7 @@ struct torus_sapi_thread {
     const char *authorization;
     torus_str server_name; /* Host without its port, or the server address */
     bool has_content_length;
+    bool filter_server_copied; /* ext/filter's INPUT_SERVER copy is made (sapi.c) */
 
     /* Joined header values and getenv() answers. */
     char *scratch;

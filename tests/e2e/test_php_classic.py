@@ -118,6 +118,22 @@ class PhpTestCase(h.ServerTestCase):
         except ValueError:
             self.fail("not JSON: %r" % resp)
 
+    def check_filter_server(self, path, custom):
+        # ext/filter's INPUT_SERVER copy holds the request's variables as they
+        # came (not the script's changes to $_SERVER, not the environment), as
+        # under PHP-FPM.
+        data = self.fetch_json(get(path, [("X-Custom", custom), ("X.Dot-Ted", "d")]))
+        self.assertEqual(data["method"], "GET")
+        self.assertEqual(data["server_method"], "CHANGED")
+        self.assertEqual(data["custom"], custom)
+        self.assertEqual(data["server_custom"], custom)
+        self.assertTrue(data["has_custom"])
+        self.assertEqual(data["dotted"], "d")
+        self.assertEqual(data["server_dotted"], "d")
+        self.assertEqual(data["uri"], path)
+        self.assertEqual(data["port_int"], self.server.port)
+        self.assertFalse(data["env_in_copy"])
+
     def marker(self, name):
         try:
             with open(os.path.join(self.markers, name)) as f:
@@ -234,6 +250,10 @@ class Routing(PhpTestCase):
 
 
 class ServerVariables(PhpTestCase):
+
+    def test_filter_input_server(self):
+        self.check_filter_server("/filter_server.php", "one")
+        self.check_filter_server("/filter_server.php?again", "two")
 
     def test_server_array(self):
         headers = [("User-Agent", "torus-e2e/1.0"), ("X-Custom-Header", "custom value"),

@@ -282,6 +282,11 @@ class WorkerApi(WorkerTestCase):
             self.assertGreaterEqual(slept, 0.29)
         self.assertEqual(self.count(), first + 7)  # the same worker all along
 
+    def test_filter_input_server_per_request(self):
+        # Each request's own variables, though the worker stays.
+        for n in range(3):
+            self.check_filter_server("/filter_server?n=%d" % n, "value %d" % n)
+
     def test_keep_alive_across_many_worker_requests(self):
         with self.server.connect() as conn:
             first = None

@@ -100,6 +100,10 @@ $handler = function () use (&$requests) {
             printf('slept %.3f', microtime(true) - $started);
             break;
 
+        case '/filter_server': // ext/filter's copy of this request's variables
+            require __DIR__ . '/filter_server.php';
+            break;
+
         case '/throw': // 500, and the worker goes on
             throw new RuntimeException('thrown in the handler');
 
