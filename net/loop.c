@@ -452,6 +452,12 @@ static void submit_file_read(struct torus_conn *c)
 /* Called when a connection has nothing more to send for its current response(s). */
 static void conn_output_drained(struct torus_conn *c)
 {
+    if (c->close_after && c->exchange) {
+        /* The last request is still with PHP (what went out was, say, a TLS session ticket):
+         * the close waits for its response. */
+        conn_update_timer(c);
+        return;
+    }
     if (c->close_after && c->tls && !c->tls_shut && torus_tls_handshake_done(c->tls)) {
         /* Say goodbye in TLS first; the lingering close follows once it is sent. */
         c->tls_shut = true;

@@ -631,10 +631,10 @@ struct torus_tls_conn *torus_tls_conn_new(struct torus_tls_context *ctx)
     /*
      * ALPN belongs to each SSL object: wolfSSL 5.5.4 ignores a refusal from a
      * context-wide select callback, and only a per-connection protocol list
-     * makes it answer a client that offers no http/1.1 with
+     * makes it answer a client that offers none of ours with
      * no_application_protocol (RFC 7301).
      */
-    char protocols[] = TORUS_TLS_ALPN_HTTP1;
+    char protocols[] = TORUS_TLS_ALPN_LIST;
     if (slow_path(wolfSSL_UseALPN(conn->ssl, protocols, sizeof(protocols) - 1,
                                   WOLFSSL_ALPN_FAILED_ON_MISMATCH) != WOLFSSL_SUCCESS)) {
         wolfSSL_free(conn->ssl);

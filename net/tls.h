@@ -36,8 +36,11 @@
 
 #include "runtime/common.h"
 
-/* The first application protocol offered by ALPN (and the only one for now). */
+/* The application protocol ALPN selects for HTTP/1.1 clients. */
 #define TORUS_TLS_ALPN_HTTP1 "http/1.1"
+/* Every protocol ALPN may select, in the server's order of preference (wolfSSL's list form):
+ * as nginx without HTTP/2, a client that offers only http/1.0 is served too. */
+#define TORUS_TLS_ALPN_LIST "http/1.1,http/1.0"
 
 /* How long a session-ticket key encrypts new tickets; it then decrypts for as long again. */
 #define TORUS_TLS_TICKET_KEY_LIFETIME 3600

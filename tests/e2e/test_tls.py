@@ -273,6 +273,13 @@ class Handshakes(TlsTestCase):
         with self.connect_tls(ctx=client_context(alpn=("h2", "http/1.1"))) as c:
             self.assertEqual(c.sock.selected_alpn_protocol(), "http/1.1")
 
+    def test_http10_only_client_is_served(self):
+        # As nginx without HTTP/2: http/1.0 is a protocol we speak.
+        with self.connect_tls(ctx=client_context(alpn=("http/1.0",))) as c:
+            self.assertEqual(c.sock.selected_alpn_protocol(), "http/1.0")
+            c.send(b"GET /hello.txt HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            self.assertEqual(c.read_response().body, HELLO)
+
     def test_h2_only_client_is_refused(self):
         # RFC 7301: no protocol in common is a no_application_protocol alert.
         self.assertRefusedWithAlert(client_context(alpn=("h2",)), "alert no application protocol")
@@ -400,6 +407,19 @@ class Robustness(TlsTestCase):
             self.assertEqual(c.read_response().body, HELLO)
             # suppress_ragged_eofs=False: an EOF without close_notify raises here.
             self.assertEqual(c.read_until_closed(), b"")
+
+    def test_connection_close_after_php(self):
+        # The session ticket goes out while PHP runs: the close must still wait for the
+        # response (it once came before it, and the client got nothing).
+        for headers, version in (({"Connection": "close"}, "1.1"), ({}, "1.0")):
+            with self.connect_tls() as c:
+                line = "GET /https.php HTTP/%s\r\nHost: localhost\r\n" % version
+                c.send((line + "".join("%s: %s\r\n" % kv for kv in headers.items()) +
+                        "\r\n").encode())
+                resp = c.read_response(within=30 * h.SLOW)
+                self.assertStatus(resp, 200)
+                self.assertEqual(resp.body.decode(), "on %d" % self.server.tls_port)
+                self.assertEqual(c.read_until_closed(), b"")
 
     def test_big_static_file_down(self):
         want = h.big_content(BIG_DOWN)

@@ -644,6 +644,22 @@ static void test_alpn(void)
     check_refused(&p, "ALPN h2 only");
     pair_free(&p);
 
+    /* http/1.1 is chosen next to h2; http/1.0 alone is served (as nginx does). */
+    pair_init(&p, ctx, cctx);
+    char offer[] = "h2,http/1.1";
+    CHECK(wolfSSL_UseALPN(p.client, offer, sizeof(offer) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) ==
+          WOLFSSL_SUCCESS);
+    CHECK(handshake(&p));
+    CHECK(torus_tls_alpn_http1(p.server));
+    pair_free(&p);
+    pair_init(&p, ctx, cctx);
+    char http10[] = "http/1.0";
+    CHECK(wolfSSL_UseALPN(p.client, http10, sizeof(http10) - 1,
+                          WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) == WOLFSSL_SUCCESS);
+    CHECK(handshake(&p));
+    CHECK(!torus_tls_alpn_http1(p.server)); /* served, with http/1.0 */
+    pair_free(&p);
+
     wolfSSL_CTX_free(cctx);
     torus_tls_context_free(ctx);
 }
