@@ -6,6 +6,7 @@
 // bench/run parses: "BENCH_RESULT {json}", the same fields bench/wrk/report.lua
 // prints. bench/run --tool k6 runs them this way; by hand:
 //   k6 run -e BASE_URL=http://127.0.0.1:8080 -e VUS=64 -e DURATION=10s bench/k6/hello.js
+//   k6 run -e BASE_URL=https://127.0.0.1:8443 bench/k6/https-new-conn.js
 import http from 'k6/http';
 
 export const BASE_URL = __ENV.BASE_URL || 'http://127.0.0.1:8080';
@@ -14,13 +15,16 @@ export const DURATION = __ENV.DURATION || '10s';
 export const TREND_STATS = ['avg', 'min', 'med', 'max', 'p(50)', 'p(90)', 'p(99)'];
 
 // Options of a script with one constant load of VUS virtual users (each one
-// keep-alive connection issuing requests back to back, as wrk does).
+// keep-alive connection issuing requests back to back, as wrk does). Over
+// HTTPS (the https-* scenarios) the harness's certificate is self-signed, so
+// it is not verified (the servers are on 127.0.0.1).
 export function constantLoad() {
   return {
     vus: VUS,
     duration: DURATION,
     discardResponseBodies: true,
     summaryTrendStats: TREND_STATS,
+    insecureSkipTLSVerify: BASE_URL.startsWith('https:'),
   };
 }
 

@@ -14,9 +14,10 @@ class Scenario:
     summary: str
     wrk_script: str = "get.lua"  # in bench/wrk/
     kind: str = "load"  # "load", "cpu-mix" (a second wrk burns CPU) or "idle" (10k idle conns)
-    needs: tuple = ()  # fixtures: "sqlite", "mariadb", "burn"
+    needs: tuple = ()  # fixtures: "sqlite", "mariadb", "burn", "tls" (the certificate)
     static_copy: bool = False  # nginx-static can serve the same bytes (pre-rendered)
     k6_script: str = ""  # in bench/k6/; "" = NAME.js
+    tls: bool = False  # served and loaded over HTTPS (servers that cannot do TLS have no row)
 
     @property
     def scripts(self):
@@ -42,6 +43,11 @@ SCENARIOS = (
     Scenario("idle-10k", "/hello.php",
              "hello with 10,000 idle keep-alive connections open; RSS they add",
              kind="idle", static_copy=True, k6_script="hello.js"),
+    Scenario("https-hello", "/hello.php", "hello over HTTPS (TLS 1.2/1.3), keep-alive",
+             needs=("tls",), static_copy=True, tls=True, k6_script="hello.js"),
+    Scenario("https-new-conn", "/hello.php",
+             "one request per new TLS 1.3 connection (Connection: close): HTTPS connections/s",
+             wrk_script="connection-close.lua", needs=("tls",), static_copy=True, tls=True),
 )
 
 # cpu-mix's second load: 2 connections on a request that burns ~20 ms of CPU.
@@ -65,6 +71,7 @@ class ServerKind:
     label: str  # as shown in the table
     peer_binaries: tuple = field(default=())  # option names of the binaries it needs
     php: bool = True  # runs PHP (False: nginx-static serves pre-rendered bytes)
+    tls: bool = True  # can serve HTTPS (php -S cannot)
 
 
 SERVERS = (
@@ -72,7 +79,7 @@ SERVERS = (
     ServerKind("torus-worker", "torus worker", ("torus",)),
     ServerKind("nginx-static", "nginx static", ("nginx",), php=False),
     ServerKind("nginx-fpm", "nginx + php-fpm", ("nginx", "php_fpm")),
-    ServerKind("php-server", "php -S", ("php",)),
+    ServerKind("php-server", "php -S", ("php",), tls=False),
 )
 
 SERVER_NAMES = tuple(s.name for s in SERVERS)
@@ -90,8 +97,17 @@ def server_kind(name):
 
 
 def server_runs_scenario(server_name, scenario_name):
-    """Whether the pair makes a row: nginx-static only serves what needs no PHP."""
+    """Whether the pair makes a row: nginx-static only serves what needs no PHP,
+    and php -S has no HTTPS."""
     kind = server_kind(server_name)
+    s = scenario(scenario_name)
+    if s.tls and not kind.tls:
+        return False
     if kind.php:
         return True
-    return scenario(scenario_name).static_copy
+    return s.static_copy
+
+
+def base_url(port, tls=False):
+    """The URL the load generator and the probes use for a server on 127.0.0.1:port."""
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}"

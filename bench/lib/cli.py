@@ -64,6 +64,13 @@ BINARIES = {
     "mariadb_install_db": ("--mariadb-install-db",
                            lambda: _which("mariadb-install-db", "/usr/bin/mariadb-install-db")),
     "mariadb": ("--mariadb-client", lambda: _which("mariadb", "/usr/bin/mariadb")),
+    "openssl": ("--openssl", lambda: _which("openssl", "/usr/bin/openssl")),
+}
+
+# Where a missing binary comes from, when not from `tools/install-deps bench`.
+_WHERE = {
+    "k6": "k6 is not in Debian: install it from k6.io",
+    "openssl": "install Debian's openssl (tools/install-deps test)",
 }
 
 
@@ -200,10 +207,15 @@ def required_binaries(o):
     """
     needed = [o.tool]
     for server in o.servers:
-        needed.extend(b for b in catalog.server_kind(server).peer_binaries if b != "torus")
+        # A server without a row in any chosen scenario (php -S for https-*) needs nothing.
+        if any(catalog.server_runs_scenario(server, name) for name in o.scenarios):
+            needed.extend(b for b in catalog.server_kind(server).peer_binaries if b != "torus")
     scenarios = [catalog.scenario(n) for n in o.scenarios]
     if any("mariadb" in s.needs for s in scenarios):
         needed.extend(("mariadbd", "mariadb_install_db", "mariadb"))
+    # openssl (the CLI) makes the self-signed certificate of the https-* scenarios.
+    if any("tls" in s.needs for s in scenarios):
+        needed.append("openssl")
     # php (the CLI) renders nginx-static's copies and calibrates the CPU burner.
     if any("burn" in s.needs for s in scenarios) or "nginx-static" in o.servers:
         needed.append("php")
@@ -219,6 +231,6 @@ def missing_binary(o):
     for name, path in required_binaries(o):
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
             flag = BINARIES[name][0]
-            where = "k6 is not in Debian: install it from k6.io" if name == "k6" else "run tools/install-deps bench"
+            where = _WHERE.get(name, "run tools/install-deps bench")
             return f"{flag[2:]} not found at {path}: {where} or pass {flag} PATH"
     return None

@@ -78,16 +78,15 @@ class Runner:
         return os.path.join(self.ws.raw, scenario.name, f"{server.name}-c{connections}-{label}.txt")
 
     def load_run(self, server, scenario, connections, duration, label):
-        base = f"http://127.0.0.1:{server.port}"
         if scenario.kind == "cpu-mix":
             return self.cpu_mix_run(server, scenario, connections, duration, label)
-        run = loadgen.LoadRun(self.ws, scenario.scripts, base, scenario.path, connections, duration,
+        run = loadgen.LoadRun(self.ws, scenario.scripts, server.base_url, scenario.path, connections, duration,
                               self.raw_path(server, scenario, connections, label))
         result, why = run.wait()
         return result, why, []
 
     def cpu_mix_run(self, server, scenario, connections, duration, label):
-        base = f"http://127.0.0.1:{server.port}"
+        base = server.base_url
         burner = loadgen.LoadRun(self.ws, catalog.BURN_SCRIPTS, base, catalog.BURN_PATH,
                                  catalog.BURN_CONNECTIONS, duration + 2,
                                  self.raw_path(server, scenario, connections, label + "-burn"))
@@ -192,7 +191,7 @@ class Runner:
         try:
             if self.o.warmup > 0:
                 label = "warmup"
-                run = loadgen.LoadRun(self.ws, scenario.scripts, f"http://127.0.0.1:{server.port}", scenario.path,
+                run = loadgen.LoadRun(self.ws, scenario.scripts, server.base_url, scenario.path,
                                       max(self.o.connections), self.o.warmup,
                                       self.raw_path(server, scenario, max(self.o.connections), label))
                 run.wait()
@@ -231,13 +230,18 @@ class Runner:
 def _method_facts(o, ws):
     pin = "servers on CPU 1, wrk on CPU 0 (taskset)" if o.mode == "1core" else "no pinning, every CPU"
     children = o.fpm_children or 8 * ws.server_cpu_count
-    return [
+    facts = [
         ("mode", f"{o.mode}: {pin}"),
         ("runs", f"{o.runs} x {o.duration} s per row after {o.warmup} s of warm-up; medians reported, "
                  "errors summed, RSS = peak sum over the server's processes"),
         ("load", f"{o.tool}, keep-alive, {', '.join(map(str, o.connections))} connections"),
         ("peers", f"nginx-fpm: pm=static, {children} children, opcache on; php -S: opcache on"),
     ]
+    if any(catalog.scenario(name).tls for name in o.scenarios):
+        facts.append(("tls", "https-*: HTTPS only, self-signed P-256 certificate (openssl req); nginx "
+                             "TLSv1.2 TLSv1.3, session cache and tickets at its defaults; https-new-conn: "
+                             "Connection: close, one request per connection; no php -S rows"))
+    return facts
 
 
 def write_results(ws, o, rows, facts, interrupted):
@@ -267,7 +271,7 @@ def main(argv):
         for s in catalog.SCENARIOS:
             print(f"scenario  {s.name:14} {s.summary}")
         for s in catalog.SERVERS:
-            print(f"server    {s.name:14} {s.label}")
+            print(f"server    {s.name:14} {s.label}" + ("" if s.tls else " (no HTTPS: no row in https-*)"))
         return 0
     missing = cli.missing_binary(o)
     if missing:

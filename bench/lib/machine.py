@@ -70,6 +70,8 @@ def versions(options, tool_versions=True):
         found.append(("k6", _first_line([b["k6"], "version"])))
     if any(s.startswith("mariadb") for s in options.scenarios):
         found.append(("mariadb", _first_line([b["mariadbd"], "--version"])))
+    if any(s.startswith("https") for s in options.scenarios):
+        found.append(("openssl", _first_line([b["openssl"], "version"])))
     found.append(("python", platform.python_version()))
     return found
 

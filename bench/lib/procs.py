@@ -16,6 +16,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -182,15 +183,53 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http_request(port, path, method="GET", body=None, headers=None, timeout=2.0):
-    """(status, body bytes) of one request to 127.0.0.1:port; raises OSError or HTTPException."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def insecure_tls_context():
+    """A client TLS context that accepts any certificate: only ever used for 127.0.0.1,
+    where the servers use the harness's self-signed certificate."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def http_request(port, path, method="GET", body=None, headers=None, timeout=2.0, tls=False):
+    """(status, body bytes) of one request to 127.0.0.1:port (over HTTPS when tls, the
+    certificate not verified); raises OSError (ssl.SSLError too) or HTTPException."""
+    if tls:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=insecure_tls_context())
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def tls_facts(port, path, timeout=2.0):
+    """What a TLS client gets from 127.0.0.1:port: (protocol, cipher, whether a second
+    connection resumed the first one's session). One keep-alive GET of path on each of
+    two connections, closed by this side once the response is read; raises OSError
+    (ssl.SSLError too) or HTTPException."""
+    context = insecure_tls_context()
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n").encode()
+    session = None
+    facts = None
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as raw:
+            with context.wrap_socket(raw, session=session) as s:
+                s.sendall(request)
+                response = http.client.HTTPResponse(s)
+                response.begin()
+                response.read()  # TLS 1.3 session tickets are read on the way
+                response.close()
+                if facts is None:
+                    facts = (s.version(), s.cipher()[0])
+                else:
+                    facts += (s.session_reused,)
+                session = s.session
+    return facts
 
 
 def wait_until(check, timeout, interval=0.05):

@@ -11,6 +11,10 @@ into the result folder, and in 1core mode runs under `taskset -c 1`:
   php-server     php -S (one process; PHP_CLI_SERVER_WORKERS=CPUs in all mode)
 
 PHP runs with opcache on and timestamps not revalidated everywhere.
+In the https-* scenarios (Scenario.tls) the servers listen for HTTPS only,
+with the harness's self-signed certificate: Torus with --tls-listen instead
+of --listen, nginx with `listen ... ssl` (TLS 1.2 and 1.3, session cache and
+tickets at nginx's defaults); php -S cannot, and has no row.
 start() returns once a request for the scenario's path answered 200, or
 raises ServerFailed with a one-line reason (process exited, no answer in
 time, wrong status): the runner turns that into n/a rows and goes on.
@@ -54,6 +58,15 @@ class Server:
         self.processes = []
         self.prefix = None
         self.notes = []
+        self.tls = False  # serving HTTPS (set by start() from the scenario)
+
+    @property
+    def base_url(self):
+        return catalog.base_url(self.port, self.tls)
+
+    def request(self, path, method="GET", body=None, headers=None, timeout=2.0):
+        """(status, body) of one request to this server, over HTTPS when it serves that."""
+        return procs.http_request(self.port, path, method, body, headers, timeout=timeout, tls=self.tls)
 
     def roots(self):
         return [p.pid for p in self.processes if p.alive()]
@@ -73,6 +86,7 @@ class Server:
         self.prefix = os.path.join(self.ws.tmp, f"{self.name}-{scenario.name}")
         os.makedirs(self.prefix, exist_ok=True)
         self.notes = []
+        self.tls = scenario.tls
         try:
             self.launch(scenario)
             self.wait_ready(scenario)
@@ -97,6 +111,7 @@ class Server:
 
     def wait_ready(self, scenario, timeout=START_TIMEOUT):
         method, body, headers = probe_request(scenario)
+        what = f"{method} {scenario.path}" + "".join(f", {k}: {v}" for k, v in headers.items())
         last = {"why": "no answer"}
 
         def ready():
@@ -104,9 +119,9 @@ class Server:
             if why:
                 raise ServerFailed(why)
             try:
-                status, text = procs.http_request(self.port, scenario.path, method, body, headers, timeout=2.0)
-            except Exception as e:  # refused, reset, timeout, bad HTTP
-                last["why"] = f"no answer on 127.0.0.1:{self.port} ({type(e).__name__}: {e})"
+                status, text = self.request(scenario.path, method, body, headers, timeout=2.0)
+            except Exception as e:  # refused, reset, timeout, bad HTTP, TLS handshake failure
+                last["why"] = f"no answer to {what} on {self.base_url} ({type(e).__name__}: {e})"
                 return False
             if status != 200:
                 snippet = text[:120].decode(errors="replace").replace("\n", " ").strip()
@@ -118,14 +133,25 @@ class Server:
             raise ServerFailed(last["why"] + f" after {timeout:.0f} s")
         if self.kind.php:
             self.check_opcache()
+        if self.tls:
+            self.note_tls(scenario)
 
     def check_opcache(self):
         try:
-            status, text = procs.http_request(self.port, "/opcache.php", timeout=2.0)
+            status, text = self.request("/opcache.php", timeout=2.0)
         except Exception:
             return
         if status == 200 and text.strip() == b"off":
             self.notes.append("opcache off")
+
+    def note_tls(self, scenario):
+        """Adds what a TLS client negotiates with the server to its rows' notes."""
+        try:
+            facts = procs.tls_facts(self.port, scenario.path)
+        except Exception as e:
+            self.notes.append(f"TLS probe failed: {type(e).__name__}: {str(e)[:80]}")
+            return
+        self.notes.append(tls_note(*facts))
 
     def stop(self):
         for p in reversed(self.processes):
@@ -145,12 +171,25 @@ class TorusServer(Server):
         binary = self.ws.options.binaries["torus"]
         if not os.access(binary, os.X_OK):
             raise ServerFailed(f"{binary} not built (make build)")
-        argv = [binary, "--listen", f"127.0.0.1:{self.port}", "--root", self.ws.docroot,
-                "--threads", "1" if self.ws.options.mode == "1core" else "auto"]
-        if self.worker:
-            argv += ["--worker", os.path.join(self.ws.docroot, "worker.php")]
-        argv += list(OPCACHE_INI) + list(self.ws.options.torus_args)
+        argv = torus_argv(binary, self.port, self.ws.docroot, self.ws.options.mode,
+                          os.path.join(self.ws.docroot, "worker.php") if self.worker else None,
+                          (self.ws.tls_cert, self.ws.tls_key) if self.tls else None,
+                          self.ws.options.torus_args)
         self.spawn("torus", argv)
+
+
+def torus_argv(binary, port, docroot, mode, worker=None, tls=None, extra=()):
+    """build/torus's command line: worker is the worker script or None (classic mode);
+    tls is (certificate, key) to listen for HTTPS only, or None for plain HTTP."""
+    if tls:
+        cert, key = tls
+        listen = ["--tls-listen", f"127.0.0.1:{port}", "--tls-cert", cert, "--tls-key", key]
+    else:
+        listen = ["--listen", f"127.0.0.1:{port}"]
+    argv = [binary] + listen + ["--root", docroot, "--threads", "1" if mode == "1core" else "auto"]
+    if worker:
+        argv += ["--worker", worker]
+    return argv + list(OPCACHE_INI) + list(extra)
 
 
 class NginxServer(Server):
@@ -173,7 +212,7 @@ class NginxServer(Server):
             "NOFILE": self.ws.nofile,
             "WORKER_CONNECTIONS": max(1024, self.ws.nofile - 256),
             "PREFIX": self.prefix,
-            "PORT": self.port,
+            "LISTEN": nginx_listen(self.port, (self.ws.tls_cert, self.ws.tls_key) if self.tls else None),
             "DOCROOT": self.ws.docroot,
             "LOCATIONS": _fill(locations, {"PRERENDERED": self.ws.prerendered, "FPM_SOCKET": fpm_socket}),
         })
@@ -242,8 +281,29 @@ def make(ws, name):
     raise KeyError(name)
 
 
+def nginx_listen(port, tls=None):
+    """The listen directive of nginx's server block (and the ssl_* lines when tls is
+    (certificate, key)); session cache and tickets stay at nginx's defaults."""
+    if not tls:
+        return f"listen 127.0.0.1:{port} backlog=4096;"
+    cert, key = tls
+    return "\n        ".join((
+        f"listen 127.0.0.1:{port} ssl backlog=4096;",
+        f"ssl_certificate {cert};",
+        f"ssl_certificate_key {key};",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+    ))
+
+
+def tls_note(protocol, cipher, resumed):
+    """The note a TLS row gets from procs.tls_facts()."""
+    return f"{protocol} {cipher}, " + ("resumes TLS sessions" if resumed else "no TLS session resumption")
+
+
 def probe_request(scenario):
     """(method, body, headers) of a request like the ones the scenario's load sends."""
     if scenario.wrk_script == "mariadb-write.lua":
         return ("POST", "payload=probe", {"Content-Type": "application/x-www-form-urlencoded"})
+    if scenario.wrk_script == "connection-close.lua":
+        return ("GET", None, {"Connection": "close"})
     return ("GET", None, {})

@@ -2,7 +2,7 @@
 
     TMP/docroot/       a copy of bench/php/ plus bench-config.php (paths, burn rounds)
     TMP/prerendered/   the bytes json.php and template.php print, for nginx-static
-    TMP/data/          the 10,000-row SQLite file
+    TMP/data/          the 10,000-row SQLite file; tls-cert.pem and tls-key.pem (https-*)
     TMP/<server>-<scenario>/   each server's generated configs, sockets, pid files
 
 Fixtures are made on first use only, so `--scenario hello` does not build a
@@ -39,6 +39,8 @@ class Workspace:
         self.docroot = os.path.join(tmp, "docroot")
         self.prerendered = os.path.join(tmp, "prerendered")
         self.data = os.path.join(tmp, "data")
+        self.tls_cert = os.path.join(self.data, "tls-cert.pem")
+        self.tls_key = os.path.join(self.data, "tls-key.pem")
         self.current_scenario = "setup"
         self.is_root = os.geteuid() == 0
         self.user_name = pwd.getpwuid(os.geteuid()).pw_name
@@ -84,7 +86,7 @@ class Workspace:
             f.write("\n".join(lines) + "\n")
 
     def prepare(self, needs):
-        """Makes the fixtures in needs ("sqlite", "burn", "prerendered") once; errors are one line."""
+        """Makes the fixtures in needs ("sqlite", "burn", "prerendered", "tls") once; errors are one line."""
         for need in needs:
             if need in self._made:
                 continue
@@ -95,6 +97,8 @@ class Workspace:
                 self.write_config()
             elif need == "prerendered":
                 self.prerender()
+            elif need == "tls":
+                make_certificate(self.options.binaries["openssl"], self.tls_cert, self.tls_key)
             self._made.add(need)
 
     def php_cli(self, code, timeout=60):
@@ -135,6 +139,22 @@ def make_sqlite(path, rows=ROWS):
     finally:
         db.close()
     os.chmod(path, 0o644)
+
+
+def certificate_argv(openssl, cert, key):
+    """The openssl command that writes a self-signed P-256 certificate for localhost and its key."""
+    return [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-days", "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert]
+
+
+def make_certificate(openssl, cert, key):
+    """The certificate every server of the https-* scenarios uses (made once per run)."""
+    rc, out = procs.run_bounded(certificate_argv(openssl, cert, key), 30)
+    if rc != 0 or not (os.path.isfile(cert) and os.path.isfile(key)):
+        tail = " / ".join(line.strip() for line in out.strip().splitlines()[-2:])
+        raise RuntimeError(f"openssl req failed ({'timed out' if rc is None else rc}): {tail[:200]}")
+    os.chmod(cert, 0o644)
+    os.chmod(key, 0o600)
 
 
 def timestamp():

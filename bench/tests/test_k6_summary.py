@@ -1,4 +1,5 @@
-"""bench/k6/lib.js's summary line, read back by the same parser as wrk's.
+"""bench/k6/lib.js's summary line, read back by the same parser as wrk's, and the
+options the scripts give k6 (https URLs, https-new-conn).
 
 k6 is not in Debian, so k6 itself is not run here: node (when installed)
 runs lib.js's benchResult() on end-of-test data shaped like k6's
@@ -66,6 +67,55 @@ class K6Summary(unittest.TestCase):
         self.assertAlmostEqual(r.rps, 3000.0)
         self.assertAlmostEqual(r.p99_ms, 20.0)
         self.assertEqual(r.status_errors, 52)  # no sub-metric: falls back to the whole test
+
+
+@unittest.skipUnless(shutil.which("node"), "node is not installed")
+class K6Options(unittest.TestCase):
+    """The options the scripts give k6: https URLs skip certificate verification (the
+    harness's certificate is self-signed), https-new-conn opens a TLS 1.3 connection per
+    request."""
+
+    # k6/http as far as the scripts use it; the calls are recorded.
+    HTTP_STUB = "{ TLS_1_3: 'tls1.3', calls: [], get(url, params) { this.calls.push([url, params]); } }"
+
+    def run_script(self, script, env):
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("lib.js", script):
+                with open(os.path.join(support.BENCH_DIR, "k6", name)) as f:
+                    text = f.read().replace("import http from 'k6/http';", "")
+                text = text.replace("'./lib.js'", "'./lib.mjs'")
+                with open(os.path.join(tmp, name.replace(".js", ".mjs")), "w") as f:
+                    f.write(text)
+            with open(os.path.join(tmp, "main.mjs"), "w") as f:
+                f.write(f"globalThis.__ENV = {json.dumps(env)};\n"
+                        f"globalThis.http = {self.HTTP_STUB};\n"
+                        f"const m = await import('./{script.replace('.js', '.mjs')}');\n"
+                        "m.default();\n"
+                        "process.stdout.write(JSON.stringify({options: m.options, calls: http.calls}));\n")
+            done = subprocess.run(["node", os.path.join(tmp, "main.mjs")], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, timeout=60)
+        self.assertEqual(done.returncode, 0, done.stdout)
+        return json.loads(done.stdout)
+
+    def test_plain_hello_keeps_verification(self):
+        out = self.run_script("hello.js", {"BASE_URL": "http://127.0.0.1:8080"})
+        self.assertFalse(out["options"]["insecureSkipTLSVerify"])
+        self.assertEqual(out["calls"][0][0], "http://127.0.0.1:8080/hello.php")
+
+    def test_https_hello_skips_verification(self):
+        out = self.run_script("hello.js", {"BASE_URL": "https://127.0.0.1:8443", "VUS": "32"})
+        self.assertTrue(out["options"]["insecureSkipTLSVerify"])
+        self.assertEqual(out["options"]["vus"], 32)
+        self.assertEqual(out["calls"][0][0], "https://127.0.0.1:8443/hello.php")
+
+    def test_https_new_conn(self):
+        out = self.run_script("https-new-conn.js", {"BASE_URL": "https://127.0.0.1:8443", "DURATION": "3s"})
+        o = out["options"]
+        self.assertTrue(o["insecureSkipTLSVerify"])
+        self.assertTrue(o["noConnectionReuse"])
+        self.assertEqual(o["tlsVersion"], {"min": "tls1.3", "max": "tls1.3"})
+        self.assertEqual(o["duration"], "3s")
+        self.assertEqual(out["calls"], [["https://127.0.0.1:8443/hello.php", {"headers": {"Connection": "close"}}]])
 
 
 if __name__ == "__main__":

@@ -113,6 +113,18 @@ class FillRatios(unittest.TestCase):
         self.assertIsNone(rows[("torus-worker", "sqlite-read", 64)].ratio_fpm)
         self.assertIsNone(rows[("torus-classic", "hello", 64)].ratio_fpm)
 
+    def test_https_rows_compare_with_nginx_static_over_https(self):
+        rows = {(r.server, r.scenario, r.connections): r for r in stats.fill_ratios([
+            stats.Row("nginx-static", "hello", 64, rps=160000.0),
+            stats.Row("nginx-static", "https-hello", 64, rps=120000.0),
+            stats.Row("torus-worker", "https-hello", 64, rps=96000.0),
+            stats.Row("nginx-static", "https-new-conn", 64, rps=4000.0),
+            stats.Row("torus-worker", "https-new-conn", 64, rps=4400.0),
+        ])}
+        self.assertAlmostEqual(rows[("torus-worker", "https-hello", 64)].ratio_static, 0.8)
+        self.assertAlmostEqual(rows[("torus-worker", "https-new-conn", 64)].ratio_static, 1.1)
+        self.assertIsNone(rows[("torus-worker", "https-hello", 64)].ratio_fpm)  # no nginx-fpm row
+
 
 if __name__ == "__main__":
     support.main(__name__)
