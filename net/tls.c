@@ -77,16 +77,27 @@
 
 #include "net/tls.h"
 
-/* TLS 1.3 suites first, then TLS 1.2 ECDHE with an AEAD, ECDSA before RSA. */
-static const char tls_cipher_list[] = "TLS13-AES128-GCM-SHA256:"
-                                      "TLS13-AES256-GCM-SHA384:"
-                                      "TLS13-CHACHA20-POLY1305-SHA256:"
-                                      "ECDHE-ECDSA-AES128-GCM-SHA256:"
-                                      "ECDHE-RSA-AES128-GCM-SHA256:"
-                                      "ECDHE-ECDSA-AES256-GCM-SHA384:"
-                                      "ECDHE-RSA-AES256-GCM-SHA384:"
-                                      "ECDHE-ECDSA-CHACHA20-POLY1305:"
-                                      "ECDHE-RSA-CHACHA20-POLY1305";
+/*
+ * TLS 1.3 suites first, then TLS 1.2 ECDHE with an AEAD, ECDSA before RSA.
+ * The server's order decides. A wolfSSL built without AES-NI (Debian's is)
+ * does AES-GCM with tables in C, which costs more than ChaCha20-Poly1305 in
+ * C: ChaCha20 comes first then (measured: HTTPS keep-alive hello +8%,
+ * alternating A/B runs). With AES-NI, AES-GCM is the faster one and leads.
+ */
+#ifdef WOLFSSL_AESNI
+#define TLS13_SUITES "TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256:"
+#define TLS12_SUITES                                                                               \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                                   \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#else
+#define TLS13_SUITES "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:"
+#define TLS12_SUITES                                                                               \
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"                                   \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                                   \
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"
+#endif
+static const char tls_cipher_list[] = TLS13_SUITES TLS12_SUITES;
 
 #define TLS_RECORD_HANDSHAKE 22
 #define TLS_PEM_FILE_MAX     (1024 * 1024)
