@@ -180,33 +180,57 @@ const char *torus_http_date_now(void)
     return date_text;
 }
 
+/* Appends len bytes at *n when they fit in size; false (nothing written) when not. */
+static bool head_put(char *out, size_t size, size_t *n, const char *data, size_t len)
+{
+    if (len > size - *n)
+        return false;
+    if (len)
+        memcpy(out + *n, data, len);
+    *n += len;
+    return true;
+}
+
+/* The decimal digits of value (at most 20) into digits; returns how many. */
+static size_t head_digits(uint64_t value, char *digits)
+{
+    char reversed[20];
+    size_t count = 0;
+    do {
+        reversed[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    for (size_t i = 0; i < count; i++)
+        digits[i] = reversed[count - 1 - i];
+    return count;
+}
+
+#define HEAD_PUT_LITERAL(text) head_put(out, size, &n, (text), sizeof(text) - 1)
+
 size_t torus_http_head(char *out, size_t size, int status, uint8_t http_minor, bool keep_alive,
                        const char *extra, size_t extra_len, int64_t content_length)
 {
-    char tail[96];
-    int tail_len = 0;
-    if (content_length >= 0)
-        tail_len =
-            snprintf(tail, sizeof(tail), "Content-Length: %lld\r\n", (long long)content_length);
-    if (!keep_alive)
-        tail_len +=
-            snprintf(tail + tail_len, sizeof(tail) - (size_t)tail_len, "Connection: close\r\n");
-    else if (http_minor == 0)
-        tail_len += snprintf(tail + tail_len, sizeof(tail) - (size_t)tail_len,
-                             "Connection: keep-alive\r\n");
-
     /* Like nginx, the status line names the version the server speaks, 1.1, whatever the client's.
-     */
-    int n = snprintf(out, size, "HTTP/1.1 %d %s\r\nServer: " TORUS_SERVER_NAME "\r\nDate: %s\r\n",
-                     status, torus_http_reason(status), torus_http_date_now());
-    if (n < 0 || (size_t)n + extra_len + (size_t)tail_len + 2 > size)
+     * Written by hand: this runs for every response, and snprintf() was a visible cost. */
+    size_t n = 0;
+    char number[20];
+    const char *reason = torus_http_reason(status);
+    bool ok = HEAD_PUT_LITERAL("HTTP/1.1 ") &&
+              head_put(out, size, &n, number,
+                       head_digits(status > 0 ? (uint64_t)status : 0, number)) &&
+              HEAD_PUT_LITERAL(" ") && head_put(out, size, &n, reason, strlen(reason)) &&
+              HEAD_PUT_LITERAL("\r\nServer: " TORUS_SERVER_NAME "\r\nDate: ") &&
+              head_put(out, size, &n, torus_http_date_now(), TORUS_HTTP_DATE_LEN) &&
+              HEAD_PUT_LITERAL("\r\n") && head_put(out, size, &n, extra, extra_len);
+    if (ok && content_length >= 0)
+        ok = HEAD_PUT_LITERAL("Content-Length: ") &&
+             head_put(out, size, &n, number, head_digits((uint64_t)content_length, number)) &&
+             HEAD_PUT_LITERAL("\r\n");
+    if (ok && !keep_alive)
+        ok = HEAD_PUT_LITERAL("Connection: close\r\n");
+    else if (ok && http_minor == 0)
+        ok = HEAD_PUT_LITERAL("Connection: keep-alive\r\n");
+    if (!ok || !HEAD_PUT_LITERAL("\r\n"))
         return 0;
-    if (extra_len)
-        memcpy(out + n, extra, extra_len);
-    n += (int)extra_len;
-    memcpy(out + n, tail, (size_t)tail_len);
-    n += tail_len;
-    out[n++] = '\r';
-    out[n++] = '\n';
-    return (size_t)n;
+    return n;
 }
