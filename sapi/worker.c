@@ -60,9 +60,20 @@ static const char *const modules_to_reset[] = {"session", "zlib", "filter"};
 static _Thread_local char loop_max_execution_time[32];
 static _Thread_local char loop_memory_limit[32];
 
-static zend_module_entry *find_module(const char *name)
+/* The modules of modules_to_reset, looked up once per thread (the registry is fixed after
+ * start-up); NULL where PHP has no such module. */
+static _Thread_local zend_module_entry *reset_modules[TORUS_ARRAY_SIZE(modules_to_reset)];
+static _Thread_local bool reset_modules_found;
+
+static zend_module_entry *const *modules_found(void)
 {
-    return zend_hash_str_find_ptr(&module_registry, name, strlen(name));
+    if (slow_path(!reset_modules_found)) {
+        for (size_t i = 0; i < TORUS_ARRAY_SIZE(modules_to_reset); i++)
+            reset_modules[i] = zend_hash_str_find_ptr(&module_registry, modules_to_reset[i],
+                                                      strlen(modules_to_reset[i]));
+        reset_modules_found = true;
+    }
+    return reset_modules;
 }
 
 static void module_request_shutdown(zend_module_entry *module)
@@ -76,19 +87,19 @@ static void module_request_shutdown(zend_module_entry *module)
 
 static void modules_request_shutdown(void)
 {
+    zend_module_entry *const *modules = modules_found();
     for (size_t i = 0; i < TORUS_ARRAY_SIZE(modules_to_reset); i++) {
-        zend_module_entry *module = find_module(modules_to_reset[i]);
-        if (module && module->request_shutdown_func)
-            module_request_shutdown(module);
+        if (modules[i] && modules[i]->request_shutdown_func)
+            module_request_shutdown(modules[i]);
     }
 }
 
 static void modules_request_startup(void)
 {
+    zend_module_entry *const *modules = modules_found();
     for (size_t i = 0; i < TORUS_ARRAY_SIZE(modules_to_reset); i++) {
-        zend_module_entry *module = find_module(modules_to_reset[i]);
-        if (module && module->request_startup_func)
-            module->request_startup_func(module->type, module->module_number);
+        if (modules[i] && modules[i]->request_startup_func)
+            modules[i]->request_startup_func(modules[i]->type, modules[i]->module_number);
     }
 }
 
@@ -253,7 +264,7 @@ static int request_begin(struct torus_sapi_thread *t, struct torus_request *requ
         modules_request_startup();
         /* The SIGPROF handler is the one php_request_startup() installed for the worker script's
          * run: only the limit is re-armed (without a sigaction() per request). */
-        zend_set_timeout(INI_INT("max_execution_time"), 0);
+        zend_set_timeout(EG(timeout_seconds), 0); /* max_execution_time, as just restored */
     }
     zend_catch
     {
