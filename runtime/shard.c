@@ -112,19 +112,8 @@ static void *shard_main(void *arg)
             break;
         }
     }
-    /*
-     * The I/O thread runs as SCHED_BATCH (its executors, started above, stay
-     * SCHED_OTHER): a batch thread that wakes up does not preempt the thread
-     * running on its CPU. Each request that arrives while PHP runs wakes the
-     * I/O thread; preempting PHP for it switched threads twice per request.
-     * Now the I/O thread takes the arrivals in one go when PHP waits for work,
-     * or when PHP's time slice ends (a long request cannot starve it).
-     * Measured: worker-mode sqlite-read +10 to +20% (alternating A/B runs).
-     */
-    struct sched_param batch = {.sched_priority = 0};
-    if (pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch) != 0)
-        torus_log_debug("shard %d: SCHED_BATCH refused; the I/O thread keeps SCHED_OTHER",
-                        shard->id);
+    /* The executors are started first: they must not inherit the I/O thread's scheduling policy,
+     * which the loop changes (SCHED_BATCH, see net/loop.c). */
     if (shard->result == TORUS_OK)
         shard->result = torus_loop_run(shard);
     if (shard->result != TORUS_OK) {
