@@ -11,6 +11,7 @@
 #include "runtime/shard.h"
 
 #include <errno.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "alloc/arena.h"
@@ -26,6 +28,46 @@
 
 struct torus_shard *torus_shards;
 int torus_shard_count;
+
+/*
+ * Zero-downtime restarts rely on SO_REUSEPORT: a second process joins the
+ * port, the first drains and closes its listeners. A connection the kernel
+ * had already queued on a listener that closes is reset, unless the kernel
+ * migrates it to another listener of the port. It does that when the port's
+ * group carries a BPF program of type SK_REUSEPORT_SELECT_OR_MIGRATE (or
+ * when the net.ipv4.tcp_migrate_req sysctl is on). This one is the smallest
+ * such program: it returns SK_PASS without choosing, so new connections are
+ * spread by the kernel's hash as without a program, and the queue of a
+ * closing listener goes to the others. Loading it needs CAP_BPF (or root,
+ * which binds before dropping privileges); without it, the gap stays: a
+ * connection that arrives in the microseconds between the drain's last
+ * accept() and close() is reset. Returns the program (-1: not available).
+ */
+static int migrate_program(void)
+{
+    static int program = -2;
+    if (program != -2)
+        return program;
+    struct bpf_insn instructions[] = {
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = SK_PASS},
+        {.code = BPF_JMP | BPF_EXIT},
+    };
+    union bpf_attr attr;
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = BPF_PROG_TYPE_SK_REUSEPORT;
+    attr.expected_attach_type = BPF_SK_REUSEPORT_SELECT_OR_MIGRATE;
+    attr.insns = (uint64_t)(uintptr_t)instructions;
+    attr.insn_cnt = TORUS_ARRAY_SIZE(instructions);
+    attr.license = (uint64_t)(uintptr_t) "GPL";
+    program = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof(attr));
+    if (program < 0) {
+        torus_log_debug("SO_REUSEPORT migration program not loaded (%s): a restart may reset the "
+                        "connections queued at the moment the old process closes its listeners",
+                        strerror(errno));
+        program = -1;
+    }
+    return program;
+}
 
 static int bind_one(const char *flag, const struct torus_listen_addr *addr, uint16_t *port,
                     char *err, size_t err_size)
@@ -61,6 +103,9 @@ static int bind_one(const char *flag, const struct torus_listen_addr *addr, uint
         close(fd);
         return -1;
     }
+    int program = migrate_program();
+    if (program >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &program, sizeof(program));
     if (!*port) {
         /* ":0" — the kernel chose a port: every other shard takes the same one. */
         struct sockaddr_storage bound;
