@@ -460,12 +460,6 @@ static void submit_file_read(struct torus_conn *c)
 /* Called when a connection has nothing more to send for its current response(s). */
 static void conn_output_drained(struct torus_conn *c)
 {
-    if (c->close_after && c->exchange) {
-        /* The last request is still with PHP (what went out was, say, a TLS session ticket):
-         * the close waits for its response. */
-        conn_update_timer(c);
-        return;
-    }
     if (c->close_after && c->tls && !c->tls_shut && torus_tls_handshake_done(c->tls)) {
         /* Say goodbye in TLS first; the lingering close follows once it is sent. */
         c->tls_shut = true;
@@ -1107,9 +1101,9 @@ static int on_head(struct torus_conn *c)
 static void on_message(struct torus_conn *c)
 {
     struct torus_loop *loop = c->loop;
-    if (!c->keep_alive)
-        c->close_after = true;
     if (c->exchange) {
+        /* close_after waits for the response's end (on_response_part()): set now, a drained
+         * output in between (a TLS session ticket) would close before PHP answered. */
         size_t len;
         char *body = torus_http_take_body(&c->parser, &len);
         c->exchange->request.body.data = body;
@@ -1120,6 +1114,8 @@ static void on_message(struct torus_conn *c)
         conn_update_timer(c);
         return;
     }
+    if (!c->keep_alive)
+        c->close_after = true;
     /* The held response goes out now, in request order. */
     conn_observe(c, c->pending_status,
                  (c->pending ? c->pending->len : 0) + (c->pending_file ? c->file_remaining : 0));
@@ -1767,16 +1763,17 @@ static void io_policy_update(struct torus_loop *loop)
         const struct torus_executor *e = &shard->executors[i];
         stalled = e->inflight && loop->now_ms - e->progress_ms > EXECUTOR_STALL_MS;
     }
-    if (stalled != loop->io_batch)
+    bool batch = !stalled;
+    if (batch == loop->io_batch)
         return;
     struct sched_param param = {.sched_priority = 0};
-    if (pthread_setschedparam(pthread_self(), stalled ? SCHED_OTHER : SCHED_BATCH, &param) != 0) {
+    if (pthread_setschedparam(pthread_self(), batch ? SCHED_BATCH : SCHED_OTHER, &param) != 0) {
         torus_log_debug("shard %d: SCHED_BATCH refused; the I/O thread keeps SCHED_OTHER",
                         shard->id);
         loop->io_batch_works = false;
         return;
     }
-    loop->io_batch = !stalled;
+    loop->io_batch = batch;
 }
 
 static bool executors_idle(struct torus_loop *loop)
