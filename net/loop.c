@@ -229,22 +229,13 @@ static void conn_arm_recv(struct torus_conn *c);
 
 static uint64_t monotonic_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return torus_monotonic_ns() / 1000000u;
 }
 
 /* A response is complete (queued in full, or its END arrived): count it, log it. */
 static void conn_observe(struct torus_conn *c, int status, uint64_t bytes)
 {
-    uint64_t duration = monotonic_ns() - c->request_start_ns;
+    uint64_t duration = torus_monotonic_ns() - c->request_start_ns;
     torus_metrics_observe(&c->loop->shard->metrics, status, duration);
     if (c->log_pending) {
         torus_access_log_end(&c->loop->access_log, c->log_pending, status, bytes, duration);
@@ -389,7 +380,7 @@ static void respond_simple(struct torus_conn *c, int status, const char *extra_h
 static void respond_error_and_close(struct torus_conn *c, int status)
 {
     if (!c->request_start_ns)
-        c->request_start_ns = monotonic_ns();
+        c->request_start_ns = torus_monotonic_ns();
     c->keep_alive = false;
     c->close_after = true;
     c->head_request = false;
@@ -974,7 +965,7 @@ static int on_head(struct torus_conn *c)
     struct torus_loop *loop = c->loop;
     struct torus_http_parser *p = &c->parser;
     torus_metric_add(&loop->shard->metrics.requests, 1);
-    c->request_start_ns = monotonic_ns();
+    c->request_start_ns = torus_monotonic_ns();
     const char *method = torus_http_method(p);
     c->head_request = strcmp(method, "HEAD") == 0;
     c->keep_alive = torus_http_keep_alive(p) && !loop->draining;
@@ -1798,14 +1789,14 @@ static bool executors_idle(struct torus_loop *loop)
 static bool spin_for_completions(struct torus_loop *loop)
 {
     io_uring_submit(&loop->ring);
-    uint64_t until = monotonic_ns() + SPIN_NS;
+    uint64_t until = torus_monotonic_ns() + SPIN_NS;
     do {
         if (io_uring_cq_ready(&loop->ring))
             return true;
         io_uring_get_events(&loop->ring); /* runs the deferred completions without sleeping */
         if (io_uring_cq_ready(&loop->ring))
             return true;
-    } while (monotonic_ns() < until);
+    } while (torus_monotonic_ns() < until);
     return false;
 }
 

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define TORUS_OK    0
 #define TORUS_ERROR (-1)
@@ -34,5 +35,13 @@ typedef struct {
 } torus_str;
 
 #define TORUS_STR(literal) ((torus_str){(literal), sizeof(literal) - 1})
+
+/* CLOCK_MONOTONIC in nanoseconds (through the vDSO: no system call). */
+static inline uint64_t torus_monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 #endif

@@ -39,7 +39,6 @@
 #include <php.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
@@ -75,13 +74,6 @@ static bool watchdog_running;
 
 static _Thread_local struct timer_slot *thread_slot;
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Executor thread, TORUS_TIMER_SIGNAL: the watchdog saw our deadline pass. Check, then time out. */
 static void on_timer_signal(int signo)
 {
@@ -90,7 +82,7 @@ static void on_timer_signal(int signo)
     struct timer_slot *slot = thread_slot;
     if (slot) {
         uint64_t deadline = atomic_load_explicit(&slot->deadline_ns, memory_order_relaxed);
-        if (deadline && monotonic_ns() >= deadline) {
+        if (deadline && torus_monotonic_ns() >= deadline) {
             atomic_store_explicit(&slot->deadline_ns, 0, memory_order_relaxed);
             /* PHP's handler may arm the hard timeout: that is a new deadline, set from here. */
             syscall(SYS_tgkill, getpid(), atomic_load_explicit(&slot->tid, memory_order_relaxed),
@@ -110,7 +102,7 @@ static void *watchdog_main(void *arg)
     for (;;) {
         atomic_store_explicit(&planned, 0, memory_order_seq_cst);
         uint32_t seen = atomic_load_explicit(&wake, memory_order_seq_cst);
-        uint64_t now = monotonic_ns();
+        uint64_t now = torus_monotonic_ns();
         uint64_t next = UINT64_MAX;
         int used = atomic_load_explicit(&slots_used, memory_order_acquire);
         for (int i = 0; i < used; i++) {
@@ -213,7 +205,7 @@ int setitimer(__itimer_which_t which, const struct itimerval *restrict value,
     if (which != ITIMER_PROF || !slot)
         return (int)syscall(SYS_setitimer, which, value, old_value);
 
-    uint64_t now = monotonic_ns();
+    uint64_t now = torus_monotonic_ns();
     if (old_value) {
         uint64_t deadline = atomic_load_explicit(&slot->deadline_ns, memory_order_relaxed);
         uint64_t left = deadline > now ? deadline - now : (deadline ? 1000 : 0);
