@@ -215,13 +215,13 @@ size_t torus_http_head(char *out, size_t size, int status, uint8_t http_minor, b
     size_t n = 0;
     char number[20];
     const char *reason = torus_http_reason(status);
-    bool ok = HEAD_PUT_LITERAL("HTTP/1.1 ") &&
-              head_put(out, size, &n, number,
-                       head_digits(status > 0 ? (uint64_t)status : 0, number)) &&
-              HEAD_PUT_LITERAL(" ") && head_put(out, size, &n, reason, strlen(reason)) &&
-              HEAD_PUT_LITERAL("\r\nServer: " TORUS_SERVER_NAME "\r\nDate: ") &&
-              head_put(out, size, &n, torus_http_date_now(), TORUS_HTTP_DATE_LEN) &&
-              HEAD_PUT_LITERAL("\r\n") && head_put(out, size, &n, extra, extra_len);
+    bool ok =
+        HEAD_PUT_LITERAL("HTTP/1.1 ") &&
+        head_put(out, size, &n, number, head_digits(status > 0 ? (uint64_t)status : 0, number)) &&
+        HEAD_PUT_LITERAL(" ") && head_put(out, size, &n, reason, strlen(reason)) &&
+        HEAD_PUT_LITERAL("\r\nServer: " TORUS_SERVER_NAME "\r\nDate: ") &&
+        head_put(out, size, &n, torus_http_date_now(), TORUS_HTTP_DATE_LEN) &&
+        HEAD_PUT_LITERAL("\r\n") && head_put(out, size, &n, extra, extra_len);
     if (ok && content_length >= 0)
         ok = HEAD_PUT_LITERAL("Content-Length: ") &&
              head_put(out, size, &n, number, head_digits((uint64_t)content_length, number)) &&

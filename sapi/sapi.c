@@ -480,7 +480,7 @@ static const char *const variable_names[VARIABLE_COUNT] = {
  */
 
 static zend_string *variable_keys[VARIABLE_COUNT]; /* permanent, interned */
-static bool server_direct;  /* $_SERVER may be registered directly */
+static bool server_direct;                         /* $_SERVER may be registered directly */
 static bool filter_wrapped; /* ext/filter's INPUT_SERVER functions are wrapped */
 
 #define INPUT_SERVER_TYPE 5 /* ext/filter's INPUT_SERVER */

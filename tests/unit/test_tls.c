@@ -459,8 +459,7 @@ static void test_tls13_handshake_and_data(void)
 
 static void test_tls12_handshake_and_data(void)
 {
-    check_basic_exchange(TLS12, "cert1.pem", "key1.pem", "TLSv1.2",
-                         FIRST_TLS12_SUITE("ECDSA"));
+    check_basic_exchange(TLS12, "cert1.pem", "key1.pem", "TLSv1.2", FIRST_TLS12_SUITE("ECDSA"));
 }
 
 static void test_rsa_certificate(void)
