@@ -542,7 +542,7 @@ static ZEND_FUNCTION(torus_filter_has_var)
 }
 
 /* After PHP's start-up (INI settings known, modules loaded): the keys, and the direct way. */
-static void server_keys_startup(void)
+static void server_direct_startup(void)
 {
     for (int v = 0; v < VARIABLE_COUNT; v++)
         variable_keys[v] = permanent_key(variable_names[v]);
@@ -583,7 +583,7 @@ static void filter_functions_wrap(void)
     }
 }
 
-static void server_keys_shutdown(void)
+static void server_direct_shutdown(void)
 {
     for (int v = 0; v < VARIABLE_COUNT; v++) {
         if (variable_keys[v])
@@ -1161,7 +1161,7 @@ int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *er
         return TORUS_ERROR;
     }
     php_started = true;
-    server_keys_startup();
+    server_direct_startup();
     return TORUS_OK;
 }
 
@@ -1173,7 +1173,7 @@ void torus_sapi_shutdown(void)
         sapi_module.shutdown(&sapi_module);
     sapi_shutdown();
     tsrm_shutdown();
-    server_keys_shutdown();
+    server_direct_shutdown();
     free(ini_entries);
     ini_entries = NULL;
     php_started = false;
