@@ -14,6 +14,7 @@
 #include "runtime/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,4 +219,25 @@ void torus_access_log_flush_sync(struct torus_access_log *log)
         }
     }
     log->writing_len = log->len = 0;
+}
+
+int torus_access_log_open(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return STDOUT_FILENO;
+    return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+int torus_access_log_reopen(const char *path, int fd)
+{
+    int fresh = torus_access_log_open(path);
+    if (fresh < 0)
+        return TORUS_ERROR;
+    if (fresh == fd)
+        return TORUS_OK;
+    int rc = dup3(fresh, fd, O_CLOEXEC);
+    int saved = errno;
+    close(fresh);
+    errno = saved;
+    return rc < 0 ? TORUS_ERROR : TORUS_OK;
 }

@@ -30,6 +30,19 @@ struct torus_access_log {
     size_t writing_cap;
 };
 
+/*
+ * Opens the log file `path` for appending ("-" is stdout). Returns the
+ * descriptor, or -1 with errno set.
+ */
+int torus_access_log_open(const char *path);
+
+/*
+ * SIGUSR1 (logrotate): opens `path` again and puts it under descriptor fd,
+ * so whoever writes to fd writes to the new file from now on. Each process
+ * calls it for its own descriptor. TORUS_OK, or TORUS_ERROR with errno set.
+ */
+int torus_access_log_reopen(const char *path, int fd);
+
 /* Prepares a shard's log writing to fd (shared by the shards, opened O_APPEND). */
 int torus_access_log_init(struct torus_access_log *log, int fd, bool json);
 

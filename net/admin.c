@@ -1,11 +1,13 @@
 /*
- * The admin endpoints (--admin-listen), answered by shard 0's I/O thread
- * without PHP:
- *   GET /healthz   200 while the process is up;
- *   GET /readyz    200 when every shard has an executor ready, else 503
- *                  (booting, every executor reloading, or draining);
+ * The admin endpoints (--admin-listen), answered by the supervisor from the
+ * scoreboard (runtime/scoreboard.h), so they keep answering while a shard
+ * process restarts:
+ *   GET /healthz   200 while the supervisor is up;
+ *   GET /readyz    200 when every shard runs and has an executor ready, else
+ *                  503 (booting, restarting after a crash, every executor
+ *                  reloading, or draining);
  *   GET /metrics   Prometheus text format, the shards' metrics summed.
- * Reading other shards' metrics is a relaxed load of each counter: a scrape
+ * Reading the shards' metrics is a relaxed load of each counter: a scrape
  * may see one shard a few requests behind another, never a torn value.
  */
 #include "net/admin.h"
@@ -16,7 +18,9 @@
 #include <unistd.h>
 
 #include "net/http_response.h"
-#include "runtime/shard.h"
+#include "runtime/executor.h"
+#include "runtime/process.h"
+#include "runtime/scoreboard.h"
 
 struct text {
     char *data;
@@ -47,22 +51,26 @@ static void text_printf(struct text *t, const char *fmt, ...)
     }
 }
 
-static uint64_t sum(size_t offset)
+static uint64_t sum(struct torus_scoreboard *board, size_t offset)
 {
     uint64_t total = 0;
-    for (int i = 0; i < torus_shard_count; i++) {
+    for (int i = 0; i < board->shard_count; i++) {
         const torus_metric *m =
-            (const torus_metric *)((const char *)&torus_shards[i].metrics + offset);
+            (const torus_metric *)((const char *)&torus_scoreboard_shard(board, i)->metrics +
+                                   offset);
         total += torus_metric_get(m);
     }
     return total;
 }
 
-#define SUM(field) sum(offsetof(struct torus_metrics, field))
+#define SUM(field) sum(board, offsetof(struct torus_metrics, field))
 
-static size_t resident_bytes(void)
+/* Resident memory of one process ("self" or a pid), in bytes; 0 when it is gone. */
+static size_t resident_bytes(const char *process)
 {
-    FILE *f = fopen("/proc/self/statm", "r");
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%s/statm", process);
+    FILE *f = fopen(path, "r");
     if (!f)
         return 0;
     unsigned long pages_total = 0, pages_resident = 0;
@@ -71,22 +79,83 @@ static size_t resident_bytes(void)
     return n == 2 ? (size_t)pages_resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-static void render_metrics(struct text *t)
+/* The supervisor's and every shard process's resident memory, summed. */
+static size_t server_resident_bytes(struct torus_scoreboard *board)
+{
+    size_t total = resident_bytes("self");
+    for (int i = 0; i < board->shard_count; i++) {
+        int pid = atomic_load(&torus_scoreboard_shard(board, i)->pid);
+        if (pid > 0) {
+            char name[16];
+            snprintf(name, sizeof(name), "%d", pid);
+            total += resident_bytes(name);
+        }
+    }
+    return total;
+}
+
+static void render_shards(struct text *t, struct torus_scoreboard *board)
+{
+    int up = 0;
+    uint64_t restarts = 0;
+    for (int i = 0; i < board->shard_count; i++) {
+        up += torus_scoreboard_shard_ready(board, i);
+        restarts += atomic_load(&torus_scoreboard_shard(board, i)->restarts);
+    }
+    text_printf(t,
+                "# HELP torus_shards Shards (one process per CPU) configured.\n"
+                "# TYPE torus_shards gauge\ntorus_shards %d\n"
+                "# HELP torus_shards_up Shards serving now (not starting, restarting or "
+                "draining).\n# TYPE torus_shards_up gauge\ntorus_shards_up %d\n",
+                board->shard_count, up);
+    text_printf(t, "# HELP torus_shard_up Whether a shard serves now (1) or not (0).\n"
+                   "# TYPE torus_shard_up gauge\n");
+    for (int i = 0; i < board->shard_count; i++)
+        text_printf(t, "torus_shard_up{shard=\"%d\"} %d\n", i,
+                    torus_scoreboard_shard_ready(board, i) ? 1 : 0);
+    text_printf(t,
+                "# HELP torus_shard_restarts_total Shard processes started again after one "
+                "ended.\n# TYPE torus_shard_restarts_total counter\n"
+                "torus_shard_restarts_total %llu\n",
+                (unsigned long long)restarts);
+    /* The usual fatal signals always have a line, so a dashboard can rate() them from zero. */
+    static const int usual[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGKILL};
+    text_printf(t, "# HELP torus_shard_crashes_total Shard processes lost, by the signal that "
+                   "ended them (\"exit\": an unexpected exit).\n"
+                   "# TYPE torus_shard_crashes_total counter\n");
+    for (int sig = 0; sig < TORUS_SCOREBOARD_SIGNALS; sig++) {
+        uint64_t n = atomic_load(&board->crashes[sig]);
+        bool listed = false;
+        for (size_t u = 0; u < TORUS_ARRAY_SIZE(usual); u++)
+            listed |= usual[u] == sig;
+        if (n == 0 && !listed && sig != 0)
+            continue;
+        char name[32];
+        if (sig == 0)
+            snprintf(name, sizeof(name), "exit");
+        else
+            torus_process_signal_name(sig, name, sizeof(name));
+        text_printf(t, "torus_shard_crashes_total{signal=\"%s\"} %llu\n", name,
+                    (unsigned long long)n);
+    }
+}
+
+static void render_metrics(struct text *t, struct torus_scoreboard *board)
 {
     static const char *const classes[6] = {"other", "1xx", "2xx", "3xx", "4xx", "5xx"};
     text_printf(t, "# HELP torus_requests_total Responses sent, by status class.\n"
                    "# TYPE torus_requests_total counter\n");
     for (int c = 0; c < 6; c++)
         text_printf(t, "torus_requests_total{code=\"%s\"} %llu\n", classes[c],
-                    (unsigned long long)sum(offsetof(struct torus_metrics, responses) +
-                                            (size_t)c * sizeof(torus_metric)));
+                    (unsigned long long)sum(board, offsetof(struct torus_metrics, responses) +
+                                                       (size_t)c * sizeof(torus_metric)));
 
     text_printf(t, "# HELP torus_request_duration_seconds Time from a request's head to its "
                    "response's end.\n# TYPE torus_request_duration_seconds histogram\n");
     uint64_t cumulative = 0;
     for (int b = 0; b <= TORUS_LATENCY_BUCKETS; b++) {
         cumulative +=
-            sum(offsetof(struct torus_metrics, latency) + (size_t)b * sizeof(torus_metric));
+            sum(board, offsetof(struct torus_metrics, latency) + (size_t)b * sizeof(torus_metric));
         if (b < TORUS_LATENCY_BUCKETS)
             text_printf(t, "torus_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
                         torus_latency_bounds[b], (unsigned long long)cumulative);
@@ -122,16 +191,19 @@ static void render_metrics(struct text *t)
 
     text_printf(t, "# HELP torus_queue_depth Requests waiting for a free executor, per shard.\n"
                    "# TYPE torus_queue_depth gauge\n");
-    for (int i = 0; i < torus_shard_count; i++)
+    for (int i = 0; i < board->shard_count; i++)
         text_printf(t, "torus_queue_depth{shard=\"%d\"} %llu\n", i,
-                    (unsigned long long)torus_metric_get(&torus_shards[i].metrics.queue_depth));
+                    (unsigned long long)torus_metric_get(
+                        &torus_scoreboard_shard(board, i)->metrics.queue_depth));
 
     uint64_t busy = 0, idle = 0, restarts = 0, crashes = 0;
     uint64_t by_reason[TORUS_EXECUTOR_EVENTS] = {0};
-    for (int i = 0; i < torus_shard_count; i++) {
-        struct torus_shard *s = &torus_shards[i];
-        for (int e = 0; e < s->executor_count; e++) {
-            struct torus_executor *x = &s->executors[e];
+    for (int i = 0; i < board->shard_count; i++) {
+        for (int e = 0; e < board->executors_per_shard; e++) {
+            struct torus_executor_slot *x = torus_scoreboard_executor(board, i, e);
+            if (!atomic_load_explicit(&x->ready, memory_order_relaxed) &&
+                !atomic_load_explicit(&x->busy, memory_order_relaxed))
+                continue; /* starting, restarting, or its shard is down */
             if (atomic_load_explicit(&x->busy, memory_order_relaxed))
                 busy++;
             else
@@ -168,30 +240,13 @@ static void render_metrics(struct text *t)
                 "# HELP torus_process_resident_memory_bytes Resident set size of the process.\n"
                 "# TYPE torus_process_resident_memory_bytes gauge\n"
                 "torus_process_resident_memory_bytes %zu\n",
-                resident_bytes());
-    text_printf(t,
-                "# HELP torus_shards Shards (I/O threads) running.\n# TYPE torus_shards gauge\n"
-                "torus_shards %d\n",
-                torus_shard_count);
+                server_resident_bytes(board));
+    render_shards(t, board);
 }
 
-bool torus_admin_ready(void)
-{
-    for (int i = 0; i < torus_shard_count; i++) {
-        struct torus_shard *s = &torus_shards[i];
-        if (atomic_load(&s->draining) || !s->loop_running)
-            return false;
-        bool any = false;
-        for (int e = 0; e < s->executor_count && !any; e++)
-            any = atomic_load_explicit(&s->executors[e].ready, memory_order_acquire);
-        if (!any)
-            return false;
-    }
-    return torus_shard_count > 0;
-}
-
-struct torus_chunk *torus_admin_respond(const char *method, const char *path, size_t path_len,
-                                        bool keep_alive, int *status_out)
+struct torus_chunk *torus_admin_respond(struct torus_scoreboard *board, const char *method,
+                                        const char *path, size_t path_len, bool keep_alive,
+                                        int *status_out)
 {
     bool head = strcmp(method, "HEAD") == 0;
     struct text body = {.data = malloc(4096), .len = 0, .cap = 4096};
@@ -209,12 +264,12 @@ struct torus_chunk *torus_admin_respond(const char *method, const char *path, si
     } else if (IS("/healthz")) {
         text_printf(&body, "ok\n");
     } else if (IS("/readyz")) {
-        bool ready = torus_admin_ready();
+        bool ready = torus_scoreboard_ready(board);
         status = ready ? 200 : 503;
         text_printf(&body, ready ? "ready\n" : "not ready\n");
     } else if (IS("/metrics")) {
         type = "text/plain; version=0.0.4; charset=utf-8";
-        render_metrics(&body);
+        render_metrics(&body, board);
     } else {
         status = 404;
         text_printf(&body, "not found: try /healthz, /readyz or /metrics\n");

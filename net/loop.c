@@ -42,7 +42,6 @@
 
 #include "alloc/pool.h"
 #include "net/access_log.h"
-#include "net/admin.h"
 #include "net/chunk.h"
 #include "net/http.h"
 #include "net/http_response.h"
@@ -106,8 +105,7 @@ struct torus_listener {
     int index;
     uint16_t port;
     bool armed;
-    bool admin; /* --admin-listen: /healthz, /readyz, /metrics */
-    bool tls;   /* --tls-listen */
+    bool tls; /* --tls-listen */
 };
 
 struct torus_exchange;
@@ -135,7 +133,6 @@ struct torus_conn {
     bool keep_alive;   /* the current request's verdict */
     bool head_request; /* the current request is HEAD */
     bool reading_paused;
-    bool admin;                 /* accepted on --admin-listen */
     bool tls_shut;              /* close_notify queued */
     bool tls_counted;           /* its handshake is in the metrics */
     struct torus_tls_conn *tls; /* NULL on a plain connection */
@@ -180,7 +177,7 @@ struct torus_loop {
     struct torus_shard *shard;
     const struct torus_config *config;
     struct io_uring ring;
-    struct torus_listener listeners[TORUS_MAX_LISTENERS + 1]; /* + the admin listener */
+    struct torus_listener listeners[TORUS_MAX_LISTENERS];
     int listener_count;
 
     struct io_uring_buf_ring *buf_ring;
@@ -191,7 +188,6 @@ struct torus_loop {
     struct torus_pool conn_pool;
     struct torus_conn *conns; /* every open connection */
     uint32_t open_conns;
-    uint32_t admin_conns; /* of open_conns, those on the admin listener */
     uint32_t max_conns;
     bool accept_paused;
 
@@ -236,7 +232,7 @@ static uint64_t monotonic_ms(void)
 static void conn_observe(struct torus_conn *c, int status, uint64_t bytes)
 {
     uint64_t duration = torus_monotonic_ns() - c->request_start_ns;
-    torus_metrics_observe(&c->loop->shard->metrics, status, duration);
+    torus_metrics_observe(c->loop->shard->metrics, status, duration);
     if (c->log_pending) {
         torus_access_log_end(&c->loop->access_log, c->log_pending, status, bytes, duration);
         c->log_pending = NULL;
@@ -524,7 +520,7 @@ static void on_send(struct torus_conn *c, int res)
         conn_close(c);
         return;
     }
-    torus_metric_add(&c->loop->shard->metrics.bytes_out, (uint64_t)res);
+    torus_metric_add(&c->loop->shard->metrics->bytes_out, (uint64_t)res);
     struct torus_chunk *first = c->out_first;
     first->sent += (uint32_t)res;
     if (first->sent == first->len) {
@@ -632,8 +628,8 @@ static void park(struct torus_loop *loop, struct torus_conn *c)
     else
         loop->parked_first = c;
     loop->parked_last = c;
-    torus_metric_add(&loop->shard->metrics.parked, 1);
-    torus_metric_add(&loop->shard->metrics.queue_depth, 1);
+    torus_metric_add(&loop->shard->metrics->parked, 1);
+    torus_metric_add(&loop->shard->metrics->queue_depth, 1);
 }
 
 static void unpark(struct torus_loop *loop, struct torus_conn *c)
@@ -676,7 +672,7 @@ static int dispatch(struct torus_loop *loop, struct torus_exchange *x)
             continue;
         }
         /* An executor restarting its worker (SIGHUP) counts as loaded while others can take it. */
-        if (!atomic_load_explicit(&e->ready, memory_order_relaxed))
+        if (!atomic_load_explicit(&e->slot->ready, memory_order_relaxed))
             load += EXECUTOR_DEPTH / 2;
         if (load < best_load) {
             best = i;
@@ -705,7 +701,7 @@ static void dispatch_parked(struct torus_loop *loop)
         if (!loop->parked_first)
             loop->parked_last = NULL;
         c->parked = false;
-        torus_metric_sub(&loop->shard->metrics.queue_depth, 1);
+        torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }
 }
 
@@ -964,40 +960,17 @@ static int on_head(struct torus_conn *c)
 {
     struct torus_loop *loop = c->loop;
     struct torus_http_parser *p = &c->parser;
-    torus_metric_add(&loop->shard->metrics.requests, 1);
+    torus_metric_add(&loop->shard->metrics->requests, 1);
     c->request_start_ns = torus_monotonic_ns();
     const char *method = torus_http_method(p);
     c->head_request = strcmp(method, "HEAD") == 0;
     c->keep_alive = torus_http_keep_alive(p) && !loop->draining;
     c->response_bytes = 0;
-    if (loop->logging && !c->admin) {
+    if (loop->logging) {
         struct conn_addresses *a = conn_addresses(c);
         c->log_pending = torus_access_log_begin(
             &loop->access_log, a ? a->remote_addr : "-", method, p->url, torus_http_minor(p),
             torus_http_header(p, "referer"), torus_http_header(p, "user-agent"));
-    }
-
-    if (slow_path(c->admin)) {
-        if (torus_http_set_body_mode(p, TORUS_BODY_DISCARD) != TORUS_OK) {
-            respond_error_and_close(c, p->error_status);
-            return TORUS_ERROR;
-        }
-        const char *path = p->url.data;
-        size_t path_len = p->url.len;
-        const char *q = memchr(path, '?', path_len);
-        if (q)
-            path_len = (size_t)(q - path);
-        int status;
-        struct torus_chunk *chunk =
-            torus_admin_respond(method, path, path_len, c->keep_alive, &status);
-        if (slow_path(!chunk)) {
-            respond_error_and_close(c, 500);
-            return TORUS_ERROR;
-        }
-        chunk->next = c->pending;
-        c->pending = chunk;
-        c->pending_status = status;
-        return TORUS_OK;
     }
 
     char path[PATH_MAX];
@@ -1260,7 +1233,7 @@ static void conn_parse(struct torus_conn *c)
 static void on_data(struct torus_conn *c, const char *data, size_t len)
 {
     struct torus_loop *loop = c->loop;
-    torus_metric_add(&loop->shard->metrics.bytes_in, len);
+    torus_metric_add(&loop->shard->metrics->bytes_in, len);
     if (c->state == CONN_LINGERING)
         return; /* discarded */
 
@@ -1347,7 +1320,7 @@ static void conn_close(struct torus_conn *c)
     torus_timer_disarm(&c->timer);
     if (c->parked) {
         unpark(loop, c);
-        torus_metric_sub(&loop->shard->metrics.queue_depth, 1);
+        torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }
     if (c->exchange) {
         atomic_store_explicit(&c->exchange->request.aborted, true, memory_order_release);
@@ -1386,8 +1359,7 @@ static void conn_close(struct torus_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     loop->open_conns--;
-    loop->admin_conns -= c->admin;
-    torus_metric_sub(&loop->shard->metrics.connections_open, 1);
+    torus_metric_sub(&loop->shard->metrics->connections_open, 1);
     conn_maybe_free(c);
 }
 
@@ -1397,7 +1369,7 @@ static void tls_count_handshake(struct torus_conn *c)
 {
     if (!c->tls_counted && torus_tls_handshake_done(c->tls)) {
         c->tls_counted = true;
-        torus_metric_add(&c->loop->shard->metrics.tls_handshakes, 1);
+        torus_metric_add(&c->loop->shard->metrics->tls_handshakes, 1);
     }
 }
 
@@ -1519,7 +1491,6 @@ static void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
     c->fd = fd;
     c->file_fd = -1;
     c->listener = (uint8_t)l->index;
-    c->admin = l->admin;
     c->state = CONN_READING;
     if (l->tls) {
         c->tls = torus_tls_conn_new(loop->shard->tls);
@@ -1535,9 +1506,8 @@ static void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
         loop->conns->prev = c;
     loop->conns = c;
     loop->open_conns++;
-    loop->admin_conns += c->admin;
-    torus_metric_add(&loop->shard->metrics.connections_accepted, 1);
-    torus_metric_add(&loop->shard->metrics.connections_open, 1);
+    torus_metric_add(&loop->shard->metrics->connections_accepted, 1);
+    torus_metric_add(&loop->shard->metrics->connections_open, 1);
     /* nginx's client_header_timeout covers the wait for the first request too. */
     torus_timer_arm(&c->timer, &loop->header_timers, loop->now_ms);
     conn_arm_recv(c);
@@ -1552,7 +1522,7 @@ static void on_accept(struct torus_listener *l, struct io_uring_cqe *cqe)
     if (fd < 0) {
         if (fd != -ECANCELED && fd != -EINTR)
             torus_log_warn("shard %d: accept failed: %s", loop->shard->id, strerror(-fd));
-    } else if (loop->draining && !l->admin) {
+    } else if (loop->draining) {
         close(fd);
     } else {
         conn_open(loop, l, fd);
@@ -1593,8 +1563,6 @@ static void start_drain(struct torus_loop *loop)
     loop->drain_deadline_ms = loop->now_ms + ms_of(loop->config->shutdown_timeout);
     for (int i = 0; i < loop->listener_count; i++) {
         struct torus_listener *l = &loop->listeners[i];
-        if (l->admin)
-            continue; /* /readyz answers 503 while the shard drains */
         if (l->armed) {
             struct io_uring_sqe *sqe = get_sqe(loop);
             io_uring_prep_cancel64(sqe, user_data(l, TAG_ACCEPT), 0);
@@ -1872,22 +1840,13 @@ int torus_loop_run(struct torus_shard *shard)
         listener_arm(l);
     }
     loop->listener_count = shard->listen_count;
-    if (shard->admin_fd >= 0) {
-        struct torus_listener *l = &loop->listeners[loop->listener_count];
-        l->loop = loop;
-        l->fd = shard->admin_fd;
-        l->index = loop->listener_count;
-        l->admin = true;
-        listener_arm(l);
-        loop->listener_count++;
-    }
     arm_wake(loop);
     if (shard->access_log_fd >= 0 &&
         torus_access_log_init(&loop->access_log, shard->access_log_fd,
                               strcmp(cfg->access_log_format, "json") == 0) == TORUS_OK)
         loop->logging = true;
     loop->log_flushed_ms = loop->now_ms;
-    atomic_store(&shard->loop_running, true);
+    atomic_store(&shard->slot->loop_running, true);
 
     struct torus_io_waker *waker = &shard->waker;
     for (;;) {
@@ -1905,8 +1864,7 @@ int torus_loop_run(struct torus_shard *shard)
             start_drain(loop);
         if (slow_path(loop->draining && atomic_load_explicit(&shard->hurry, memory_order_relaxed)))
             loop->drain_deadline_ms = loop->now_ms;
-        if (loop->draining &&
-            (loop->open_conns == loop->admin_conns || loop->now_ms >= loop->drain_deadline_ms))
+        if (loop->draining && (loop->open_conns == 0 || loop->now_ms >= loop->drain_deadline_ms))
             break;
 
         /* The access log goes out in one write when it is big enough, or once a second. */
@@ -1955,7 +1913,7 @@ int torus_loop_run(struct torus_shard *shard)
         handle_completions(loop);
         io_policy_update(loop);
         /* Idle keep-alive connections are the idle and drain timer queues: publish their size. */
-        atomic_store_explicit(&shard->metrics.connections_idle,
+        atomic_store_explicit(&shard->metrics->connections_idle,
                               loop->idle_timers.count + loop->drain_timers.count,
                               memory_order_relaxed);
         expire_timers(loop);
@@ -1993,7 +1951,7 @@ int torus_loop_run(struct torus_shard *shard)
         nanosleep(&pause, NULL);
     }
     drain_executors(loop);
-    atomic_store(&shard->loop_running, false);
+    atomic_store(&shard->slot->loop_running, false);
     if (loop->logging) {
         /* Let an in-flight write land, then write the rest directly. */
         while (torus_access_log_busy(&loop->access_log)) {

@@ -59,15 +59,17 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
 {
     struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
     struct torus_request *request;
-    if (slow_path(!atomic_load_explicit(&e->ready, memory_order_relaxed)))
-        atomic_store_explicit(&e->ready, true, memory_order_release);
-    atomic_store_explicit(&e->busy, false, memory_order_relaxed);
+    struct torus_executor_slot *slot = e->slot;
+    if (slow_path(!atomic_load_explicit(&slot->ready, memory_order_relaxed)))
+        atomic_store_explicit(&slot->ready, true, memory_order_release);
+    atomic_store_explicit(&slot->busy, false, memory_order_relaxed);
     for (;;) {
         /* A reload comes before queued requests: they wait in the ring for the new worker. */
         if (slow_path(atomic_load_explicit(&e->reload, memory_order_acquire)))
             return NULL; /* the SAPI sees reload_requested() and restarts the worker script */
         if (torus_handoff_pop(&e->requests, &request) == TORUS_OK) {
-            atomic_store_explicit(&e->busy, true, memory_order_relaxed);
+            torus_executor_slot_begin(slot, request, e->config->worker);
+            atomic_store_explicit(&slot->busy, true, memory_order_release);
             return request;
         }
         if (e->unsignaled) {
@@ -92,8 +94,9 @@ static void port_note(struct torus_executor_port *port, enum torus_executor_even
 {
     struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
     if ((unsigned)event < TORUS_EXECUTOR_EVENTS)
-        atomic_store_explicit(&e->events[event],
-                              atomic_load_explicit(&e->events[event], memory_order_relaxed) + 1,
+        atomic_store_explicit(&e->slot->events[event],
+                              atomic_load_explicit(&e->slot->events[event], memory_order_relaxed) +
+                                  1,
                               memory_order_relaxed);
 }
 
@@ -103,7 +106,7 @@ static bool port_reload_requested(struct torus_executor_port *port)
     if (atomic_load_explicit(&e->reload, memory_order_acquire) == 0)
         return false;
     atomic_store_explicit(&e->reload, 0, memory_order_relaxed);
-    atomic_store_explicit(&e->ready, false, memory_order_relaxed);
+    atomic_store_explicit(&e->slot->ready, false, memory_order_relaxed);
     return true;
 }
 
@@ -186,9 +189,20 @@ static void port_emit(struct torus_executor_port *port, struct torus_request *re
     }
 }
 
+void torus_executor_fatal_signals(sigset_t *set)
+{
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS};
+    sigemptyset(set);
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(fatal); i++)
+        sigaddset(set, fatal[i]);
+}
+
 static void *executor_main(void *arg)
 {
     struct torus_executor *e = arg;
+    sigset_t fatal;
+    torus_executor_fatal_signals(&fatal);
+    pthread_sigmask(SIG_UNBLOCK, &fatal, NULL);
     char name[16];
     snprintf(name, sizeof(name), "torus-php-%d.%d", e->shard_id, e->index);
     pthread_setname_np(pthread_self(), name);
@@ -196,7 +210,8 @@ static void *executor_main(void *arg)
     atomic_store(&e->tid, (int)syscall(SYS_gettid));
     int result = torus_sapi_executor_main(e->config, &e->port);
     e->unsignaled = 0;
-    atomic_store(&e->ready, false);
+    atomic_store(&e->slot->ready, false);
+    atomic_store(&e->slot->busy, false);
     atomic_store(&e->result, result);
     atomic_store(&e->finished, true);
     /* Wake the I/O thread so it notices (a worker that cannot start makes the shard give up). */
@@ -205,7 +220,8 @@ static void *executor_main(void *arg)
 }
 
 int torus_executor_init(struct torus_executor *e, const struct torus_config *config,
-                        struct torus_io_waker *waker, int shard_id, int index, int cpu)
+                        struct torus_io_waker *waker, struct torus_executor_slot *slot,
+                        int shard_id, int index, int cpu)
 {
     memset(e, 0, sizeof(*e));
     if (torus_handoff_init(&e->requests, TORUS_EXECUTOR_RING_SIZE,
@@ -218,6 +234,7 @@ int torus_executor_init(struct torus_executor *e, const struct torus_config *con
     e->port.note = port_note;
     e->port.reload_requested = port_reload_requested;
     e->waker = waker;
+    e->slot = slot;
     e->config = config;
     e->shard_id = shard_id;
     e->index = index;
@@ -226,12 +243,10 @@ int torus_executor_init(struct torus_executor *e, const struct torus_config *con
     atomic_init(&e->stopping, false);
     atomic_init(&e->result, TORUS_OK);
     atomic_init(&e->finished, false);
-    atomic_init(&e->ready, false);
     atomic_init(&e->tid, 0);
-    atomic_init(&e->busy, false);
     atomic_init(&e->reload, 0);
-    for (int i = 0; i < TORUS_EXECUTOR_EVENTS; i++)
-        atomic_init(&e->events[i], 0);
+    atomic_store(&slot->ready, false);
+    atomic_store(&slot->busy, false);
     return TORUS_OK;
 }
 

@@ -16,6 +16,7 @@
 #define TORUS_EXECUTOR_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include "runtime/config.h"
 #include "runtime/handoff.h"
 #include "runtime/request.h"
+#include "runtime/scoreboard.h"
 
 struct torus_chunk;
 
@@ -66,22 +68,32 @@ struct torus_executor {
     _Atomic int result; /* what torus_sapi_executor_main() returned */
     _Atomic bool finished;
     _Atomic int tid;         /* the thread's id, for setpriority() */
-    _Atomic bool ready;      /* waiting for or serving requests (a worker script has booted) */
-    _Atomic bool busy;       /* running a request (read by /metrics) */
     _Atomic uint32_t reload; /* SIGHUP: restart the worker script between two requests */
-    _Atomic uint64_t events[TORUS_EXECUTOR_EVENTS]; /* written by the executor thread only */
+    /* Ready, busy, events and the current request, in the scoreboard the supervisor reads;
+     * written by the executor thread only. */
+    struct torus_executor_slot *slot;
 };
+
+/*
+ * The signals that end a process when they are sent to it (SIGSEGV, SIGBUS,
+ * SIGABRT, ...): the executor threads unblock them, every other thread of a
+ * shard process blocks them, so a script that sends one to its own process
+ * dies on its own thread, at once.
+ */
+void torus_executor_fatal_signals(sigset_t *set);
 
 /* Capacity of each ring, in items. */
 #define TORUS_EXECUTOR_RING_SIZE 1024
 
 /*
- * Prepares an executor: its rings and state (on the main thread, before the
- * shards start, so other threads may read its state at any time). Returns
- * TORUS_OK or TORUS_ERROR.
+ * Prepares an executor: its rings and state (before its shard's I/O thread
+ * starts, so other threads may read its state at any time). `slot` is its
+ * place in the scoreboard, where it publishes whether it is ready or busy.
+ * Returns TORUS_OK or TORUS_ERROR.
  */
 int torus_executor_init(struct torus_executor *executor, const struct torus_config *config,
-                        struct torus_io_waker *waker, int shard_id, int index, int cpu);
+                        struct torus_io_waker *waker, struct torus_executor_slot *slot,
+                        int shard_id, int index, int cpu);
 
 /* Starts the executor's thread (pinned to its CPU unless cpu < 0). TORUS_OK or TORUS_ERROR. */
 int torus_executor_start(struct torus_executor *executor);

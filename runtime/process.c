@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,4 +76,14 @@ void torus_process_notify(const char *state)
                         (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
     (void)rc;
     close(fd);
+}
+
+const char *torus_process_signal_name(int sig, char *out, size_t size)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(out, size, "SIG%s", abbrev);
+    else
+        snprintf(out, size, "signal %d", sig);
+    return out;
 }

@@ -1,6 +1,6 @@
 /*
- * What the process does for its supervisor: dropping root after binding
- * (--user/--group) and telling systemd how it is doing (Type=notify).
+ * Process-wide chores: dropping root after binding (--user/--group), telling
+ * systemd how the server is doing (Type=notify), naming signals.
  */
 #ifndef TORUS_PROCESS_H
 #define TORUS_PROCESS_H
@@ -20,5 +20,8 @@ int torus_process_drop_privileges(const char *user, const char *group, char *err
  * does nothing. The protocol is one datagram, so no library is needed.
  */
 void torus_process_notify(const char *state);
+
+/* The signal's name ("SIGSEGV"), written into out (16 bytes suffice); a number when unknown. */
+const char *torus_process_signal_name(int sig, char *out, size_t size);
 
 #endif

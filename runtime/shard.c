@@ -26,9 +26,6 @@
 #include "net/tls.h"
 #include "runtime/log.h"
 
-struct torus_shard *torus_shards;
-int torus_shard_count;
-
 /*
  * Zero-downtime restarts rely on SO_REUSEPORT: a second process joins the
  * port, the first drains and closes its listeners. A connection the kernel
@@ -69,8 +66,8 @@ static int migrate_program(void)
     return program;
 }
 
-static int bind_one(const char *flag, const struct torus_listen_addr *addr, uint16_t *port,
-                    char *err, size_t err_size)
+int torus_listen_socket(const char *flag, const struct torus_listen_addr *addr, uint16_t *port,
+                        char *err, size_t err_size)
 {
     struct sockaddr_storage ss = addr->addr;
     if (*port) {
@@ -121,16 +118,9 @@ int torus_shard_bind(struct torus_shard *shard, const struct torus_config *confi
                      uint16_t *port_of_listener, char *err, size_t err_size)
 {
     shard->listen_count = 0;
-    shard->admin_fd = -1;
-    if (shard->id == 0 && config->admin_enabled) {
-        uint16_t port = 0;
-        shard->admin_fd = bind_one("--admin-listen", &config->admin_listen, &port, err, err_size);
-        if (shard->admin_fd < 0)
-            return TORUS_ERROR;
-    }
     for (int i = 0; i < config->listener_count; i++) {
-        int fd = bind_one(config->listeners[i].tls ? "--tls-listen" : "--listen",
-                          &config->listeners[i], &port_of_listener[i], err, err_size);
+        int fd = torus_listen_socket(config->listeners[i].tls ? "--tls-listen" : "--listen",
+                                     &config->listeners[i], &port_of_listener[i], err, err_size);
         if (fd < 0) {
             for (int j = 0; j < shard->listen_count; j++)
                 close(shard->listen_fds[j]);
@@ -182,7 +172,8 @@ int torus_shard_start(struct torus_shard *shard)
     atomic_init(&shard->failed, false);
     atomic_init(&shard->ended, false);
     atomic_init(&shard->hurry, false);
-    atomic_init(&shard->loop_running, false);
+    shard->slot = torus_scoreboard_shard(shard->board, shard->id);
+    shard->metrics = &shard->slot->metrics;
     atomic_init(&shard->waker.sleeping, 0);
     shard->waker.event_fd = eventfd(0, EFD_CLOEXEC);
     if (shard->waker.event_fd < 0) {
@@ -194,7 +185,8 @@ int torus_shard_start(struct torus_shard *shard)
     if (!shard->executors)
         return TORUS_ERROR;
     for (int i = 0; i < cfg->php_threads_per_core; i++) {
-        if (torus_executor_init(&shard->executors[i], cfg, &shard->waker, shard->id, i,
+        if (torus_executor_init(&shard->executors[i], cfg, &shard->waker,
+                                torus_scoreboard_executor(shard->board, shard->id, i), shard->id, i,
                                 shard->cpu) != TORUS_OK)
             return TORUS_ERROR;
         shard->executor_count++;

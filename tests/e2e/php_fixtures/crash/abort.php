@@ -1,0 +1,4 @@
+<?php
+// An extension that aborts: the process sends itself SIGABRT.
+posix_kill(getmypid(), SIGABRT);
+echo "still alive\n";

@@ -1,0 +1,3 @@
+<?php
+// Which shard process answered: its pid.
+echo getmypid();
