@@ -26,6 +26,12 @@ from test_php_classic import PhpTestCase  # noqa: E402
 
 RESTART_WITHIN = 1.0 * h.SLOW  # the bound for a retrying client
 
+# Under a sanitizer, its own SIGSEGV handler would report the crash and exit(1): let these
+# crashes be the signals they are, as in a production build.
+for _name in ("ASAN_OPTIONS", "TSAN_OPTIONS"):
+    os.environ[_name] = ":".join(filter(None, [os.environ.get(_name, ""), "handle_segv=0",
+                                               "handle_abort=0", "handle_sigbus=0"]))
+
 
 def admin_get(port, path):
     with h.Conn(port) as c:
