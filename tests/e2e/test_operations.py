@@ -9,24 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torus_harness as h  # noqa: E402
-
-
-def admin_get(port, path):
-    c = h.Conn(port)
-    try:
-        c.send(h.get(path))
-        return c.read_response()
-    finally:
-        c.close()
-
-
-def wait_for(predicate, within):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+from torus_harness import admin_get, wait_for  # noqa: E402
 
 
 class Admin(h.ServerTestCase):

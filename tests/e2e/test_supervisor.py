@@ -13,15 +13,14 @@ hand takes its shards with it; a worker that cannot boot stops the server
 with exit code 2; /readyz shows a restarting shard as down."""
 
 import os
-import re
 import signal
 import socket
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torus_harness as h  # noqa: E402
+from torus_harness import admin_get, wait_for  # noqa: E402
 from test_php_classic import PhpTestCase  # noqa: E402
 
 RESTART_WITHIN = 1.0 * h.SLOW  # the issue's bound for a retrying client
@@ -31,12 +30,6 @@ RESTART_WITHIN = 1.0 * h.SLOW  # the issue's bound for a retrying client
 for _name in ("ASAN_OPTIONS", "TSAN_OPTIONS"):
     os.environ[_name] = ":".join(filter(None, [os.environ.get(_name, ""), "handle_segv=0",
                                                "handle_abort=0", "handle_sigbus=0"]))
-
-
-def admin_get(port, path):
-    with h.Conn(port) as c:
-        c.send(h.get(path))
-        return c.read_response()
 
 
 def metrics(port):
@@ -68,15 +61,6 @@ def pid_alive(pid):
         return state != "Z"
     except OSError:
         return False
-
-
-def wait_for(predicate, within):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class SupervisorTestCase(PhpTestCase):

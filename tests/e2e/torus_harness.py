@@ -468,6 +468,23 @@ def _die_with_parent():
         _libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
+def wait_for(predicate, within):
+    """Polls predicate every 20 ms for up to `within` seconds; its last value."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def admin_get(port, path):
+    """One GET to an --admin-listen port, on its own connection."""
+    with Conn(port) as c:
+        c.send(get(path))
+        return c.read_response()
+
+
 def free_port():
     """A port the kernel just handed out on 127.0.0.1 (bind :0, read, close)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
