@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,8 @@ int torus_access_log_init(struct torus_access_log *log, int fd, bool json)
     if (!log->buffer || !log->writing)
         return TORUS_ERROR;
     log->cap = log->writing_cap = ACCESS_LOG_BUFFER;
+    struct stat st;
+    log->slice_max = (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) ? SIZE_MAX : PIPE_BUF;
     return TORUS_OK;
 }
 
@@ -180,37 +184,63 @@ void torus_access_log_drop(struct torus_access_pending *pending)
     free(pending);
 }
 
-size_t torus_access_log_take(struct torus_access_log *log, const char **data)
+/* The length of the next slice of [data, data + len): whole lines, at most max bytes. */
+static size_t slice_length(const char *data, size_t len, size_t max)
 {
-    if (log->writing_len || !log->len)
+    if (len <= max)
+        return len;
+    for (size_t n = max; n > 0; n--) {
+        if (data[n - 1] == '\n')
+            return n;
+    }
+    return max; /* one line longer than a slice: it cannot be whole anyway */
+}
+
+size_t torus_access_log_take(struct torus_access_log *log, uint64_t now_ms, const char **data)
+{
+    if (log->in_flight)
         return 0;
-    char *full = log->buffer;
-    size_t full_cap = log->cap;
-    log->buffer = log->writing;
-    log->cap = log->writing_cap;
-    log->writing = full;
-    log->writing_cap = full_cap;
-    log->writing_len = log->len;
-    log->len = 0;
-    *data = log->writing;
-    return log->writing_len;
+    if (log->written == log->writing_len) {
+        /* The last batch is out: start the next one when it is due. */
+        if (!log->len || (log->len < TORUS_ACCESS_LOG_BATCH && now_ms - log->taken_ms < 1000))
+            return 0;
+        char *full = log->buffer;
+        size_t full_cap = log->cap;
+        log->buffer = log->writing;
+        log->cap = log->writing_cap;
+        log->writing = full;
+        log->writing_cap = full_cap;
+        log->writing_len = log->len;
+        log->written = 0;
+        log->len = 0;
+        log->taken_ms = now_ms;
+    }
+    *data = log->writing + log->written;
+    log->in_flight = true;
+    return slice_length(*data, log->writing_len - log->written, log->slice_max);
 }
 
 void torus_access_log_written(struct torus_access_log *log, int res)
 {
-    if (res < 0) /* a failed log write loses those lines; the server goes on */
+    log->in_flight = false;
+    if (res < 0) {
+        /* A failed log write loses the rest of its batch; the server goes on. */
         torus_log_warn("access log write failed: %s", strerror(-res));
-    log->writing_len = 0;
+        log->written = log->writing_len;
+        return;
+    }
+    log->written += (size_t)res;
 }
 
 void torus_access_log_flush_sync(struct torus_access_log *log)
 {
-    const char *parts[2] = {log->writing, log->buffer};
-    size_t lens[2] = {log->writing_len, log->len};
+    const char *parts[2] = {log->writing + log->written, log->buffer};
+    size_t lens[2] = {log->writing_len - log->written, log->len};
     for (int i = 0; i < 2; i++) {
         size_t done = 0;
         while (done < lens[i]) {
-            ssize_t w = write(log->fd, parts[i] + done, lens[i] - done);
+            size_t n = slice_length(parts[i] + done, lens[i] - done, log->slice_max);
+            ssize_t w = write(log->fd, parts[i] + done, n);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0)
@@ -218,7 +248,7 @@ void torus_access_log_flush_sync(struct torus_access_log *log)
             done += (size_t)w;
         }
     }
-    log->writing_len = log->len = 0;
+    log->writing_len = log->written = log->len = 0;
 }
 
 int torus_access_log_open(const char *path)

@@ -7,6 +7,12 @@
  * steps because its fields are known at two moments: what the request said
  * (client, time, request line, Referer, User-Agent) when its head is parsed,
  * and the status and size when its response ends.
+ *
+ * Every process of the server appends to the same file. On a regular file
+ * opened O_APPEND each write lands whole; on a pipe (--access-log - under
+ * systemd or a container) only writes of up to PIPE_BUF bytes do, so there a
+ * batch goes out in slices of whole lines of at most PIPE_BUF bytes, and a
+ * short write is resumed where it stopped.
  */
 #ifndef TORUS_ACCESS_LOG_H
 #define TORUS_ACCESS_LOG_H
@@ -25,10 +31,17 @@ struct torus_access_log {
     bool json;
     char *buffer; /* lines being collected */
     size_t len, cap;
-    char *writing; /* lines handed to io_uring, until the write completes */
+    char *writing; /* the batch being written, in slices */
     size_t writing_len;
     size_t writing_cap;
+    size_t written;    /* bytes of the batch already written */
+    size_t slice_max;  /* the most one write may carry: PIPE_BUF on a pipe */
+    bool in_flight;    /* a slice was handed out and its write has not completed */
+    uint64_t taken_ms; /* when the last batch was taken */
 };
+
+/* Lines are collected until this much waits, or for at most a second. */
+#define TORUS_ACCESS_LOG_BATCH (32 * 1024)
 
 /*
  * Opens the log file `path` for appending ("-" is stdout). Returns the
@@ -67,10 +80,12 @@ void torus_access_log_end(struct torus_access_log *log, struct torus_access_pend
 void torus_access_log_drop(struct torus_access_pending *pending);
 
 /*
- * Swaps buffers for an asynchronous write: returns the bytes to write (and
- * *data), or 0 when there is nothing to write or a write is still in flight.
+ * The next write to make (now_ms: the monotonic clock in milliseconds): the
+ * rest of the batch being written, or, when TORUS_ACCESS_LOG_BATCH bytes
+ * wait or the oldest has waited a second, a new batch. Returns the bytes to
+ * write at *data, or 0 when nothing is due or a write is in flight.
  */
-size_t torus_access_log_take(struct torus_access_log *log, const char **data);
+size_t torus_access_log_take(struct torus_access_log *log, uint64_t now_ms, const char **data);
 
 /* The write of what torus_access_log_take() returned has completed (res: its result). */
 void torus_access_log_written(struct torus_access_log *log, int res);
@@ -78,7 +93,7 @@ void torus_access_log_written(struct torus_access_log *log, int res);
 /* True when a write is in flight. */
 static inline bool torus_access_log_busy(const struct torus_access_log *log)
 {
-    return log->writing_len != 0;
+    return log->in_flight;
 }
 
 /* At exit: writes everything still buffered with plain write() calls. */

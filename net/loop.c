@@ -209,7 +209,6 @@ struct torus_loop {
     bool io_batch_works; /* the kernel lets it (else it stays SCHED_OTHER) */
     struct torus_access_log access_log;
     bool logging;
-    uint64_t log_flushed_ms;
     bool draining;
     uint64_t drain_deadline_ms;
 };
@@ -1845,7 +1844,7 @@ int torus_loop_run(struct torus_shard *shard)
         torus_access_log_init(&loop->access_log, shard->access_log_fd,
                               strcmp(cfg->access_log_format, "json") == 0) == TORUS_OK)
         loop->logging = true;
-    loop->log_flushed_ms = loop->now_ms;
+    loop->access_log.taken_ms = loop->now_ms;
     atomic_store(&shard->slot->loop_running, true);
 
     struct torus_io_waker *waker = &shard->waker;
@@ -1867,18 +1866,16 @@ int torus_loop_run(struct torus_shard *shard)
         if (loop->draining && (loop->open_conns == 0 || loop->now_ms >= loop->drain_deadline_ms))
             break;
 
-        /* The access log goes out in one write when it is big enough, or once a second. */
-        if (loop->logging && !torus_access_log_busy(&loop->access_log) &&
-            (loop->access_log.len >= 32 * 1024 ||
-             (loop->access_log.len && loop->now_ms - loop->log_flushed_ms >= 1000))) {
-            const char *data;
-            size_t len = torus_access_log_take(&loop->access_log, &data);
+        /* The access log goes out in batches (net/access_log.h says when). */
+        const char *log_data;
+        size_t log_len =
+            loop->logging ? torus_access_log_take(&loop->access_log, loop->now_ms, &log_data) : 0;
+        if (log_len) {
             struct io_uring_sqe *sqe = get_sqe(loop);
             /* Offset 0 on an O_APPEND file appends atomically (the position is the end, per write).
              */
-            io_uring_prep_write(sqe, loop->access_log.fd, data, (unsigned)len, 0);
+            io_uring_prep_write(sqe, loop->access_log.fd, log_data, (unsigned)log_len, 0);
             io_uring_sqe_set_data64(sqe, user_data(loop, TAG_LOG));
-            loop->log_flushed_ms = loop->now_ms;
         }
 
         /* Executors handed requests in this iteration get them as one batch, now. */
