@@ -196,26 +196,26 @@ static void render_metrics(struct text *t, struct torus_scoreboard *board)
                     (unsigned long long)torus_metric_get(
                         &torus_scoreboard_shard(board, i)->metrics.queue_depth));
 
-    uint64_t busy = 0, idle = 0, restarts = 0, crashes = 0;
+    uint64_t busy = 0, idle = 0, starting = 0, restarts = 0, crashes = 0;
     uint64_t by_reason[TORUS_EXECUTOR_EVENTS] = {0};
     for (int i = 0; i < board->shard_count; i++) {
         for (int e = 0; e < board->executors_per_shard; e++) {
             struct torus_executor_slot *x = torus_scoreboard_executor(board, i, e);
-            if (!atomic_load_explicit(&x->ready, memory_order_relaxed) &&
-                !atomic_load_explicit(&x->busy, memory_order_relaxed))
-                continue; /* starting, restarting, or its shard is down */
             if (atomic_load_explicit(&x->busy, memory_order_relaxed))
                 busy++;
-            else
+            else if (atomic_load_explicit(&x->ready, memory_order_relaxed))
                 idle++;
+            else
+                starting++; /* booting, restarting its worker, or its shard is down */
             for (int r = 0; r < TORUS_EXECUTOR_EVENTS; r++)
                 by_reason[r] += atomic_load_explicit(&x->events[r], memory_order_relaxed);
         }
     }
     text_printf(t,
                 "# HELP torus_executors PHP executors, by state.\n# TYPE torus_executors gauge\n"
-                "torus_executors{state=\"busy\"} %llu\ntorus_executors{state=\"idle\"} %llu\n",
-                (unsigned long long)busy, (unsigned long long)idle);
+                "torus_executors{state=\"busy\"} %llu\ntorus_executors{state=\"idle\"} %llu\n"
+                "torus_executors{state=\"starting\"} %llu\n",
+                (unsigned long long)busy, (unsigned long long)idle, (unsigned long long)starting);
     text_printf(t, "# HELP torus_worker_restarts_total Worker script restarts, by reason.\n"
                    "# TYPE torus_worker_restarts_total counter\n");
     for (int r = 0; r < TORUS_EXECUTOR_EVENTS; r++) {

@@ -192,6 +192,19 @@ static void test_metrics(void)
     CHECK(strstr(out, "torus_shard_up{shard=\"0\"} 1\n") != NULL);
     CHECK(strstr(out, "torus_executors{state=\"idle\"} 1\n") != NULL);
     close(fd);
+
+    /* A shard that went down: its executor is starting again, its events still count. */
+    struct torus_executor_slot *x = torus_scoreboard_executor(board, 0, 0);
+    atomic_store(&x->events[TORUS_EVENT_CRASH_TIMEOUT], 2);
+    torus_scoreboard_shard_down(board, 0);
+    fd = connect_client();
+    send(fd, req, strlen(req), 0);
+    read_responses(fd, 1, out, sizeof(out), &closed);
+    CHECK(strstr(out, "torus_executors{state=\"starting\"} 1\n") != NULL);
+    CHECK(strstr(out, "torus_executors{state=\"idle\"} 0\n") != NULL);
+    CHECK(strstr(out, "torus_worker_crashes_total{reason=\"timeout\"} 2\n") != NULL);
+    CHECK(strstr(out, "torus_shard_up{shard=\"0\"} 0\n") != NULL);
+    close(fd);
 }
 
 static void test_more_clients_than_slots(void)
