@@ -1882,8 +1882,10 @@ int torus_loop_run(struct torus_shard *shard)
         for (int i = 0; i < shard->executor_count; i++)
             torus_executor_wake(&shard->executors[i]);
 
-        /* Announce the sleep, then look at the executors' rings one last time. */
-        atomic_store_explicit(&waker->sleeping, 1, memory_order_seq_cst);
+        /* Announce the sleep, then look at the executors' rings one last time; the fence orders
+         * the store before those loads (runtime/executor.c explains the handshake). */
+        atomic_store_explicit(&waker->sleeping, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
         bool work = executors_have_output(loop) ||
                     atomic_load_explicit(&shard->draining, memory_order_seq_cst) != loop->draining;
         uint64_t deadline = next_deadline(loop);

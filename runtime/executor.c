@@ -1,17 +1,23 @@
 /*
  * PHP executor threads and their side of the handoff.
  *
- * Sleeping and waking, without a lost wake-up:
+ * Sleeping and waking, without a lost wake-up (Dekker's pattern):
  *   executor, when its requests ring looks empty:
- *       sleeping = 1; (seq_cst) look at the ring again; if still empty,
+ *       sleeping = 1; full fence; look at the ring again; if still empty,
  *       futex_wait(&sleeping, 1) — which returns at once if the I/O thread
  *       has already reset sleeping to 0.
- *   I/O thread, after pushing a request:
- *       (seq_cst) if sleeping == 1: sleeping = 0, futex_wake(&sleeping).
- * Either the executor's second look sees the new request, or the I/O thread
- * sees sleeping == 1 (sequential consistency orders the two stores before the
- * two loads). The same handshake, with the shard's eventfd in place of the
- * futex, wakes the I/O thread when response parts are pushed.
+ *   I/O thread, after pushing a request (its tail store):
+ *       full fence; if sleeping == 1: sleeping = 0, futex_wake(&sleeping).
+ * Each side stores one location and then loads the other's. Acquire and
+ * release alone do not order a store before a later load of another location
+ * (x86 keeps them in order only with a locked instruction or mfence, AArch64
+ * may let a load-acquire pass an earlier store-release under RCpc), so both
+ * sides put a sequentially consistent fence between their store and their
+ * load. Two SC fences are totally ordered: whichever comes second, its load
+ * sees the other side's store, so either the executor's second look sees the
+ * new request or the I/O thread sees sleeping == 1. The same handshake, with
+ * the shard's eventfd in place of the futex, wakes the I/O thread when
+ * response parts are pushed.
  *
  * Both directions batch their wake-ups, because the I/O thread and its
  * executors share one CPU: waking the other side per item would switch
@@ -79,7 +85,8 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
         }
         if (atomic_load_explicit(&e->stopping, memory_order_acquire))
             return NULL;
-        atomic_store_explicit(&e->sleeping, 1, memory_order_seq_cst);
+        atomic_store_explicit(&e->sleeping, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst); /* the store above before the loads below */
         if (!torus_handoff_empty(&e->requests) ||
             atomic_load_explicit(&e->stopping, memory_order_seq_cst)) {
             atomic_store_explicit(&e->sleeping, 0, memory_order_relaxed);
