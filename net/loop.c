@@ -64,11 +64,13 @@
  * several, requests go to idle ones only); for it, parked or queued is the same FIFO, but each
  * park costs the I/O thread another round before the executor sees the request: 8 here cost
  * sqlite-read 28% and hello 13% against 64 (alternating A/B runs, 64 connections). */
-#define EXECUTOR_DEPTH    64
-#define EXECUTOR_STALL_MS 2           /* an executor this long on one request takes no more */
-#define SPIN_NS           (30 * 1000) /* how long an idle loop under load polls before it blocks */
-#define PENDING_INPUT_CAP (64 * 1024) /* pipelined bytes kept while a request executes */
-#define LINGER_MS         5000 /* after the last response, wait this long for the client's FIN */
+#define EXECUTOR_DEPTH          64
+#define EXECUTOR_STALL_MS       2           /* an executor this long on one request takes no more */
+#define SPIN_NS                 (30 * 1000) /* how long an idle loop under load polls before it blocks */
+#define PENDING_INPUT_CAP       (64 * 1024) /* pipelined bytes kept while a request executes */
+#define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */
+#define ACCEPT_BACKOFF_FIRST_MS 50   /* out of descriptors: the first pause of accept */
+#define ACCEPT_BACKOFF_MAX_MS   1000 /* and the longest, while it keeps failing */
 #define DRAIN_GRACE_MS                                                                             \
     1000 /* on SIGTERM, an idle keep-alive connection may still send a request                     \
           */
@@ -105,7 +107,10 @@ struct torus_listener {
     int index;
     uint16_t port;
     bool armed;
-    bool tls; /* --tls-listen */
+    bool tls;              /* --tls-listen */
+    uint32_t backoff_ms;   /* out of descriptors: the pause before the next try, 0 when none */
+    uint64_t retry_at_ms;  /* while backing off: when accepting resumes */
+    uint64_t failed_tries; /* accepts that failed in this episode, for the recovery line */
 };
 
 struct torus_exchange;
@@ -477,6 +482,10 @@ static void conn_output_drained(struct torus_conn *c)
         conn_parse(c);
         return;
     }
+    if (c->state == CONN_READING && c->peer_closed) {
+        conn_parse(c); /* the last answer is out: close, or answer the next pipelined request */
+        return;
+    }
     conn_update_timer(c);
 }
 
@@ -612,6 +621,10 @@ static uint64_t next_deadline(struct torus_loop *loop)
     next = TORUS_MIN(next, torus_timer_next_deadline(&loop->send_timers));
     next = TORUS_MIN(next, torus_timer_next_deadline(&loop->linger_timers));
     next = TORUS_MIN(next, torus_timer_next_deadline(&loop->drain_timers));
+    for (int i = 0; i < loop->listener_count; i++) {
+        if (slow_path(loop->listeners[i].backoff_ms))
+            next = TORUS_MIN(next, loop->listeners[i].retry_at_ms);
+    }
     return next;
 }
 
@@ -1213,8 +1226,10 @@ static void conn_parse(struct torus_conn *c)
             return;
         }
     }
-    if (c->state == CONN_READING && c->peer_closed && !torus_http_in_request(&c->parser) &&
-        !c->out_first && !c->send_inflight) {
+    if (c->state == CONN_READING && c->peer_closed && !c->out_first && !c->send_inflight &&
+        !c->exchange && c->file_fd < 0) {
+        /* The client sent its last byte and every request it completed has been answered; an
+         * incomplete one never will be. */
         conn_close(c);
         return;
     }
@@ -1430,16 +1445,13 @@ static void on_cipher(struct torus_conn *c, const char *data, size_t len)
 static void on_recv_result(struct torus_conn *c, int res)
 {
     if (res == 0) {
-        /* The client closed its side: answer what is in flight, then close. */
+        /* The client closed its side (a half-close): every request it sent before is still
+         * answered, in order; conn_parse() closes once nothing more can be answered. */
         c->peer_closed = true;
-        if (c->state == CONN_LINGERING || (!torus_http_in_request(&c->parser) && !c->exchange &&
-                                           !c->out_first && !c->send_inflight && c->file_fd < 0)) {
+        if (c->state == CONN_LINGERING)
             conn_close(c);
-        } else if (c->state == CONN_READING && torus_http_in_request(&c->parser)) {
-            conn_close(c); /* an incomplete request can never complete */
-        } else {
-            c->close_after = true;
-        }
+        else if (c->state == CONN_READING)
+            conn_parse(c);
         return;
     }
     if (res < 0 && res != -ENOBUFS && res != -ECANCELED)
@@ -1512,12 +1524,66 @@ static void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
     conn_arm_recv(c);
 }
 
+/*
+ * Out of descriptors (EMFILE, ENFILE) or kernel memory: re-arming the accept
+ * at once would fail again at once, a busy loop. Stop accepting on this
+ * listener for a while instead, as nginx disables its accept events: 50 ms,
+ * doubling up to a second while the tries keep failing. The kernel's backlog
+ * holds the waiting clients; one line is logged when it starts and one when
+ * accepting works again.
+ */
+static void listener_back_off(struct torus_listener *l, int error)
+{
+    struct torus_loop *loop = l->loop;
+    if (l->armed) {
+        struct io_uring_sqe *sqe = get_sqe(loop);
+        io_uring_prep_cancel64(sqe, user_data(l, TAG_ACCEPT), 0);
+        io_uring_sqe_set_data64(sqe, user_data(NULL, TAG_IGNORE));
+    }
+    if (l->backoff_ms == 0) {
+        torus_log_error("shard %d: cannot accept on %s: %s (raise the descriptor limit, "
+                        "ulimit -n, or lower --max-connections); pausing accept",
+                        loop->shard->id, loop->config->listeners[l->index].text, strerror(error));
+        l->backoff_ms = ACCEPT_BACKOFF_FIRST_MS;
+    } else {
+        l->backoff_ms = TORUS_MIN(l->backoff_ms * 2, ACCEPT_BACKOFF_MAX_MS);
+    }
+    l->failed_tries++;
+    l->retry_at_ms = loop->now_ms + l->backoff_ms;
+}
+
+static void listener_recovered(struct torus_listener *l)
+{
+    torus_log_info("shard %d: accepting on %s again (%llu tries failed for lack of descriptors)",
+                   l->loop->shard->id, l->loop->config->listeners[l->index].text,
+                   (unsigned long long)l->failed_tries);
+    l->backoff_ms = 0;
+    l->failed_tries = 0;
+}
+
+/* Listeners whose pause is over accept again (a failure pauses them for longer). */
+static void listeners_retry(struct torus_loop *loop)
+{
+    for (int i = 0; i < loop->listener_count; i++) {
+        struct torus_listener *l = &loop->listeners[i];
+        if (slow_path(l->backoff_ms) && !l->armed && loop->now_ms >= l->retry_at_ms &&
+            !loop->draining && !loop->accept_paused)
+            listener_arm(l);
+    }
+}
+
 static void on_accept(struct torus_listener *l, struct io_uring_cqe *cqe)
 {
     struct torus_loop *loop = l->loop;
     if (!(cqe->flags & IORING_CQE_F_MORE))
         l->armed = false;
     int fd = cqe->res;
+    if (slow_path(fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM)) {
+        listener_back_off(l, -fd);
+        return;
+    }
+    if (slow_path(l->backoff_ms) && fd >= 0)
+        listener_recovered(l);
     if (fd < 0) {
         if (fd != -ECANCELED && fd != -EINTR)
             torus_log_warn("shard %d: accept failed: %s", loop->shard->id, strerror(-fd));
@@ -1536,7 +1602,7 @@ static void on_accept(struct torus_listener *l, struct io_uring_cqe *cqe)
                 io_uring_sqe_set_data64(sqe, user_data(NULL, TAG_IGNORE));
             }
         }
-    } else if (!l->armed && !loop->draining && !loop->accept_paused) {
+    } else if (!l->armed && !loop->draining && !loop->accept_paused && !l->backoff_ms) {
         listener_arm(l);
     }
 }
@@ -1916,6 +1982,7 @@ int torus_loop_run(struct torus_shard *shard)
                               loop->idle_timers.count + loop->drain_timers.count,
                               memory_order_relaxed);
         expire_timers(loop);
+        listeners_retry(loop);
     }
 
     /* Whatever is still open past the shutdown deadline is cut; then the cancelled operations
