@@ -43,6 +43,7 @@ struct torus_admin_server {
     struct torus_scoreboard *board;
     struct torus_http_limits limits;
     struct torus_admin_conn conns[TORUS_ADMIN_MAX_CONNS];
+    uint64_t accept_paused_until_ms; /* out of descriptors: accept again from then on */
 };
 
 /* Prepares the server for a bound, listening socket (-1: none), answering from board. */
@@ -51,9 +52,11 @@ void torus_admin_server_init(struct torus_admin_server *server, int listen_fd,
 
 /*
  * Fills fds (room for TORUS_ADMIN_MAX_CONNS + 1 entries) with what poll()
- * should watch for the server; returns how many entries it filled.
+ * should watch for the server at now_ms (the monotonic clock); returns how
+ * many entries it filled.
  */
-int torus_admin_server_poll_fds(struct torus_admin_server *server, struct pollfd *fds);
+int torus_admin_server_poll_fds(struct torus_admin_server *server, struct pollfd *fds,
+                                uint64_t now_ms);
 
 /*
  * After poll(): serves the entries of fds that torus_admin_server_poll_fds()

@@ -22,8 +22,11 @@
 #include <unistd.h>
 
 #include "net/http_response.h"
+#include "runtime/log.h"
 
 #define ADMIN_IDLE_MS 10000
+/* Out of descriptors: how long the listener is left alone before the next try. */
+#define ADMIN_ACCEPT_PAUSE_MS 100
 
 static void conn_close(struct torus_admin_conn *c)
 {
@@ -161,8 +164,17 @@ static void accept_all(struct torus_admin_server *server, uint64_t now_ms)
         if (!c)
             return;
         int fd = accept4(server->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The listener stays readable: polling it again now would spin. */
+                if (!server->accept_paused_until_ms)
+                    torus_log_error("--admin-listen: cannot accept: %s; pausing accept",
+                                    strerror(errno));
+                server->accept_paused_until_ms = now_ms + ADMIN_ACCEPT_PAUSE_MS;
+            }
             return;
+        }
+        server->accept_paused_until_ms = 0;
         c->fd = fd;
         c->in_len = c->parsed = 0;
         c->out = NULL;
@@ -187,7 +199,8 @@ void torus_admin_server_init(struct torus_admin_server *server, int listen_fd,
         fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
 }
 
-int torus_admin_server_poll_fds(struct torus_admin_server *server, struct pollfd *fds)
+int torus_admin_server_poll_fds(struct torus_admin_server *server, struct pollfd *fds,
+                                uint64_t now_ms)
 {
     int n = 0;
     if (server->listen_fd < 0)
@@ -204,7 +217,9 @@ int torus_admin_server_poll_fds(struct torus_admin_server *server, struct pollfd
         fds[n].revents = 0;
         n++;
     }
-    fds[n].fd = room ? server->listen_fd : -1; /* full: the kernel's backlog holds the rest */
+    /* Full, or out of descriptors: the kernel's backlog holds the rest meanwhile. */
+    bool paused = now_ms < server->accept_paused_until_ms;
+    fds[n].fd = room && !paused ? server->listen_fd : -1;
     fds[n].events = POLLIN;
     fds[n].revents = 0;
     return n + 1;

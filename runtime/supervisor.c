@@ -538,7 +538,7 @@ static void serve(struct supervisor *sv)
         fds[0].fd = sv->signal_fd;
         fds[0].events = POLLIN;
         fds[0].revents = 0;
-        int admin_count = torus_admin_server_poll_fds(&sv->admin, fds + 1);
+        int admin_count = torus_admin_server_poll_fds(&sv->admin, fds + 1, now_ms());
         int rc = poll(fds, (nfds_t)(1 + admin_count), TICK_MS);
         if (rc < 0 && errno != EINTR) {
             torus_log_error("supervisor: poll: %s", strerror(errno));

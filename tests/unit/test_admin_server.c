@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,7 +30,7 @@ static void pump(int rounds)
 {
     for (int i = 0; i < rounds; i++) {
         struct pollfd fds[TORUS_ADMIN_MAX_CONNS + 1];
-        int n = torus_admin_server_poll_fds(&server, fds);
+        int n = torus_admin_server_poll_fds(&server, fds, torus_monotonic_ns() / 1000000u);
         poll(fds, (nfds_t)n, 5);
         torus_admin_server_handle(&server, fds, n, torus_monotonic_ns() / 1000000u);
     }
@@ -230,6 +231,33 @@ static void test_more_clients_than_slots(void)
     CHECK(answered == count);
 }
 
+/* With no descriptor left for accept, the listener is left alone for a while (no spin). */
+static void test_out_of_descriptors(void)
+{
+    struct rlimit saved;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    int client = connect_client(); /* queued in the backlog; the server has not accepted it */
+    int highest = dup(0);          /* the next descriptor number: the limit is just below it */
+    close(highest);
+    struct rlimit low = {.rlim_cur = (rlim_t)highest, .rlim_max = saved.rlim_max};
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    pump(3);
+    CHECK(server.accept_paused_until_ms != 0);
+    struct pollfd fds[TORUS_ADMIN_MAX_CONNS + 1];
+    int n = torus_admin_server_poll_fds(&server, fds, torus_monotonic_ns() / 1000000u);
+    CHECK(fds[n - 1].fd == -1); /* the listener is not polled during the pause */
+    CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+    usleep(150 * 1000);
+    const char *req = "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    send(client, req, strlen(req), 0);
+    char out[4096];
+    bool closed;
+    read_responses(client, 1, out, sizeof(out), &closed);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0); /* served once descriptors are back */
+    CHECK(server.accept_paused_until_ms == 0);
+    close(client);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -251,6 +279,7 @@ int main(void)
     test_bad_requests();
     test_metrics();
     test_more_clients_than_slots();
+    test_out_of_descriptors();
 
     torus_admin_server_close(&server);
     torus_scoreboard_destroy(board);
