@@ -1,0 +1,356 @@
+/*
+ * The I/O loop's own header: the state of a shard's loop and of its
+ * connections, shared by the files that make up the loop and by nobody else.
+ *
+ *   net/loop.c          set-up, the loop itself, completions, drain
+ *   net/listener.c      accepting connections (and backing off without descriptors)
+ *   net/conn.c          a connection's lifecycle: open, receive, timers, close, free
+ *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
+ *   net/dispatch.c      requests to executors, response parts back
+ *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
+ *
+ * A connection is freed only when no operation refers to it any more (ops ==
+ * 0) and no executor holds one of its requests (held == 0).
+ */
+#ifndef TORUS_CONN_H
+#define TORUS_CONN_H
+
+#include <liburing.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "alloc/pool.h"
+#include "net/access_log.h"
+#include "net/chunk.h"
+#include "net/http.h"
+#include "net/route.h"
+#include "net/static.h"
+#include "net/timer.h"
+#include "net/tls.h"
+#include "runtime/executor.h"
+#include "runtime/shard.h"
+
+#define RECV_BUFFER_SIZE  (16 * 1024) /* one provided buffer */
+#define RECV_BUFFER_COUNT 512         /* per shard; a power of two */
+#define RECV_GROUP        1
+#define FILE_BUFFER_SIZE  (64 * 1024) /* what a streamed file costs a connection */
+#define COALESCE_LIMIT    (16 * 1024) /* small queued chunks are sent as one */
+/* Requests queued at a busy executor before parking. Only one executor per shard queues (with
+ * several, requests go to idle ones only); for it, parked or queued is the same FIFO, but each
+ * park costs the I/O thread another round before the executor sees the request: 8 here cost
+ * sqlite-read 28% and hello 13% against 64 (alternating A/B runs, 64 connections). */
+#define EXECUTOR_DEPTH          64
+#define EXECUTOR_STALL_MS       2           /* an executor this long on one request takes no more */
+#define SPIN_NS                 (30 * 1000) /* how long an idle loop under load polls before it blocks */
+#define PENDING_INPUT_CAP       (64 * 1024) /* pipelined bytes kept while a request executes */
+#define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */
+#define ACCEPT_BACKOFF_FIRST_MS 50   /* out of descriptors: the first pause of accept */
+#define ACCEPT_BACKOFF_MAX_MS   1000 /* and the longest, while it keeps failing */
+#define DRAIN_GRACE_MS                                                                             \
+    1000 /* on SIGTERM, an idle keep-alive connection may still send a request                     \
+          */
+
+/* What a completion is about: the low 3 bits of user_data; the rest is a pointer. */
+enum op_tag {
+    TAG_IGNORE = 0,
+    TAG_ACCEPT = 1,
+    TAG_RECV = 2,
+    TAG_SEND = 3,
+    TAG_READ = 4,
+    TAG_WAKE = 5,
+    TAG_LOG = 6,
+};
+#define TAG_MASK 7u
+
+static inline uint64_t user_data(void *ptr, enum op_tag tag)
+{
+    return (uint64_t)(uintptr_t)ptr | tag;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Types                                                                    */
+
+enum conn_state {
+    CONN_READING,   /* waiting for or parsing a request (head or body) */
+    CONN_BUSY,      /* a request is at an executor or a file is streaming: no parsing */
+    CONN_LINGERING, /* the last response is out and the write side shut: waiting for FIN */
+};
+
+struct torus_listener {
+    struct torus_loop *loop;
+    int fd;
+    int index;
+    uint16_t port;
+    bool armed;
+    bool tls;              /* --tls-listen */
+    uint32_t backoff_ms;   /* out of descriptors: the pause before the next try, 0 when none */
+    uint64_t retry_at_ms;  /* while backing off: when accepting resumes */
+    uint64_t failed_tries; /* accepts that failed in this episode, for the recovery line */
+};
+
+struct torus_exchange;
+
+/* A connection's two addresses as PHP shows them (REMOTE_ADDR, SERVER_ADDR). */
+struct conn_addresses {
+    char remote_addr[INET6_ADDRSTRLEN];
+    char server_addr[INET6_ADDRSTRLEN];
+    uint16_t remote_port;
+    uint16_t server_port;
+};
+
+struct torus_conn {
+    struct torus_loop *loop;
+    struct torus_conn *prev, *next; /* every open connection of the loop */
+    int fd;
+    uint8_t state;
+    uint8_t listener;
+    bool recv_armed;
+    bool send_inflight;
+    bool read_inflight;
+    bool peer_closed;
+    bool close_after;  /* close once the queued output is sent */
+    bool closing;      /* being torn down */
+    bool keep_alive;   /* the current request's verdict */
+    bool head_request; /* the current request is HEAD */
+    bool reading_paused;
+    bool tls_shut;              /* close_notify queued */
+    bool tls_counted;           /* its handshake is in the metrics */
+    struct torus_tls_conn *tls; /* NULL on a plain connection */
+    uint16_t ops;               /* io_uring operations in flight that refer to this connection */
+    uint16_t held;              /* requests of this connection that an executor has not released */
+
+    struct torus_timer timer;
+    struct torus_http_parser parser;
+    uint64_t request_start_ns; /* when the current request's head was parsed (metrics) */
+    uint64_t response_bytes;   /* bytes of the current PHP response so far (access log) */
+    struct torus_access_pending *log_pending; /* the current request's access-log line */
+
+    /* Input kept across reads: [0, in_parsed) is the part of a head already parsed. */
+    char *in;
+    uint32_t in_len, in_parsed, in_cap;
+
+    /* Output: chunks waiting to be sent; `pending` is a response held back until its request's body
+     * is read. */
+    struct torus_chunk *out_first, *out_last;
+    struct torus_chunk *pending;
+    int pending_status;
+
+    /* A file being streamed after the queued output. */
+    int file_fd;
+    uint64_t file_offset, file_remaining;
+    struct torus_chunk *file_chunk;
+    bool pending_file; /* a file waits for the request body to be read */
+
+    struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
+    struct torus_exchange *exchange;  /* the request being executed, until its END */
+    struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor */
+    bool parked;
+};
+
+struct torus_exchange {
+    struct torus_request request; /* what the executor sees */
+    struct torus_conn *conn;
+    int executor;
+};
+
+struct torus_loop {
+    struct torus_shard *shard;
+    const struct torus_config *config;
+    struct io_uring ring;
+    struct torus_listener listeners[TORUS_MAX_LISTENERS];
+    int listener_count;
+
+    struct io_uring_buf_ring *buf_ring;
+    char *buf_base;
+    size_t buf_ring_bytes;
+    int buf_returned; /* buffers given back since the last advance */
+
+    struct torus_pool conn_pool;
+    struct torus_conn *conns; /* every open connection */
+    uint32_t open_conns;
+    uint32_t max_conns;
+    bool accept_paused;
+
+    struct torus_timer_queue header_timers, body_timers, idle_timers, send_timers, linger_timers;
+    struct torus_timer_queue drain_timers; /* idle keep-alive connections while draining */
+    uint64_t now_ms;
+    time_t now_s;
+
+    struct torus_http_limits limits;
+    struct torus_router router;
+    struct torus_route_memo route_memo; /* forgotten at every iteration */
+    struct torus_static_cache *static_cache;
+
+    struct torus_conn *parked_first, *parked_last;
+
+    uint64_t wake_value; /* the eventfd read lands here */
+    bool busy;           /* the executors just answered: PHP traffic is flowing */
+    bool io_batch;       /* the I/O thread runs as SCHED_BATCH now */
+    bool io_batch_works; /* the kernel lets it (else it stays SCHED_OTHER) */
+    struct torus_access_log access_log;
+    bool logging;
+    bool draining;
+    uint64_t drain_deadline_ms;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+
+static inline uint64_t monotonic_ms(void)
+{
+    return torus_monotonic_ns() / 1000000u;
+}
+
+/* A submission queue entry; when the queue is full, what is there goes to the kernel first. */
+static inline struct io_uring_sqe *get_sqe(struct torus_loop *loop)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&loop->ring);
+    if (slow_path(!sqe)) {
+        io_uring_submit(&loop->ring);
+        sqe = io_uring_get_sqe(&loop->ring);
+    }
+    return sqe;
+}
+
+/* Seconds (a flag's value) in milliseconds, rounded. */
+static inline uint64_t ms_of(double seconds)
+{
+    return (uint64_t)(seconds * 1000.0 + 0.5);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Output (net/conn_output.c) */
+/* A response is complete (queued in full, or its END arrived): count it, log it. */
+void conn_observe(struct torus_conn *c, int status, uint64_t bytes);
+
+/* Queues bytes as they are to go on the wire (ciphertext on a TLS connection). */
+void out_append_raw(struct torus_conn *c, struct torus_chunk *chunk);
+
+/* Queues what TLS has to send (handshake flights, records, alerts). */
+void out_append_tls(struct torus_conn *c);
+
+/*
+ * Queues response bytes: as they are on a plain connection, encrypted into
+ * records on a TLS one. The chunk is taken (the file buffer is only read).
+ */
+void out_append(struct torus_conn *c, struct torus_chunk *chunk);
+
+/* Frees every chunk queued on the connection, and the held response. */
+void out_free_all(struct torus_conn *c);
+
+/* A chunk holding `len` bytes copied from data (NULL when out of memory). */
+struct torus_chunk *out_chunk(const char *data, size_t len, size_t extra);
+
+/*
+ * Queues a complete small response generated by the server itself (errors,
+ * redirects, 405): a short HTML body like nginx's, or none for HEAD.
+ */
+void out_respond_simple(struct torus_conn *c, int status, const char *extra_headers, bool hold);
+
+/* Answers a request that cannot be parsed or served, then closes. */
+void out_respond_error_and_close(struct torus_conn *c, int status);
+
+/* Sends what is queued (one send in flight at most), or the next piece of a streamed file. */
+void conn_flush(struct torus_conn *c);
+
+/* A send completed with result res: resumes a partial send, or goes on with the next. */
+void conn_on_send(struct torus_conn *c, int res);
+
+/* A read of a streamed file completed with result res: sends what it read. */
+void conn_on_file_read(struct torus_conn *c, int res);
+
+/* Connections: lifecycle, receive, timers (net/conn.c) */
+/*
+ * Puts the connection in the timer queue its state calls for (header, body, idle, send, linger,
+ * drain).
+ */
+void conn_update_timer(struct torus_conn *c);
+
+/* Closes the connections whose timer has run out (header, body, idle, send, linger, drain). */
+void conn_expire_timers(struct torus_loop *loop);
+
+/*
+ * The earliest deadline of any timer (or a listener's accept pause), in ms; UINT64_MAX when
+ * none.
+ */
+uint64_t conn_next_deadline(struct torus_loop *loop);
+
+/* Arms the connection's multishot receive into the provided-buffer ring. */
+void conn_arm_recv(struct torus_conn *c);
+
+/* Frees a closed connection once no operation and no executor refers to it any more. */
+void conn_maybe_free(struct torus_conn *c);
+
+/*
+ * Closes the connection: cancels its receive, closes its socket through the ring; freed later by
+ * conn_maybe_free().
+ */
+void conn_close(struct torus_conn *c);
+
+/*
+ * A receive completion: feeds the bytes to TLS or to the session, gives the buffer back,
+ * re-arms.
+ */
+void conn_on_recv(struct torus_conn *c, struct io_uring_cqe *cqe);
+
+/* A connection was accepted on listener l. */
+void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd);
+
+/* Listeners (net/listener.c) */
+/* Listeners whose pause is over accept again (a failure pauses them for longer). */
+void listener_retry_all(struct torus_loop *loop);
+
+/*
+ * An accept completion on listener l: opens the connection, pauses at --max-connections or when
+ * out of descriptors.
+ */
+void listener_on_accept(struct torus_listener *l, struct io_uring_cqe *cqe);
+
+/* Arms a multishot accept on the listener (unless armed or closed). */
+void listener_arm(struct torus_listener *l);
+
+/* Dispatch to executors (net/dispatch.c) */
+/* Puts the connection at the end of the FIFO of requests waiting for a free executor. */
+void dispatch_park(struct torus_loop *loop, struct torus_conn *c);
+
+/* Takes the connection out of that FIFO (its request went to an executor, or it closed). */
+void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c);
+
+/*
+ * Hands a request to an executor. With one executor per shard, requests
+ * queue at it (up to EXECUTOR_DEPTH), so it takes them in batches. With
+ * several, a request goes only to an idle one, never behind a busy one: it
+ * cannot know whether the busy one is on a 20 µs page or a 200 ms report, so
+ * the request waits in the shard's FIFO for the first executor that frees up,
+ * as in PHP-FPM's accept queue. An executor that has not finished a request
+ * for EXECUTOR_STALL_MS is also given a lower CPU priority until it does, so
+ * on the shared CPU the short requests come first.
+ */
+int dispatch_request(struct torus_loop *loop, struct torus_exchange *x);
+
+/* Frees an exchange whose executor has released it. */
+void dispatch_exchange_free(struct torus_exchange *x);
+
+/* One part of a response from an executor: queues its bytes, ends or releases the exchange. */
+void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *part);
+
+/* Takes every response part the executors have pushed and puts it on its connection. */
+void dispatch_take_responses(struct torus_loop *loop);
+
+/* True when an executor has pushed response parts not taken yet. */
+bool dispatch_have_output(struct torus_loop *loop);
+
+/* True when no executor has a request queued or running. */
+bool dispatch_executors_idle(struct torus_loop *loop);
+
+/* The HTTP/1.1 session (net/http_session.c) */
+/* Parses what the connection has buffered (after a response let it go on). */
+void session_parse(struct torus_conn *c);
+
+/* Bytes arrived from the client. */
+void session_on_data(struct torus_conn *c, const char *data, size_t len);
+
+/* net/loop.c */
+#endif

@@ -1,0 +1,321 @@
+/*
+ * What goes to a client. A connection's output is a list of chunks (response
+ * heads, PHP body parts, server-made responses), sent in order with at most
+ * one send in flight; a partial send is resumed, and small chunks queued
+ * behind each other are coalesced into one send. On a TLS connection a
+ * chunk is encrypted into records as it is queued (out_append). A large
+ * static file follows the queued chunks: one io_uring read of a bounded
+ * buffer, then its send, then the next read, so a slow reader holds one
+ * buffer. When everything is out, conn_output_drained() decides what comes
+ * next: the lingering close, the next pipelined request, or the idle timer.
+ */
+#include "net/conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/http_response.h"
+#include "runtime/log.h"
+
+void conn_observe(struct torus_conn *c, int status, uint64_t bytes)
+{
+    uint64_t duration = torus_monotonic_ns() - c->request_start_ns;
+    torus_metrics_observe(c->loop->shard->metrics, status, duration);
+    if (c->log_pending) {
+        torus_access_log_end(&c->loop->access_log, c->log_pending, status, bytes, duration);
+        c->log_pending = NULL;
+    }
+}
+
+void out_append_raw(struct torus_conn *c, struct torus_chunk *chunk)
+{
+    chunk->next = NULL;
+    if (c->out_last)
+        c->out_last->next = chunk;
+    else
+        c->out_first = chunk;
+    c->out_last = chunk;
+}
+
+void out_append_tls(struct torus_conn *c)
+{
+    const char *data;
+    size_t len;
+    while ((len = torus_tls_output(c->tls, &data)) > 0) {
+        struct torus_chunk *chunk = torus_chunk_new(len);
+        if (slow_path(!chunk)) {
+            c->close_after = true;
+            return;
+        }
+        memcpy(chunk->data, data, len);
+        chunk->len = (uint32_t)len;
+        torus_tls_output_consumed(c->tls, len);
+        out_append_raw(c, chunk);
+    }
+}
+
+void out_append(struct torus_conn *c, struct torus_chunk *chunk)
+{
+    if (fast_path(!c->tls)) {
+        out_append_raw(c, chunk);
+        return;
+    }
+    if (slow_path(torus_tls_write(c->tls, chunk->data + chunk->sent, chunk->len - chunk->sent) < 0))
+        c->close_after = true;
+    if (chunk == c->file_chunk)
+        chunk->sent = chunk->len;
+    else
+        torus_chunk_free(chunk);
+    out_append_tls(c);
+}
+
+void out_free_all(struct torus_conn *c)
+{
+    for (struct torus_chunk *k = c->out_first, *next; k; k = next) {
+        next = k->next;
+        if (k != c->file_chunk)
+            torus_chunk_free(k);
+    }
+    c->out_first = c->out_last = NULL;
+    for (struct torus_chunk *k = c->pending, *next; k; k = next) {
+        next = k->next;
+        torus_chunk_free(k);
+    }
+    c->pending = NULL;
+}
+
+struct torus_chunk *out_chunk(const char *data, size_t len, size_t extra)
+{
+    struct torus_chunk *chunk = torus_chunk_new(len + extra);
+    if (slow_path(!chunk))
+        return NULL;
+    memcpy(chunk->data, data, len);
+    chunk->len = (uint32_t)len;
+    return chunk;
+}
+
+void out_respond_simple(struct torus_conn *c, int status, const char *extra_headers, bool hold)
+{
+    char body[256];
+    int body_len = snprintf(body, sizeof(body),
+                            "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+                            "<center><h1>%d %s</h1></center>\r\n<hr><center>" TORUS_SERVER_NAME
+                            "</center>\r\n</body>\r\n</html>\r\n",
+                            status, torus_http_reason(status), status, torus_http_reason(status));
+    char extra[1024];
+    int extra_len = snprintf(extra, sizeof(extra), "Content-Type: text/html\r\n%s",
+                             extra_headers ? extra_headers : "");
+    if (extra_len < 0 || extra_len >= (int)sizeof(extra))
+        extra_len = 0;
+    char head[2048];
+    size_t head_len =
+        torus_http_head(head, sizeof(head), status, 1, c->keep_alive && !c->close_after, extra,
+                        (size_t)extra_len, body_len);
+    bool with_body = !c->head_request && status != 304 && status >= 200;
+    struct torus_chunk *chunk = out_chunk(head, head_len, with_body ? (size_t)body_len : 0);
+    if (slow_path(!chunk)) {
+        conn_close(c);
+        return;
+    }
+    if (with_body) {
+        memcpy(chunk->data + chunk->len, body, (size_t)body_len);
+        chunk->len += (uint32_t)body_len;
+    }
+    if (hold) {
+        chunk->next = c->pending;
+        c->pending = chunk;
+        c->pending_status = status;
+    } else {
+        out_append(c, chunk);
+    }
+}
+
+void out_respond_error_and_close(struct torus_conn *c, int status)
+{
+    if (!c->request_start_ns)
+        c->request_start_ns = torus_monotonic_ns();
+    c->keep_alive = false;
+    c->close_after = true;
+    c->head_request = false;
+    out_respond_simple(c, status, NULL, false);
+    conn_observe(c, status, c->out_last ? c->out_last->len : 0);
+    c->state = CONN_BUSY; /* parse nothing more */
+    conn_flush(c);
+}
+
+static void submit_send(struct torus_conn *c)
+{
+    struct torus_chunk *first = c->out_first;
+    /* Coalesce a run of small chunks (pipelined responses, a 100 Continue and its answer) into one
+     * send. */
+    if (first->next && first->len - first->sent < COALESCE_LIMIT) {
+        size_t total = 0;
+        int count = 0;
+        for (struct torus_chunk *k = first; k && k != c->file_chunk; k = k->next) {
+            if (total + (k->len - k->sent) > COALESCE_LIMIT)
+                break;
+            total += k->len - k->sent;
+            count++;
+        }
+        if (count > 1) {
+            struct torus_chunk *merged = torus_chunk_new(total);
+            if (merged) {
+                struct torus_chunk *k = first;
+                for (int i = 0; i < count; i++) {
+                    struct torus_chunk *next = k->next;
+                    memcpy(merged->data + merged->len, k->data + k->sent, k->len - k->sent);
+                    merged->len += k->len - k->sent;
+                    torus_chunk_free(k);
+                    k = next;
+                }
+                merged->next = k;
+                c->out_first = merged;
+                if (!k)
+                    c->out_last = merged;
+                first = merged;
+            }
+        }
+    }
+    struct io_uring_sqe *sqe = get_sqe(c->loop);
+    io_uring_prep_send(sqe, c->fd, first->data + first->sent, first->len - first->sent,
+                       MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, user_data(c, TAG_SEND));
+    c->send_inflight = true;
+    c->ops++;
+}
+
+static void submit_file_read(struct torus_conn *c)
+{
+    if (!c->file_chunk) {
+        c->file_chunk = torus_chunk_new(FILE_BUFFER_SIZE);
+        if (slow_path(!c->file_chunk)) {
+            conn_close(c);
+            return;
+        }
+    }
+    uint64_t want = TORUS_MIN(c->file_remaining, (uint64_t)FILE_BUFFER_SIZE);
+    struct io_uring_sqe *sqe = get_sqe(c->loop);
+    io_uring_prep_read(sqe, c->file_fd, c->file_chunk->data, (unsigned)want, c->file_offset);
+    io_uring_sqe_set_data64(sqe, user_data(c, TAG_READ));
+    c->read_inflight = true;
+    c->ops++;
+}
+
+/* Called when a connection has nothing more to send for its current response(s). */
+static void conn_output_drained(struct torus_conn *c)
+{
+    if (c->close_after && c->tls && !c->tls_shut && torus_tls_handshake_done(c->tls)) {
+        /* Say goodbye in TLS first; the lingering close follows once it is sent. */
+        c->tls_shut = true;
+        torus_tls_shutdown(c->tls);
+        out_append_tls(c);
+        if (c->out_first) {
+            conn_flush(c);
+            return;
+        }
+    }
+    if (c->close_after) {
+        /* Lingering close, as nginx does: shut our side, then wait for the client's FIN. */
+        c->state = CONN_LINGERING;
+        /* A direct call (it never blocks on a socket): an io_uring shutdown names the socket by
+         * its number, which a later accept may already have reused when the op runs. */
+        shutdown(c->fd, SHUT_WR);
+        if (c->peer_closed) {
+            conn_close(c);
+            return;
+        }
+        if (!c->recv_armed)
+            conn_arm_recv(c);
+        conn_update_timer(c);
+        return;
+    }
+    if (c->state == CONN_BUSY && !c->exchange && c->file_fd < 0) {
+        /* A streamed file is done: go on with pipelined requests. */
+        c->state = CONN_READING;
+        session_parse(c);
+        return;
+    }
+    if (c->state == CONN_READING && c->peer_closed) {
+        session_parse(c); /* the last answer is out: close, or answer the next pipelined request */
+        return;
+    }
+    conn_update_timer(c);
+}
+
+void conn_flush(struct torus_conn *c)
+{
+    if (c->closing || c->send_inflight || c->read_inflight)
+        return;
+    if (c->out_first) {
+        submit_send(c);
+        conn_update_timer(c);
+        return;
+    }
+    if (c->file_fd >= 0 && !c->pending_file) {
+        if (c->file_remaining > 0) {
+            submit_file_read(c);
+            conn_update_timer(c);
+            return;
+        }
+        close(c->file_fd);
+        c->file_fd = -1;
+        torus_chunk_free(c->file_chunk);
+        c->file_chunk = NULL;
+    }
+    conn_output_drained(c);
+}
+
+void conn_on_send(struct torus_conn *c, int res)
+{
+    c->send_inflight = false;
+    if (c->closing)
+        return;
+    if (slow_path(res < 0)) {
+        if (res == -EINTR || res == -EAGAIN) {
+            conn_flush(c);
+            return;
+        }
+        /* The client went away: tell PHP (connection_aborted()), drop the rest. */
+        if (c->exchange)
+            atomic_store_explicit(&c->exchange->request.aborted, true, memory_order_release);
+        conn_close(c);
+        return;
+    }
+    torus_metric_add(&c->loop->shard->metrics->bytes_out, (uint64_t)res);
+    struct torus_chunk *first = c->out_first;
+    first->sent += (uint32_t)res;
+    if (first->sent == first->len) {
+        c->out_first = first->next;
+        if (!c->out_first)
+            c->out_last = NULL;
+        if (first != c->file_chunk)
+            torus_chunk_free(first);
+    }
+    /* Progress re-arms the send timeout (nginx's send_timeout is between two writes). */
+    if (c->timer.queue == &c->loop->send_timers)
+        torus_timer_disarm(&c->timer);
+    conn_flush(c);
+}
+
+void conn_on_file_read(struct torus_conn *c, int res)
+{
+    c->read_inflight = false;
+    if (c->closing)
+        return;
+    if (slow_path(res <= 0)) {
+        /* The file shrank or failed under us: the framing is broken, so close. */
+        torus_log_warn("shard %d: reading a static file failed: %s", c->loop->shard->id,
+                       res < 0 ? strerror(-res) : "unexpected end of file");
+        conn_close(c);
+        return;
+    }
+    c->file_chunk->len = (uint32_t)res;
+    c->file_chunk->sent = 0;
+    c->file_offset += (uint64_t)res;
+    c->file_remaining -= (uint64_t)res;
+    out_append(c, c->file_chunk);
+    conn_flush(c);
+}

@@ -1,0 +1,175 @@
+/*
+ * Requests to the shard's PHP executors and their responses back, through
+ * each executor's pair of single-producer/single-consumer rings
+ * (runtime/executor.h). With one executor per shard, requests queue at it
+ * (up to EXECUTOR_DEPTH) so it takes them in batches; with several, a
+ * request goes only to an idle one and otherwise waits, parked, in the
+ * shard's FIFO. A parked connection is not parsed further: nothing is
+ * dropped, nothing queues without bound.
+ */
+#include "net/conn.h"
+
+#include <stdlib.h>
+
+void dispatch_park(struct torus_loop *loop, struct torus_conn *c)
+{
+    c->parked = true;
+    c->next_parked = NULL;
+    if (loop->parked_last)
+        loop->parked_last->next_parked = c;
+    else
+        loop->parked_first = c;
+    loop->parked_last = c;
+    torus_metric_add(&loop->shard->metrics->parked, 1);
+    torus_metric_add(&loop->shard->metrics->queue_depth, 1);
+}
+
+void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c)
+{
+    struct torus_conn **link = &loop->parked_first;
+    struct torus_conn *prev = NULL;
+    while (*link && *link != c) {
+        prev = *link;
+        link = &(*link)->next_parked;
+    }
+    if (*link) {
+        *link = c->next_parked;
+        if (loop->parked_last == c)
+            loop->parked_last = prev;
+    }
+    c->parked = false;
+}
+
+int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
+{
+    struct torus_shard *shard = loop->shard;
+    int best = -1;
+    uint32_t best_load = EXECUTOR_DEPTH;
+    for (int i = 0; i < shard->executor_count; i++) {
+        struct torus_executor *e = &shard->executors[i];
+        uint32_t load = e->inflight;
+        if (load && shard->executor_count > 1) {
+            if (loop->now_ms - e->progress_ms > EXECUTOR_STALL_MS)
+                torus_executor_set_demoted(e, true);
+            continue;
+        }
+        /* An executor restarting its worker (SIGHUP) counts as loaded while others can take it. */
+        if (!atomic_load_explicit(&e->slot->ready, memory_order_relaxed))
+            load += EXECUTOR_DEPTH / 2;
+        if (load < best_load) {
+            best = i;
+            best_load = load;
+            if (load == 0)
+                break;
+        }
+    }
+    if (best < 0)
+        return TORUS_AGAIN;
+    if (torus_executor_push(&shard->executors[best], &x->request) != TORUS_OK)
+        return TORUS_AGAIN;
+    if (shard->executors[best].inflight++ == 0)
+        shard->executors[best].progress_ms = loop->now_ms;
+    x->executor = best;
+    return TORUS_OK;
+}
+
+static void dispatch_parked(struct torus_loop *loop)
+{
+    while (loop->parked_first) {
+        struct torus_conn *c = loop->parked_first;
+        if (dispatch_request(loop, c->exchange) != TORUS_OK)
+            return;
+        loop->parked_first = c->next_parked;
+        if (!loop->parked_first)
+            loop->parked_last = NULL;
+        c->parked = false;
+        torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
+    }
+}
+
+void dispatch_exchange_free(struct torus_exchange *x)
+{
+    free((void *)x->request.body.data);
+    free(x);
+}
+
+void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *part)
+{
+    struct torus_exchange *x = torus_container_of(part->request, struct torus_exchange, request);
+    struct torus_conn *c = x->conn;
+    if (part->chunk) {
+        c->response_bytes += part->chunk->len;
+        if (c->closing)
+            torus_chunk_free(part->chunk);
+        else
+            out_append(c, part->chunk);
+    }
+    if (part->flags & TORUS_EMIT_CLOSE)
+        c->close_after = true;
+    if ((part->flags & TORUS_EMIT_END) && c->exchange == x) {
+        conn_observe(c, x->request.status, c->response_bytes);
+        c->exchange = NULL;
+        if (!c->keep_alive)
+            c->close_after = true;
+        if (!c->closing && !c->close_after) {
+            c->state = CONN_READING;
+            if (c->reading_paused) {
+                c->reading_paused = false;
+                conn_arm_recv(c);
+            }
+        }
+    }
+    if (part->flags & TORUS_EMIT_RELEASE) {
+        loop->shard->executors[x->executor].inflight--;
+        loop->shard->executors[x->executor].progress_ms = loop->now_ms;
+        torus_executor_set_demoted(&loop->shard->executors[x->executor], false);
+        c->held--;
+        dispatch_exchange_free(x);
+        if (c->closing) {
+            conn_maybe_free(c);
+            return;
+        }
+    }
+    if (c->closing)
+        return;
+    conn_flush(c);
+    if (!c->closing && c->state == CONN_READING && (part->flags & TORUS_EMIT_END))
+        session_parse(c);
+}
+
+void dispatch_take_responses(struct torus_loop *loop)
+{
+    struct torus_shard *shard = loop->shard;
+    struct torus_response_part part;
+    bool released = false;
+    loop->busy = false;
+    for (int i = 0; i < shard->executor_count; i++) {
+        while (torus_executor_pop(&shard->executors[i], &part) == TORUS_OK) {
+            loop->busy = true;
+            released |= (part.flags & TORUS_EMIT_RELEASE) != 0;
+            dispatch_on_response(loop, &part);
+        }
+    }
+    if (released || loop->parked_first)
+        dispatch_parked(loop);
+}
+
+bool dispatch_have_output(struct torus_loop *loop)
+{
+    struct torus_shard *shard = loop->shard;
+    for (int i = 0; i < shard->executor_count; i++) {
+        if (!torus_handoff_empty(&shard->executors[i].responses))
+            return true;
+    }
+    return false;
+}
+
+bool dispatch_executors_idle(struct torus_loop *loop)
+{
+    struct torus_shard *shard = loop->shard;
+    for (int i = 0; i < shard->executor_count; i++) {
+        if (shard->executors[i].inflight)
+            return false;
+    }
+    return true;
+}

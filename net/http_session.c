@@ -1,0 +1,505 @@
+/*
+ * HTTP/1.1 on a connection. Bytes are parsed by net/http.c straight from the
+ * receive buffer; only an incomplete head is copied aside. At the end of a
+ * head the request is routed (net/route.c) and its body given a fate
+ * (buffered for PHP, discarded, or refused with 413 before it is read); at
+ * the end of the message it is answered: a static file (net/static.c), a
+ * response the server makes itself, or an exchange handed to PHP
+ * (net/dispatch.c). Pipelined requests wait in the input buffer until the
+ * response before them has been queued.
+ */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "net/http_response.h"
+#include "runtime/log.h"
+
+static size_t str_size(torus_str s)
+{
+    return s.len + 1;
+}
+
+static char *put_str(char **cursor, const char *data, size_t len, torus_str *out)
+{
+    char *at = *cursor;
+    if (len)
+        memcpy(at, data, len);
+    at[len] = '\0';
+    out->data = at;
+    out->len = len;
+    *cursor = at + len + 1;
+    return at;
+}
+
+static void sockaddr_text(const struct sockaddr_storage *ss, char *text, size_t size,
+                          uint16_t *port)
+{
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], text, (socklen_t)size);
+        else
+            inet_ntop(AF_INET6, &a->sin6_addr, text, (socklen_t)size);
+        *port = ntohs(a->sin6_port);
+    } else if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, text, (socklen_t)size);
+        *port = ntohs(a->sin_port);
+    } else {
+        snprintf(text, size, "unknown");
+        *port = 0;
+    }
+}
+
+/* The connection's addresses, fetched once (two system calls) and kept; NULL when out of memory. */
+static struct conn_addresses *conn_addresses(struct torus_conn *c)
+{
+    if (fast_path(c->addresses != NULL))
+        return c->addresses;
+    c->addresses = calloc(1, sizeof(*c->addresses));
+    if (slow_path(!c->addresses))
+        return NULL;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0)
+        sockaddr_text(&ss, c->addresses->remote_addr, sizeof(c->addresses->remote_addr),
+                      &c->addresses->remote_port);
+    len = sizeof(ss);
+    if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
+        sockaddr_text(&ss, c->addresses->server_addr, sizeof(c->addresses->server_addr),
+                      &c->addresses->server_port);
+    return c->addresses;
+}
+
+/*
+ * Copies what the executor needs of a parsed head into one allocation: the
+ * request, its header table and every string; the head's bytes may then be
+ * reused by the connection for pipelined requests.
+ */
+static struct torus_exchange *build_exchange(struct torus_conn *c, const struct torus_route *route,
+                                             const char *path, size_t path_len, const char *query,
+                                             size_t query_len)
+{
+    struct torus_http_parser *p = &c->parser;
+    const char *method = torus_http_method(p);
+    size_t method_len = strlen(method);
+    size_t size = sizeof(struct torus_exchange) + sizeof(struct torus_header) * p->header_count;
+    size += method_len + 1 + str_size(p->url) + path_len + 1 + query_len + 1;
+    size += route->filename_len + 1 + route->script_name_len + 1 + route->path_info_len + 1;
+    for (uint32_t i = 0; i < p->header_count; i++)
+        size += str_size(p->headers[i].name) + str_size(p->headers[i].value);
+
+    struct torus_exchange *x = malloc(size);
+    if (slow_path(!x))
+        return NULL;
+    memset(x, 0, sizeof(*x));
+    struct torus_request *r = &x->request;
+    r->headers = (struct torus_header *)(x + 1);
+    r->header_count = p->header_count;
+    char *cursor = (char *)(r->headers + p->header_count);
+    put_str(&cursor, method, method_len, &r->method);
+    put_str(&cursor, p->url.data, p->url.len, &r->target);
+    put_str(&cursor, path, path_len, &r->path);
+    put_str(&cursor, query, query_len, &r->query);
+    put_str(&cursor, route->filename, route->filename_len, &r->script_filename);
+    put_str(&cursor, route->script_name, route->script_name_len, &r->script_name);
+    put_str(&cursor, route->path_info ? route->path_info : "", route->path_info_len, &r->path_info);
+    for (uint32_t i = 0; i < p->header_count; i++) {
+        put_str(&cursor, p->headers[i].name.data, p->headers[i].name.len, &r->headers[i].name);
+        put_str(&cursor, p->headers[i].value.data, p->headers[i].value.len, &r->headers[i].value);
+    }
+    r->http_minor = torus_http_minor(p);
+    r->keep_alive = c->keep_alive;
+    r->head = c->head_request;
+    r->tls = c->tls != NULL;
+    r->document_root = c->loop->router.root;
+
+    if (slow_path(!conn_addresses(c))) {
+        free(x);
+        return NULL;
+    }
+    memcpy(r->remote_addr, c->addresses->remote_addr, sizeof(r->remote_addr));
+    memcpy(r->server_addr, c->addresses->server_addr, sizeof(r->server_addr));
+    r->remote_port = c->addresses->remote_port;
+    r->server_port = c->addresses->server_port;
+
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    r->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    atomic_init(&r->aborted, false);
+    r->status = 200;
+    x->conn = c;
+    x->executor = -1;
+    return x;
+}
+
+static void respond_static(struct torus_conn *c, const struct torus_route *route)
+{
+    struct torus_http_parser *p = &c->parser;
+    struct torus_static_request sreq;
+    memset(&sreq, 0, sizeof(sreq));
+    sreq.head = c->head_request;
+    sreq.http_minor = torus_http_minor(p);
+    sreq.keep_alive = c->keep_alive;
+    sreq.now = c->loop->now_s;
+    sreq.st = &route->st;
+    const torus_str *v;
+    if ((v = torus_http_header(p, "if-none-match")))
+        sreq.if_none_match = *v;
+    if ((v = torus_http_header(p, "if-modified-since")))
+        sreq.if_modified_since = *v;
+    if ((v = torus_http_header(p, "range")))
+        sreq.range = *v;
+    if ((v = torus_http_header(p, "if-range")))
+        sreq.if_range = *v;
+
+    struct torus_static_response resp;
+    if (torus_static_respond(c->loop->static_cache, route->filename, route->filename_len, &sreq,
+                             &resp) != TORUS_OK) {
+        out_respond_simple(c, 404, NULL, true);
+        return;
+    }
+    struct torus_chunk *chunk = out_chunk(resp.head, resp.head_len, resp.body ? resp.body_len : 0);
+    if (slow_path(!chunk)) {
+        torus_static_response_release(c->loop->static_cache, &resp);
+        conn_close(c);
+        return;
+    }
+    if (resp.body && resp.body_len && !c->head_request) {
+        memcpy(chunk->data + chunk->len, resp.body, resp.body_len);
+        chunk->len += (uint32_t)resp.body_len;
+    }
+    chunk->next = c->pending;
+    c->pending = chunk;
+    c->pending_status = resp.status;
+    if (resp.fd >= 0 && resp.length > 0 && !c->head_request) {
+        c->file_fd = resp.fd;
+        c->file_offset = resp.offset;
+        c->file_remaining = resp.length;
+        c->pending_file = true;
+        resp.fd = -1; /* the connection owns it now */
+    }
+    torus_static_response_release(c->loop->static_cache, &resp);
+}
+
+/* The head of a request is complete: route it and decide what its body is for. */
+static int on_head(struct torus_conn *c)
+{
+    struct torus_loop *loop = c->loop;
+    struct torus_http_parser *p = &c->parser;
+    torus_metric_add(&loop->shard->metrics->requests, 1);
+    c->request_start_ns = torus_monotonic_ns();
+    const char *method = torus_http_method(p);
+    c->head_request = strcmp(method, "HEAD") == 0;
+    c->keep_alive = torus_http_keep_alive(p) && !loop->draining;
+    c->response_bytes = 0;
+    if (loop->logging) {
+        struct conn_addresses *a = conn_addresses(c);
+        c->log_pending = torus_access_log_begin(
+            &loop->access_log, a ? a->remote_addr : "-", method, p->url, torus_http_minor(p),
+            torus_http_header(p, "referer"), torus_http_header(p, "user-agent"));
+    }
+
+    char path[PATH_MAX];
+    size_t path_len;
+    const char *query;
+    size_t query_len;
+    /* An absolute-form target ("http://host/path", RFC 9112 3.2.2): route its path. */
+    torus_str target = p->url;
+    if (target.len && target.data[0] != '/') {
+        const char *scheme_end = memchr(target.data, ':', target.len);
+        size_t rest = scheme_end ? target.len - (size_t)(scheme_end - target.data) : 0;
+        if (rest >= 3 && memcmp(scheme_end, "://", 3) == 0) {
+            const char *authority = scheme_end + 3;
+            const char *slash =
+                memchr(authority, '/', target.len - (size_t)(authority - target.data));
+            if (slash) {
+                target.len -= (size_t)(slash - target.data);
+                target.data = slash;
+            } else {
+                target = TORUS_STR("/");
+            }
+        }
+    }
+    if (torus_path_normalize(target.data, target.len, path, sizeof(path), &path_len, &query,
+                             &query_len) != TORUS_OK) {
+        out_respond_error_and_close(c, 400);
+        return TORUS_ERROR;
+    }
+
+    struct torus_route route;
+    if (torus_route_resolve_memo(&loop->router, &loop->route_memo, path, path_len, &route) !=
+        TORUS_OK)
+        route.kind = TORUS_ROUTE_NOT_FOUND;
+
+    if (route.kind == TORUS_ROUTE_PHP) {
+        if (torus_http_set_body_mode(p, TORUS_BODY_BUFFER) != TORUS_OK) {
+            out_respond_error_and_close(c, p->error_status);
+            return TORUS_ERROR;
+        }
+        c->exchange = build_exchange(c, &route, path, path_len, query, query_len);
+        if (slow_path(!c->exchange)) {
+            out_respond_error_and_close(c, 500);
+            return TORUS_ERROR;
+        }
+        c->held++;
+    } else {
+        if (torus_http_set_body_mode(p, TORUS_BODY_DISCARD) != TORUS_OK) {
+            out_respond_error_and_close(c, p->error_status);
+            return TORUS_ERROR;
+        }
+        bool get = strcmp(method, "GET") == 0 || c->head_request;
+        switch (route.kind) {
+        case TORUS_ROUTE_STATIC:
+            if (get)
+                respond_static(c, &route);
+            else
+                out_respond_simple(c, 405, "Allow: GET, HEAD\r\n", true);
+            break;
+        case TORUS_ROUTE_REDIRECT: {
+            char location[PATH_MAX + 64];
+            int n = snprintf(location, sizeof(location), "Location: %.*s%s%.*s\r\n",
+                             (int)route.location_len, route.location, query_len ? "?" : "",
+                             (int)query_len, query);
+            if (n >= (int)sizeof(location))
+                out_respond_simple(c, 414, NULL, true);
+            else
+                out_respond_simple(c, 301, location, true);
+            break;
+        }
+        case TORUS_ROUTE_FORBIDDEN:
+            out_respond_simple(c, 403, NULL, true);
+            break;
+        default:
+            out_respond_simple(c, 404, NULL, true);
+            break;
+        }
+    }
+
+    /* Expect: 100-continue — ask for the body only when it is wanted and not already on its way. */
+    if (p->expect_continue && p->has_body && torus_http_minor(p) == 1) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        struct torus_chunk *chunk = out_chunk(cont, sizeof(cont) - 1, 0);
+        if (chunk) {
+            out_append(c, chunk);
+            conn_flush(c);
+        }
+    }
+    return TORUS_OK;
+}
+
+/* The whole request is read: send the held static response, or hand the request to PHP. */
+static void on_message(struct torus_conn *c)
+{
+    struct torus_loop *loop = c->loop;
+    if (c->exchange) {
+        /* close_after waits for the response's end (dispatch_on_response()): set now, a drained
+         * output in between (a TLS session ticket) would close before PHP answered. */
+        size_t len;
+        char *body = torus_http_take_body(&c->parser, &len);
+        c->exchange->request.body.data = body;
+        c->exchange->request.body.len = len;
+        c->state = CONN_BUSY;
+        if (dispatch_request(loop, c->exchange) != TORUS_OK)
+            dispatch_park(loop, c);
+        conn_update_timer(c);
+        return;
+    }
+    if (!c->keep_alive)
+        c->close_after = true;
+    /* The held response goes out now, in request order. */
+    conn_observe(c, c->pending_status,
+                 (c->pending ? c->pending->len : 0) + (c->pending_file ? c->file_remaining : 0));
+    struct torus_chunk *k = c->pending;
+    c->pending = NULL;
+    while (k) { /* pending is a stack of one; keep order anyway */
+        struct torus_chunk *next = k->next;
+        out_append(c, k);
+        k = next;
+    }
+    if (c->pending_file) {
+        c->pending_file = false;
+        c->state = CONN_BUSY; /* parse nothing until the file is out */
+    }
+    conn_flush(c);
+}
+
+/*
+ * Parses the bytes at data: requests are handled as they complete. Stops at
+ * a request that must wait (PHP, a streamed file) or at an error. Returns the
+ * bytes used.
+ */
+static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
+{
+    size_t done = 0;
+    while (c->state == CONN_READING && !c->closing && !c->close_after) {
+        /* Out of bytes: stop, unless a request paused after its head may now complete. */
+        if (done == len && !(torus_http_in_request(&c->parser) && !torus_http_in_head(&c->parser)))
+            break;
+        size_t used;
+        bool was_idle = !torus_http_in_request(&c->parser);
+        int rc = torus_http_execute(&c->parser, data + done, len - done, &used);
+        done += used;
+        if (was_idle && torus_http_in_request(&c->parser)) {
+            /* The first byte of a request: its header timeout starts now. */
+            torus_timer_disarm(&c->timer);
+        }
+        if (rc == TORUS_AGAIN)
+            break;
+        switch (rc) {
+        case TORUS_HTTP_HEAD:
+            if (on_head(c) != TORUS_OK)
+                return done;
+            /* Everything the head said has been copied or acted on: drop its table. */
+            torus_http_head_done(&c->parser);
+            continue;
+        case TORUS_HTTP_MESSAGE:
+            on_message(c);
+            continue;
+        case TORUS_HTTP_FAILED:
+        default:
+            torus_log_debug("shard %d: bad request: %s", c->loop->shard->id,
+                            c->parser.error_reason ? c->parser.error_reason : "?");
+            out_respond_error_and_close(c, c->parser.error_status ? c->parser.error_status : 400);
+            return len;
+        }
+    }
+    return done;
+}
+
+static int in_reserve(struct torus_conn *c, size_t need)
+{
+    if (need <= c->in_cap)
+        return TORUS_OK;
+    size_t cap = c->in_cap ? c->in_cap : 2048;
+    while (cap < need)
+        cap *= 2;
+    uintptr_t old = (uintptr_t)c->in;
+    /* The head being parsed moves with the buffer only if it lives there (it may still be in
+     * the receive buffer the bytes came from). */
+    uintptr_t head = (uintptr_t)c->parser.head_start;
+    bool head_inside =
+        old && torus_http_in_head(&c->parser) && head >= old && head < old + c->in_len;
+    char *grown = realloc(c->in, cap);
+    if (slow_path(!grown))
+        return TORUS_ERROR;
+    if (head_inside && (uintptr_t)grown != old)
+        torus_http_rebase(&c->parser, (ptrdiff_t)((uintptr_t)grown - old));
+    c->in = grown;
+    c->in_cap = (uint32_t)cap;
+    return TORUS_OK;
+}
+
+/*
+ * Keeps what must survive the buffer the bytes came from: the parsed part of
+ * an incomplete head (its fields point into it) and any unparsed bytes.
+ * [data, data + len) is the buffer; `done` bytes of it were parsed.
+ */
+static int keep_rest(struct torus_conn *c, const char *data, size_t len, size_t done)
+{
+    const char *from = data + done;
+    if (torus_http_in_head(&c->parser) && c->parser.head_start >= data &&
+        c->parser.head_start < data + len)
+        from = c->parser.head_start;
+    size_t keep = (size_t)(data + len - from);
+    size_t parsed = (size_t)(data + done - from);
+    if (keep == 0) {
+        c->in_len = c->in_parsed = 0;
+        return TORUS_OK;
+    }
+    if (data == c->in) {
+        /* Already in our buffer: slide it to the front. */
+        if (from != c->in) {
+            ptrdiff_t delta = c->in - from;
+            memmove(c->in, from, keep);
+            if (torus_http_in_head(&c->parser))
+                torus_http_rebase(&c->parser, delta);
+        }
+    } else {
+        if (in_reserve(c, keep) != TORUS_OK)
+            return TORUS_ERROR;
+        memcpy(c->in, from, keep);
+        if (torus_http_in_head(&c->parser) && from == c->parser.head_start)
+            torus_http_rebase(&c->parser, c->in - from);
+    }
+    c->in_len = (uint32_t)keep;
+    c->in_parsed = (uint32_t)parsed;
+    return TORUS_OK;
+}
+
+void session_parse(struct torus_conn *c)
+{
+    if (c->closing)
+        return;
+    if (c->in_len > c->in_parsed && c->state == CONN_READING) {
+        size_t done = c->in_parsed + parse_bytes(c, c->in + c->in_parsed, c->in_len - c->in_parsed);
+        if (c->closing)
+            return;
+        if (keep_rest(c, c->in, c->in_len, done) != TORUS_OK) {
+            conn_close(c);
+            return;
+        }
+    }
+    if (c->state == CONN_READING && c->peer_closed && !c->out_first && !c->send_inflight &&
+        !c->exchange && c->file_fd < 0) {
+        /* The client sent its last byte and every request it completed has been answered; an
+         * incomplete one never will be. */
+        conn_close(c);
+        return;
+    }
+    if (c->state == CONN_READING && !torus_http_in_request(&c->parser) && c->in_len == 0) {
+        /* Idle between requests: hold no parsing memory. */
+        torus_http_idle(&c->parser);
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = c->in_len = c->in_parsed = 0;
+    }
+    conn_update_timer(c);
+}
+
+void session_on_data(struct torus_conn *c, const char *data, size_t len)
+{
+    struct torus_loop *loop = c->loop;
+    torus_metric_add(&loop->shard->metrics->bytes_in, len);
+    if (c->state == CONN_LINGERING)
+        return; /* discarded */
+
+    if (c->state == CONN_READING && c->in_len == c->in_parsed && c->in_len == 0) {
+        /* The common case: parse straight from the receive buffer, copy nothing. */
+        size_t done = parse_bytes(c, data, len);
+        if (c->closing)
+            return;
+        if (keep_rest(c, data, len, done) != TORUS_OK) {
+            conn_close(c);
+            return;
+        }
+    } else {
+        if (in_reserve(c, (size_t)c->in_len + len) != TORUS_OK) {
+            conn_close(c);
+            return;
+        }
+        memcpy(c->in + c->in_len, data, len);
+        c->in_len += (uint32_t)len;
+        if (c->state == CONN_READING) {
+            session_parse(c);
+            if (c->closing)
+                return;
+        } else if (c->in_len > PENDING_INPUT_CAP && c->recv_armed && !c->reading_paused) {
+            /* Pipelined bytes pile up behind a slow request: stop reading until it is done. */
+            c->reading_paused = true;
+            struct io_uring_sqe *sqe = get_sqe(loop);
+            io_uring_prep_cancel64(sqe, user_data(c, TAG_RECV), 0);
+            io_uring_sqe_set_data64(sqe, user_data(NULL, TAG_IGNORE));
+        }
+    }
+    /* A body that keeps coming re-arms its timeout. */
+    if (c->timer.queue == &loop->body_timers)
+        torus_timer_disarm(&c->timer);
+    conn_update_timer(c);
+}
