@@ -126,6 +126,7 @@ void conn_close(struct torus_conn *c)
     }
     if (c->exchange) {
         atomic_store_explicit(&c->exchange->request.aborted, true, memory_order_release);
+        dispatch_flow_release(&c->exchange->request); /* an executor waiting for it stops */
         if (c->exchange->executor < 0) {
             /* Never reached an executor: nobody else holds it. */
             dispatch_exchange_free(c->exchange);

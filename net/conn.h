@@ -134,6 +134,7 @@ struct torus_conn {
     /* Output: chunks waiting to be sent; `pending` is a response held back until its request's body
      * is read. */
     struct torus_chunk *out_first, *out_last;
+    uint64_t out_bytes; /* unsent bytes in that list (what a slow reader costs) */
     struct torus_chunk *pending;
     int pending_status;
 
@@ -310,6 +311,12 @@ void listener_on_accept(struct torus_listener *l, struct io_uring_cqe *cqe);
 
 /* Arms a multishot accept on the listener (unless armed or closed). */
 void listener_arm(struct torus_listener *l);
+
+/*
+ * Output flow control (runtime/request.h): wakes the executor of request r
+ * if it waits for its client and no longer has to.
+ */
+void dispatch_flow_release(struct torus_request *r);
 
 /* Dispatch to executors (net/dispatch.c) */
 /* Puts the connection at the end of the FIFO of requests waiting for a free executor. */

@@ -33,6 +33,7 @@ void conn_observe(struct torus_conn *c, int status, uint64_t bytes)
 void out_append_raw(struct torus_conn *c, struct torus_chunk *chunk)
 {
     chunk->next = NULL;
+    c->out_bytes += chunk->len - chunk->sent;
     if (c->out_last)
         c->out_last->next = chunk;
     else
@@ -74,6 +75,7 @@ void out_append(struct torus_conn *c, struct torus_chunk *chunk)
 
 void out_free_all(struct torus_conn *c)
 {
+    c->out_bytes = 0;
     for (struct torus_chunk *k = c->out_first, *next; k; k = next) {
         next = k->next;
         if (k != c->file_chunk)
@@ -285,6 +287,13 @@ void conn_on_send(struct torus_conn *c, int res)
         return;
     }
     torus_metric_add(&c->loop->shard->metrics->bytes_out, (uint64_t)res);
+    c->out_bytes -= (uint64_t)res;
+    if (c->exchange && c->out_bytes < TORUS_OUTPUT_LOW_MARK &&
+        slow_path(atomic_load_explicit(&c->exchange->request.throttled, memory_order_relaxed))) {
+        /* The client caught up: PHP may go on producing. */
+        atomic_store_explicit(&c->exchange->request.throttled, false, memory_order_release);
+        dispatch_flow_release(&c->exchange->request);
+    }
     struct torus_chunk *first = c->out_first;
     first->sent += (uint32_t)res;
     if (first->sent == first->len) {

@@ -9,7 +9,18 @@
  */
 #include "net/conn.h"
 
+#include <linux/futex.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+void dispatch_flow_release(struct torus_request *r)
+{
+    atomic_thread_fence(memory_order_seq_cst); /* what changed before the look at flow_wait */
+    if (slow_path(atomic_load_explicit(&r->flow_wait, memory_order_relaxed)) &&
+        atomic_exchange_explicit(&r->flow_wait, 0, memory_order_relaxed))
+        syscall(SYS_futex, (uint32_t *)&r->flow_wait, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
 
 void dispatch_park(struct torus_loop *loop, struct torus_conn *c)
 {
@@ -98,11 +109,22 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
     struct torus_exchange *x = torus_container_of(part->request, struct torus_exchange, request);
     struct torus_conn *c = x->conn;
     if (part->chunk) {
-        c->response_bytes += part->chunk->len;
+        uint32_t len = part->chunk->len;
+        c->response_bytes += len;
         if (c->closing)
             torus_chunk_free(part->chunk);
         else
             out_append(c, part->chunk);
+        if (!(part->flags & TORUS_EMIT_END)) {
+            /* A streamed part: the executor may wait for the client (runtime/request.h). */
+            struct torus_request *r = &x->request;
+            atomic_store_explicit(&r->taken,
+                                  atomic_load_explicit(&r->taken, memory_order_relaxed) + len,
+                                  memory_order_release);
+            if (!c->closing && c->out_bytes > TORUS_OUTPUT_HIGH_MARK)
+                atomic_store_explicit(&r->throttled, true, memory_order_release);
+            dispatch_flow_release(r);
+        }
     }
     if (part->flags & TORUS_EMIT_CLOSE)
         c->close_after = true;

@@ -133,6 +133,10 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     clock_gettime(CLOCK_REALTIME, &now);
     r->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
     atomic_init(&r->aborted, false);
+    r->emitted = 0;
+    atomic_init(&r->taken, 0);
+    atomic_init(&r->throttled, false);
+    atomic_init(&r->flow_wait, 0);
     r->status = 200;
     x->conn = c;
     x->executor = -1;

@@ -164,6 +164,41 @@ void torus_executor_reload(struct torus_executor *e)
     futex(&e->sleeping, FUTEX_WAKE_PRIVATE, 1);
 }
 
+static bool flow_blocked(struct torus_request *request)
+{
+    return atomic_load_explicit(&request->throttled, memory_order_acquire) ||
+           request->emitted - atomic_load_explicit(&request->taken, memory_order_acquire) >
+               TORUS_OUTPUT_HIGH_MARK;
+}
+
+/*
+ * After a part of a streamed response: waits while the client is too far
+ * behind (runtime/request.h), or until it goes away. The same handshake as
+ * the executor's sleep: announce, fence, look again, then sleep; the I/O
+ * thread changes taken or throttled first, then fences and wakes. The
+ * sleep is bounded anyway, and the time spent waiting does not count
+ * towards max_execution_time (PHP-FPM's limit counts CPU time only).
+ */
+static void flow_wait(struct torus_executor *e, struct torus_request *request)
+{
+    if (fast_path(!flow_blocked(request)))
+        return;
+    uint64_t started = torus_monotonic_ns();
+    while (flow_blocked(request) &&
+           !atomic_load_explicit(&request->aborted, memory_order_acquire)) {
+        e->unsignaled = 0;
+        wake_io_thread(e->waker); /* it must take and send what is queued */
+        atomic_store_explicit(&request->flow_wait, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (!flow_blocked(request) || atomic_load_explicit(&request->aborted, memory_order_acquire))
+            break;
+        struct timespec limit = {0, 100 * 1000 * 1000};
+        syscall(SYS_futex, (uint32_t *)&request->flow_wait, FUTEX_WAIT_PRIVATE, 1, &limit, NULL, 0);
+    }
+    atomic_store_explicit(&request->flow_wait, 0, memory_order_relaxed);
+    torus_sapi_time_limit_extend(torus_monotonic_ns() - started);
+}
+
 static void port_emit(struct torus_executor_port *port, struct torus_request *request,
                       const char *data, size_t len, unsigned flags)
 {
@@ -193,6 +228,10 @@ static void port_emit(struct torus_executor_port *port, struct torus_request *re
     if (!batchable || ++e->unsignaled >= TORUS_EXECUTOR_WAKE_BATCH) {
         e->unsignaled = 0;
         wake_io_thread(e->waker);
+    }
+    if (len && !(flags & TORUS_EMIT_END)) {
+        request->emitted += len;
+        flow_wait(e, request);
     }
 }
 

@@ -57,9 +57,27 @@ struct torus_request {
     /* Written by the I/O thread when the client goes away; read by the executor. */
     _Atomic bool aborted;
 
+    /*
+     * Output flow control, so that a client that reads slowly holds a
+     * bounded part of a streamed response, not all of it. The executor waits
+     * (torus_executor_port.emit) while more than TORUS_OUTPUT_HIGH_MARK bytes
+     * it emitted are still in its ring (emitted - taken), or while the I/O
+     * thread says the connection's unsent output is above the mark
+     * (throttled, cleared below TORUS_OUTPUT_LOW_MARK); it sleeps on the
+     * futex word flow_wait, which the I/O thread resets and wakes.
+     */
+    uint64_t emitted;           /* executor: body bytes it emitted before the END */
+    _Atomic uint64_t taken;     /* I/O thread: of those, what it took from the ring */
+    _Atomic bool throttled;     /* I/O thread: the connection's output is above the mark */
+    _Atomic uint32_t flow_wait; /* futex word: 1 while the executor waits */
+
     /* Written by the executor before its last part: the final status code sent. */
     int status;
 };
+
+/* Output flow control: the executor waits above the high mark until the low mark. */
+#define TORUS_OUTPUT_HIGH_MARK (512u << 10)
+#define TORUS_OUTPUT_LOW_MARK  (128u << 10)
 
 /* Flags of torus_executor_port.emit(). */
 #define TORUS_EMIT_END     1u /* the last part of the response */

@@ -40,6 +40,14 @@ void torus_sapi_shutdown(void);
  */
 int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_executor_port *port);
 
+/*
+ * Executor thread: it waited `ns` for a slow client (output flow control),
+ * so its max_execution_time deadline moves by as much: PHP-FPM's limit
+ * counts CPU time, and waiting on a client never counted. A no-op where PHP
+ * keeps its own per-thread timers (ZEND_MAX_EXECUTION_TIMERS).
+ */
+void torus_sapi_time_limit_extend(uint64_t ns);
+
 /* "8.2.32 (ZTS)": the linked PHP's version, for --version and the start-up line. */
 const char *torus_sapi_php_version(void);
 

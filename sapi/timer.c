@@ -198,6 +198,16 @@ static void deadline_set(struct timer_slot *slot, uint64_t deadline)
     }
 }
 
+void torus_sapi_time_limit_extend(uint64_t ns)
+{
+    struct timer_slot *slot = thread_slot;
+    if (!slot)
+        return;
+    uint64_t deadline = atomic_load_explicit(&slot->deadline_ns, memory_order_relaxed);
+    if (deadline)
+        deadline_set(slot, deadline + ns);
+}
+
 int setitimer(__itimer_which_t which, const struct itimerval *restrict value,
               struct itimerval *restrict old_value)
 {
@@ -227,6 +237,11 @@ int setitimer(__itimer_which_t which, const struct itimerval *restrict value,
 }
 
 #else /* ZEND_MAX_EXECUTION_TIMERS: PHP keeps one timer per thread itself. */
+
+void torus_sapi_time_limit_extend(uint64_t ns)
+{
+    (void)ns;
+}
 
 void torus_sapi_timer_thread_start(void)
 {
