@@ -21,6 +21,8 @@
  */
 #include "net/http.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,6 +121,49 @@ static int on_header_value(llhttp_t *llhttp, const char *at, size_t len)
     return 0;
 }
 
+/*
+ * A Host value nginx would take (ngx_http_validate_host): not empty; no NUL,
+ * control character, space, DEL, '/' or '\\'; no ".."; an IPv6 literal in
+ * brackets. After the host, nginx lets anything through as the port; Torus
+ * also wants ':' and at most five digits up to 65535 there (empty allowed,
+ * as RFC 9110 allows), so "a:abc" and "a:99999" are refused too.
+ */
+static bool host_is_valid(torus_str v)
+{
+    size_t i = 0;
+    if (v.len && v.data[0] == '[') {
+        const char *close = memchr(v.data, ']', v.len);
+        if (!close || close == v.data + 1)
+            return false;
+        for (const char *at = v.data + 1; at < close; at++) {
+            if (!(isxdigit((unsigned char)*at) || *at == ':' || *at == '.'))
+                return false;
+        }
+        i = (size_t)(close - v.data) + 1;
+    } else {
+        for (; i < v.len && v.data[i] != ':'; i++) {
+            unsigned char ch = (unsigned char)v.data[i];
+            if (ch <= 0x20 || ch == 0x7f || ch == '/' || ch == '\\')
+                return false;
+            if (ch == '.' && i > 0 && v.data[i - 1] == '.')
+                return false;
+        }
+        if (i == 0)
+            return false; /* no host before the port */
+    }
+    if (i == v.len)
+        return true;
+    if (v.data[i] != ':' || v.len - i - 1 > 5)
+        return false;
+    unsigned port = 0;
+    for (size_t j = i + 1; j < v.len; j++) {
+        if (v.data[j] < '0' || v.data[j] > '9')
+            return false;
+        port = port * 10 + (unsigned)(v.data[j] - '0');
+    }
+    return port <= 65535;
+}
+
 static int on_header_value_complete(llhttp_t *llhttp)
 {
     struct torus_http_parser *p = parser_of(llhttp);
@@ -149,6 +194,8 @@ static int on_header_value_complete(llhttp_t *llhttp)
         if (str_equals_nocase(name, "host")) {
             if (p->has_host)
                 return fail(p, 400, "duplicate Host header");
+            if (slow_path(!host_is_valid(h->value)))
+                return fail(p, 400, "invalid Host header");
             p->has_host = true;
         }
         break;
@@ -210,6 +257,20 @@ static int on_body(llhttp_t *llhttp, const char *at, size_t len)
     return 0;
 }
 
+/*
+ * A chunk's size is known before its data: one the body limit cannot take is
+ * refused now (413, as nginx does), not after waiting for data that would be
+ * refused anyway. Without this a size of 16 hex digits made the connection
+ * wait for 2^60 bytes, and the client never got an answer.
+ */
+static int on_chunk_header(llhttp_t *llhttp)
+{
+    struct torus_http_parser *p = parser_of(llhttp);
+    if (slow_path(llhttp->content_length > p->limits->max_body_size - p->body_len))
+        return fail(p, 413, "chunk larger than the body limit");
+    return 0;
+}
+
 static int on_message_complete(llhttp_t *llhttp)
 {
     (void)llhttp;
@@ -224,6 +285,7 @@ static const llhttp_settings_t settings = {
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 

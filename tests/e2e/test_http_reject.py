@@ -162,6 +162,37 @@ class Rejections(h.ServerTestCase):
                       b"fffffffffffffffffff\r\nhello\r\n0\r\n\r\n")
         self.rejected(raw, 400, 413, *BODY_REFUSED)
 
+    def test_chunk_size_of_16_hex_digits(self):
+        # It fits 64 bits but no body limit: refused when the size line is read (it used to
+        # wait for the data, and the client got no answer at all).
+        for size in (b"ffffffffffffffff", b"1000000000000000", b"7fffffffffffffff"):
+            with self.subTest(size=size):
+                raw = request("POST", "/hello.txt", [("Transfer-Encoding", "chunked")],
+                              size + b"\r\nhello\r\n0\r\n\r\n")
+                self.rejected(raw, 413, *BODY_REFUSED)
+
+    def test_chunk_larger_than_the_body_limit(self):
+        raw = request("POST", "/hello.txt", [("Transfer-Encoding", "chunked")],
+                      b"%x\r\n" % (MAX_BODY + 1))
+        self.rejected(raw, 413, *BODY_REFUSED)
+
+    def test_invalid_host(self):
+        for host in ("a b", "a\x01b", "a/b", "a..b", ":80"):
+            with self.subTest(host=host):
+                self.rejected(get("/hello.txt", host=host), 400)
+
+    @h.differs_from_nginx("nginx takes any port after the host, and an unclosed IPv6 literal")
+    def test_invalid_port_in_host(self):
+        for host in ("a:abc", "a:99999", "a:-1", "[::1"):
+            with self.subTest(host=host):
+                self.rejected(get("/hello.txt", host=host), 400)
+
+    def test_valid_hosts_are_served(self):
+        for host in ("example.com", "a_b", "A.B.", "a:8080", "[::1]:80", "127.0.0.1"):
+            with self.subTest(host=host):
+                resp = self.server.get("/hello.txt", host=host)
+                self.assertStatus(resp, 200)
+
     # -- size limits ----------------------------------------------------------
 
     def test_uri_too_long_is_414(self):

@@ -473,6 +473,53 @@ static void test_host_rules(void)
     CASE("GET / HTTP/1.1\r\nHostname: a\r\n\r\n", "FAILED 400\n");
     CASE("GET / HTTP/1.1\r\nHost: a\r\nHostX: b\r\n\r\n",
          "HEAD GET / 1.1 keep-alive {Host:a|HostX:b}\nMESSAGE 0 \n");
+    /* What Host may hold: nginx's rules, and a port of digits up to 65535. */
+    static const char *const bad_hosts[] = {
+        "",
+        "a b",
+        "a\tb",
+        "a\x01"
+        "b",
+        "a/b",
+        "a\\b",
+        "a..b",
+        ":80",
+        "a:abc",
+        "a:-1",
+        "a:99999",
+        "a:123456",
+        "[]",
+        "[::1",
+        "[::g]",
+        "[::1]x",
+        "a:1:2",
+    };
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(bad_hosts); i++) {
+        char input[128];
+        int n = snprintf(input, sizeof(input), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad_hosts[i]);
+        run_case(input, (size_t)n, &default_limits, TORUS_BODY_BUFFER, "FAILED 400\n", __LINE__);
+    }
+    static const char *const good_hosts[] = {
+        "a",
+        "example.com",
+        "A.B.",
+        "a_b",
+        "a:",
+        "a:80",
+        "a:65535",
+        "[::1]",
+        "[::1]:8080",
+        "127.0.0.1:80",
+        "xn--bcher-kva.example",
+        "a@b",
+    };
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(good_hosts); i++) {
+        char input[128], want[256];
+        int n = snprintf(input, sizeof(input), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", good_hosts[i]);
+        snprintf(want, sizeof(want), "HEAD GET / 1.1 keep-alive {Host:%s}\nMESSAGE 0 \n",
+                 good_hosts[i]);
+        run_case(input, (size_t)n, &default_limits, TORUS_BODY_BUFFER, want, __LINE__);
+    }
 }
 
 static void test_malformed_heads(void)
@@ -532,6 +579,12 @@ static void test_transfer_codings_and_versions(void)
     CASE("GET / HTTP/11.1\r\nHost: a\r\n\r\n", "FAILED 400\n");
     CASE("GET / HTTP/1\r\nHost: a\r\n\r\n", "FAILED 400\n");
 }
+
+#define REPEAT_8_A "aaaaaaaa"
+#define REPEAT_64_A                                                                                \
+    REPEAT_8_A REPEAT_8_A REPEAT_8_A REPEAT_8_A REPEAT_8_A REPEAT_8_A REPEAT_8_A REPEAT_8_A
+#define REPEAT_512_A                                                                               \
+    REPEAT_64_A REPEAT_64_A REPEAT_64_A REPEAT_64_A REPEAT_64_A REPEAT_64_A REPEAT_64_A REPEAT_64_A
 
 static void test_limits(void)
 {
@@ -654,6 +707,28 @@ static void test_limits(void)
                  "FAILED 413\n",
                  __LINE__);
     }
+    /* A chunk size past the limit is refused when its size line is read, without waiting for
+     * its data (a size of 16 hex digits used to make the connection wait for ever). */
+    CASE_LIMITS(&small_limits,
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n",
+                "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\n"
+                "FAILED 413\n");
+    CASE("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
+         "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\nFAILED 413\n");
+    CASE("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n",
+         "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\nFAILED 413\n");
+    /* Leading zeros are still a small size; one more digit than 64 bits hold is a 400. */
+    CASE("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "00000000000000000002\r\nab\r\n0\r\n\r\n",
+         "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\nMESSAGE 2 ab\n");
+    CASE("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n",
+         "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\nFAILED 400\n");
+    /* The limit counts what the earlier chunks took. */
+    CASE_LIMITS(&small_limits,
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                "200\r\n" REPEAT_512_A "\r\n201\r\n",
+                "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\n"
+                "FAILED 413\n");
 }
 
 /* ------------------------------------------------------------------------ */
