@@ -82,6 +82,22 @@ static struct conn_addresses *conn_addresses(struct torus_conn *c)
  * request, its header table and every string; the head's bytes may then be
  * reused by the connection for pipelined requests.
  */
+/*
+ * Whether a request header reaches PHP. As nginx (underscores_in_headers
+ * off), a name with '_' is dropped: PHP turns '-' into '_', so a client's
+ * X-Forwarded_For would otherwise overwrite the X-Forwarded-For a proxy in
+ * front of Torus set. --allow-underscores-in-headers keeps them.
+ */
+static bool header_passes(const struct torus_conn *c, const struct torus_http_header *h)
+{
+    if (fast_path(!memchr(h->name.data, '_', h->name.len)) ||
+        c->loop->config->allow_underscores_in_headers)
+        return true;
+    torus_log_debug("shard %d: dropped a request header whose name holds '_': %.*s",
+                    c->loop->shard->id, (int)TORUS_MIN(h->name.len, 64), h->name.data);
+    return false;
+}
+
 static struct torus_exchange *build_exchange(struct torus_conn *c, const struct torus_route *route,
                                              const char *path, size_t path_len, const char *query,
                                              size_t query_len)
@@ -101,7 +117,7 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     memset(x, 0, sizeof(*x));
     struct torus_request *r = &x->request;
     r->headers = (struct torus_header *)(x + 1);
-    r->header_count = p->header_count;
+    r->header_count = 0;
     char *cursor = (char *)(r->headers + p->header_count);
     put_str(&cursor, method, method_len, &r->method);
     put_str(&cursor, p->url.data, p->url.len, &r->target);
@@ -111,8 +127,11 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     put_str(&cursor, route->script_name, route->script_name_len, &r->script_name);
     put_str(&cursor, route->path_info ? route->path_info : "", route->path_info_len, &r->path_info);
     for (uint32_t i = 0; i < p->header_count; i++) {
-        put_str(&cursor, p->headers[i].name.data, p->headers[i].name.len, &r->headers[i].name);
-        put_str(&cursor, p->headers[i].value.data, p->headers[i].value.len, &r->headers[i].value);
+        if (slow_path(!header_passes(c, &p->headers[i])))
+            continue;
+        struct torus_header *h = &r->headers[r->header_count++];
+        put_str(&cursor, p->headers[i].name.data, p->headers[i].name.len, &h->name);
+        put_str(&cursor, p->headers[i].value.data, p->headers[i].value.len, &h->value);
     }
     r->http_minor = torus_http_minor(p);
     r->keep_alive = c->keep_alive;

@@ -30,6 +30,7 @@ enum option_id {
     OPT_ROOT,
     OPT_THREADS,
     OPT_NO_PIN,
+    OPT_ALLOW_UNDERSCORES,
     OPT_PHP_THREADS,
     OPT_WORKER,
     OPT_MAX_REQUESTS,
@@ -92,6 +93,9 @@ static const struct option_row options[] = {
     {OPT_MAX_HEADER, "max-header-size", 0, "SIZE", "32K",
      "largest request line plus headers; larger gets 431"},
     {OPT_MAX_URI, "max-uri-size", 0, "SIZE", "8K", "longest request target; longer gets 414"},
+    {OPT_ALLOW_UNDERSCORES, "allow-underscores-in-headers", 0, NULL, "dropped",
+     "pass request headers whose names hold '_' to PHP (nginx drops them: X-Forwarded_For "
+     "would become HTTP_X_FORWARDED_FOR)"},
     {OPT_MAX_CONNECTIONS, "max-connections", 0, "N", "65536",
      "open client connections for the whole process"},
     {OPT_HEADER_TIMEOUT, "header-timeout", 0, "SECONDS", "60",
@@ -494,6 +498,7 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         cfg->group = strdup(value);
         return TORUS_OK;
     case OPT_NO_PIN:
+    case OPT_ALLOW_UNDERSCORES:
     case OPT_HELP:
     case OPT_VERSION:
         break;
@@ -583,6 +588,9 @@ int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *er
             continue;
         case OPT_NO_PIN:
             cfg->no_pin = true;
+            continue;
+        case OPT_ALLOW_UNDERSCORES:
+            cfg->allow_underscores_in_headers = true;
             continue;
         default:
             break;

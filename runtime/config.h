@@ -58,10 +58,11 @@ struct torus_config {
     int log_level;
 
     uint64_t max_body_size;
-    uint32_t max_header_size; /* request line and headers together */
-    uint32_t max_uri_size;    /* the request target */
-    uint32_t max_connections; /* for the whole process, split over the shards */
-    double header_timeout;    /* seconds */
+    uint32_t max_header_size;          /* request line and headers together */
+    uint32_t max_uri_size;             /* the request target */
+    bool allow_underscores_in_headers; /* else headers named with '_' never reach PHP */
+    uint32_t max_connections;          /* for the whole process, split over the shards */
+    double header_timeout;             /* seconds */
     double body_timeout;
     double idle_timeout;
     double send_timeout;

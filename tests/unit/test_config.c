@@ -250,6 +250,7 @@ static void test_defaults(void)
     CHECK(cfg.threads == torus_config_cpu_count());
     CHECK(cfg.threads >= 1);
     CHECK(!cfg.no_pin);
+    CHECK(!cfg.allow_underscores_in_headers);
     CHECK(cfg.php_threads_per_core == 1);
     CHECK(cfg.worker == NULL);
     CHECK(cfg.max_requests == 0);
@@ -273,15 +274,16 @@ static void test_every_flag(void)
 {
     struct torus_config cfg;
     char err[TORUS_CONFIG_ERROR_SIZE];
-    int result = PARSE(&cfg, err, "--listen", "127.0.0.1:9001", "--listen=[::1]:9002", "--root",
-                       a_dir, "--threads", "3", "--no-pin", "--php-threads-per-core=4", "--worker",
-                       a_file, "--max-requests", "500", "--max-consecutive-failures", "2", "-d",
-                       "memory_limit=256M", "-ddisplay_errors=0", "--define", "a.b=x=y",
-                       "--php-ini", a_file, "--log-level", "debug", "--max-body-size", "1M",
-                       "--max-header-size=16K", "--max-uri-size", "2K", "--max-connections", "100",
-                       "--header-timeout", "0.5", "--body-timeout", "10", "--idle-timeout=5s",
-                       "--send-timeout", "7", "--shutdown-timeout", "1.25", "--admin-listen",
-                       "127.0.0.1:9100", "--access-log", "-", "--access-log-format", "json");
+    int result =
+        PARSE(&cfg, err, "--listen", "127.0.0.1:9001", "--listen=[::1]:9002", "--root", a_dir,
+              "--threads", "3", "--no-pin", "--php-threads-per-core=4", "--worker", a_file,
+              "--max-requests", "500", "--max-consecutive-failures", "2", "-d", "memory_limit=256M",
+              "-ddisplay_errors=0", "--define", "a.b=x=y", "--php-ini", a_file, "--log-level",
+              "debug", "--max-body-size", "1M", "--max-header-size=16K", "--max-uri-size", "2K",
+              "--max-connections", "100", "--header-timeout", "0.5", "--body-timeout", "10",
+              "--idle-timeout=5s", "--send-timeout", "7", "--shutdown-timeout", "1.25",
+              "--admin-listen", "127.0.0.1:9100", "--access-log", "-", "--access-log-format",
+              "json", "--allow-underscores-in-headers");
     CHECK(result == TORUS_OK);
     if (result != TORUS_OK)
         fprintf(stderr, "error: %s\n", err);
@@ -294,6 +296,7 @@ static void test_every_flag(void)
     CHECK(cfg.root && strcmp(cfg.root, a_dir) == 0);
     CHECK(cfg.threads == 3);
     CHECK(cfg.no_pin);
+    CHECK(cfg.allow_underscores_in_headers);
     CHECK(cfg.php_threads_per_core == 4);
     CHECK(cfg.worker && strcmp(cfg.worker, a_file) == 0);
     CHECK(cfg.max_requests == 500);
