@@ -30,6 +30,7 @@
 #include <strings.h>
 
 #include "net/http_response.h"
+#include "runtime/log.h"
 
 /* Room kept in front of the body for the head. It grows when a script sends more header bytes. */
 #define INITIAL_HEADROOM 2048
@@ -80,6 +81,7 @@ void torus_sapi_response_begin(struct torus_sapi_response *r, struct torus_execu
     r->close = !request->keep_alive;
     r->released = false;
     r->out_of_memory = false;
+    r->refused = false;
 }
 
 static bool status_forbids_body(int status)
@@ -148,7 +150,7 @@ static int append_header_bytes(struct torus_sapi_response *r, const char *data, 
 
 void torus_sapi_response_set_status(struct torus_sapi_response *r, int status)
 {
-    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING)
+    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING || slow_path(r->refused))
         return;
     if (status < 100 || status > 999)
         status = 500;
@@ -180,9 +182,52 @@ static bool value_has_token(const char *value, size_t len, const char *token)
     return false;
 }
 
+/* RFC 9110's token: what a header name is made of. */
+static bool is_token_char(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+/*
+ * Defence in depth: PHP's header() already refuses CR, LF and NUL, but an
+ * extension or a worker framework may hand over anything. A header line
+ * whose name is not a token, or whose value holds CR, LF or NUL, could split
+ * the response (inject headers or a second response), so it is never
+ * written: the response becomes a 500 without the script's headers or body,
+ * and one line is logged.
+ */
+static bool header_is_safe(const char *name, size_t name_len, const char *value, size_t value_len)
+{
+    for (size_t i = 0; i < name_len; i++) {
+        if (!is_token_char((unsigned char)name[i]))
+            return false;
+    }
+    for (size_t i = 0; i < value_len; i++) {
+        if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+            return false;
+    }
+    return true;
+}
+
+static void refuse(struct torus_sapi_response *r, const char *name, size_t name_len)
+{
+    const struct torus_request *q = r->request;
+    torus_log_error("refused a response header with CR, LF or NUL, or a name that is not a token "
+                    "(%.*s...) from %.*s: answering 500",
+                    (int)TORUS_MIN(name_len, 40), name, (int)TORUS_MIN(q->path.len, 200),
+                    q->path.data ? q->path.data : "");
+    r->refused = true;
+    r->status = 500;
+    r->headers_len = 0;
+    r->pending = 0;
+    r->body_bytes = 0;
+    r->declared_length = -1;
+}
+
 int torus_sapi_response_add_header(struct torus_sapi_response *r, const char *line, size_t len)
 {
-    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING)
+    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING || slow_path(r->refused))
         return TORUS_OK;
     const char *colon = memchr(line, ':', len);
     if (slow_path(!colon))
@@ -200,6 +245,10 @@ int torus_sapi_response_add_header(struct torus_sapi_response *r, const char *li
     }
     while (value_len && (value[value_len - 1] == ' ' || value[value_len - 1] == '\t'))
         value_len--;
+    if (slow_path(!header_is_safe(line, name_len, value, value_len))) {
+        refuse(r, line, name_len);
+        return TORUS_OK;
+    }
 
     switch (name_len) {
     case 4:
@@ -361,6 +410,8 @@ static int start_streaming(struct torus_sapi_response *r)
 
 int torus_sapi_response_write(struct torus_sapi_response *r, const char *data, size_t len)
 {
+    if (slow_path(r->refused))
+        return TORUS_OK; /* a bare 500: the script's body is not sent */
     r->body_bytes += len;
     if (r->state == TORUS_SAPI_RESPONSE_ENDED || body_suppressed(r) || len == 0)
         return TORUS_OK;

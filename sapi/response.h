@@ -70,6 +70,7 @@ struct torus_sapi_response {
     bool close;     /* close the connection after this response */
     bool released;  /* TORUS_EMIT_RELEASE has been emitted */
     bool out_of_memory;
+    bool refused; /* a header could have split the response: it is a bare 500 */
 };
 
 /* Zeroes a response; no memory is taken until the first request. */
@@ -90,7 +91,10 @@ void torus_sapi_response_begin(struct torus_sapi_response *response,
 void torus_sapi_response_set_status(struct torus_sapi_response *response, int status);
 
 /*
- * Adds one header line "Name: value" (without CRLF) from the script. Framing
+ * Adds one header line "Name: value" (without CRLF) from the script. A name
+ * that is not a token, or a value holding CR, LF or NUL, is never written:
+ * the whole response becomes a 500 without the script's headers and body
+ * (and one line is logged). Framing
  * is the server's: Transfer-Encoding, Date and Server lines are dropped,
  * Connection is read ("close" closes the connection) and dropped, a CGI
  * "Status: 404" line sets the status while it is still 200, and a valid

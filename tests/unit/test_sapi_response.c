@@ -276,6 +276,50 @@ static void test_header_rules(void)
     CHECK(strncmp(capture.bytes, "HTTP/1.1 500 ", 13) == 0);
 }
 
+/* Header lines that could split the response make it a bare 500 (defence in depth). */
+static void test_unsafe_headers(void)
+{
+    static const char *const unsafe[] = {
+        "X-A: one\r\nX-Injected: two",
+        "X-A: one\nHTTP/1.1 200 OK",
+        "X-A: a\rb",
+        "X A: b",
+        "X-A\x01: b",
+        "X-A(: b",
+    };
+    for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++) {
+        start(false, 1, true);
+        header("X-Before: kept?");
+        header(unsafe[i]);
+        header("X-After: never");
+        torus_sapi_response_set_status(&response, 201);
+        write_text("the script's body");
+        torus_sapi_response_end(&response, true);
+        CHECK(strncmp(capture.bytes, "HTTP/1.1 500 ", 13) == 0);
+        CHECK(!has_header("X-Before") && !has_header("X-After") && !has_header("X-Injected"));
+        CHECK(!strstr(capture.bytes, "the script's body"));
+        CHECK(has_line("Content-Length: 0"));
+        CHECK(request.status == 500);
+    }
+    /* A NUL inside a value (the line's length tells where it ends). */
+    start(false, 1, true);
+    torus_sapi_response_add_header(&response, "X-A: a\0b", 8);
+    torus_sapi_response_end(&response, true);
+    CHECK(strncmp(capture.bytes, "HTTP/1.1 500 ", 13) == 0);
+    /* HEAD: no Content-Length of a body that was never sent. */
+    start(true, 1, true);
+    header("X-A: a\r\nb");
+    write_text("12345");
+    torus_sapi_response_end(&response, true);
+    CHECK(strncmp(capture.bytes, "HTTP/1.1 500 ", 13) == 0);
+    CHECK(has_line("Content-Length: 0"));
+    /* The next response starts clean. */
+    start(false, 1, true);
+    header("X-Fine: yes");
+    torus_sapi_response_end(&response, true);
+    CHECK(strncmp(capture.bytes, "HTTP/1.1 200 ", 13) == 0 && has_line("X-Fine: yes"));
+}
+
 static void test_buffer_limit(void)
 {
     start(false, 1, true);
@@ -342,6 +386,7 @@ int main(void)
     test_head();
     test_statuses_without_body();
     test_header_rules();
+    test_unsafe_headers();
     test_buffer_limit();
     test_interim_and_finish();
     test_keep_alive();
