@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -107,17 +108,23 @@ void out_respond_simple(struct torus_conn *c, int status, const char *extra_head
                             "<center><h1>%d %s</h1></center>\r\n<hr><center>" TORUS_SERVER_NAME
                             "</center>\r\n</body>\r\n</html>\r\n",
                             status, torus_http_reason(status), status, torus_http_reason(status));
-    char extra[1024];
-    int extra_len = snprintf(extra, sizeof(extra), "Content-Type: text/html\r\n%s",
+    /* The extra headers may be long (a Location as long as --max-uri-size): sized to fit. */
+    size_t extra_size = 32 + (extra_headers ? strlen(extra_headers) : 0);
+    size_t head_size = extra_size + 512;
+    char *extra = malloc(extra_size + head_size);
+    if (slow_path(!extra)) {
+        conn_close(c);
+        return;
+    }
+    char *head = extra + extra_size;
+    int extra_len = snprintf(extra, extra_size, "Content-Type: text/html\r\n%s",
                              extra_headers ? extra_headers : "");
-    if (extra_len < 0 || extra_len >= (int)sizeof(extra))
-        extra_len = 0;
-    char head[2048];
-    size_t head_len =
-        torus_http_head(head, sizeof(head), status, 1, c->keep_alive && !c->close_after, extra,
-                        (size_t)extra_len, body_len);
+    size_t head_len = torus_http_head(head, head_size, status, 1, c->keep_alive && !c->close_after,
+                                      extra, (size_t)extra_len, body_len);
     bool with_body = !c->head_request && status != 304 && status >= 200;
-    struct torus_chunk *chunk = out_chunk(head, head_len, with_body ? (size_t)body_len : 0);
+    struct torus_chunk *chunk =
+        head_len ? out_chunk(head, head_len, with_body ? (size_t)body_len : 0) : NULL;
+    free(extra);
     if (slow_path(!chunk)) {
         conn_close(c);
         return;

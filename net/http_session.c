@@ -286,14 +286,17 @@ static int on_head(struct torus_conn *c)
                 out_respond_simple(c, 405, "Allow: GET, HEAD\r\n", true);
             break;
         case TORUS_ROUTE_REDIRECT: {
-            char location[PATH_MAX + 64];
-            int n = snprintf(location, sizeof(location), "Location: %.*s%s%.*s\r\n",
-                             (int)route.location_len, route.location, query_len ? "?" : "",
-                             (int)query_len, query);
-            if (n >= (int)sizeof(location))
-                out_respond_simple(c, 414, NULL, true);
-            else
-                out_respond_simple(c, 301, location, true);
+            /* As long as the target it came from, whatever its query (within --max-uri-size). */
+            size_t size = route.location_len + query_len + 32;
+            char *location = malloc(size);
+            if (slow_path(!location)) {
+                out_respond_simple(c, 500, NULL, true);
+                break;
+            }
+            snprintf(location, size, "Location: %.*s%s%.*s\r\n", (int)route.location_len,
+                     route.location, query_len ? "?" : "", (int)query_len, query);
+            out_respond_simple(c, 301, location, true);
+            free(location);
             break;
         }
         case TORUS_ROUTE_FORBIDDEN:

@@ -202,6 +202,16 @@ class Directories(h.ServerTestCase):
             self.assertRegex(location, r"^(https?://[^/]+)?/dir/$")
             self.assertEqual(c.read_response().body, HELLO)
 
+    def test_redirect_keeps_a_long_query(self):
+        # Every target that fits --max-uri-size (8K by default) keeps its Location.
+        for size in (1000, 4000, 8000):
+            with self.subTest(size=size):
+                query = "q=" + "a" * (size - len("/dir?q="))
+                resp = self.server.get("/dir?" + query)
+                self.assertStatus(resp, 301)
+                self.assertRegex(resp.header("Location") or "",
+                                 r"^(https?://[^/]+)?/dir/\?" + query + "$")
+
     def test_directory_without_index(self):
         resp = self.server.get("/noindex/")
         self.assertStatus(resp, 403, 404)  # nginx: 403; never a listing
