@@ -157,6 +157,15 @@ class Rejections(h.ServerTestCase):
                       b"3\r\nhello\r\n0\r\n\r\n")
         self.rejected(raw, 400, *BODY_REFUSED)
 
+    def test_chunk_data_not_followed_by_crlf(self):
+        # Any two bytes after the data used to be skipped unread: the body was framed as "abc"
+        # and what followed parsed as the next request.
+        for tail in (b"XY", b"\n\r", b"\rX"):
+            with self.subTest(tail=tail):
+                raw = request("POST", "/hello.txt", [("Transfer-Encoding", "chunked")],
+                              b"3\r\nabc" + tail + b"0\r\n\r\n")
+                self.rejected(raw, 400, *BODY_REFUSED)
+
     def test_chunk_size_overflow(self):
         raw = request("POST", "/hello.txt", [("Transfer-Encoding", "chunked")],
                       b"fffffffffffffffffff\r\nhello\r\n0\r\n\r\n")
