@@ -115,6 +115,7 @@ void conn_close(struct torus_conn *c)
         return;
     struct torus_loop *loop = c->loop;
     c->closing = true;
+    spool_release(c);
     if (c->log_pending) {
         /* nginx's 499: the client went away before its response was complete. */
         conn_observe(c, 499, c->response_bytes);
@@ -289,6 +290,7 @@ void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
     c->loop = loop;
     c->fd = fd;
     c->file_fd = -1;
+    c->spool_fd = -1;
     c->listener = (uint8_t)l->index;
     c->state = CONN_READING;
     if (l->tls) {

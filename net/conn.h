@@ -61,6 +61,7 @@ enum op_tag {
     TAG_READ = 4,
     TAG_WAKE = 5,
     TAG_LOG = 6,
+    TAG_SPOOL = 7, /* a write of a request body to its temporary file (net/body_spool.c) */
 };
 #define TAG_MASK 7u
 
@@ -143,6 +144,13 @@ struct torus_conn {
     uint64_t file_offset, file_remaining;
     struct torus_chunk *file_chunk;
     bool pending_file; /* a file waits for the request body to be read */
+
+    /* A request body larger than --body-buffer-size, going to a temporary file. */
+    int spool_fd;                  /* -1 when none */
+    uint64_t spool_size;           /* bytes handed to writes so far */
+    uint32_t spool_inflight;       /* writes in flight */
+    uint64_t spool_inflight_bytes; /* and their bytes */
+    bool spool_waiting;            /* the body is complete: dispatch once the writes are done */
 
     struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
     struct torus_exchange *exchange;  /* the request being executed, until its END */
@@ -318,6 +326,29 @@ void listener_arm(struct torus_listener *l);
  */
 void dispatch_flow_release(struct torus_request *r);
 
+/* Request bodies in temporary files (net/body_spool.c) */
+struct spool_write;
+
+/*
+ * While a PHP request's body arrives: once the parser holds
+ * --body-buffer-size bytes, writes them to the connection's temporary file.
+ * TORUS_OK, or TORUS_ERROR when it failed (answered with 500 and closing).
+ */
+int spool_take(struct torus_conn *c);
+
+/*
+ * The body is complete: a spooled one gets its last bytes written and its
+ * file given to the request. TORUS_OK (dispatch now), TORUS_AGAIN (writes in
+ * flight: spool_on_write() calls session_dispatch() later) or TORUS_ERROR.
+ */
+int spool_finish(struct torus_conn *c);
+
+/* A spool write completed with result res. */
+void spool_on_write(struct spool_write *w, int res);
+
+/* The connection closes: its file goes as soon as no write refers to it. */
+void spool_release(struct torus_conn *c);
+
 /* Dispatch to executors (net/dispatch.c) */
 /* Puts the connection at the end of the FIFO of requests waiting for a free executor. */
 void dispatch_park(struct torus_loop *loop, struct torus_conn *c);
@@ -353,6 +384,9 @@ bool dispatch_have_output(struct torus_loop *loop);
 bool dispatch_executors_idle(struct torus_loop *loop);
 
 /* The HTTP/1.1 session (net/http_session.c) */
+/* The request's body is complete (and spooled, when it had to be): hands it to PHP. */
+void session_dispatch(struct torus_conn *c);
+
 /* Parses what the connection has buffered (after a response let it go on). */
 void session_parse(struct torus_conn *c);
 

@@ -101,6 +101,8 @@ static void dispatch_parked(struct torus_loop *loop)
 void dispatch_exchange_free(struct torus_exchange *x)
 {
     free((void *)x->request.body.data);
+    if (x->request.body_in_file)
+        close(x->request.body_fd);
     free(x);
 }
 

@@ -70,6 +70,7 @@ static int on_message_begin(llhttp_t *llhttp)
     p->has_body = false;
     p->body_mode = TORUS_BODY_DISCARD;
     p->body_len = 0;
+    p->body_seen = 0;
     return 0;
 }
 
@@ -235,8 +236,9 @@ static int on_headers_complete(llhttp_t *llhttp)
 static int on_body(llhttp_t *llhttp, const char *at, size_t len)
 {
     struct torus_http_parser *p = parser_of(llhttp);
-    if (slow_path(p->body_len + len > p->limits->max_body_size))
+    if (slow_path(p->body_seen + len > p->limits->max_body_size))
         return fail(p, 413, "request body too large");
+    p->body_seen += len;
     if (p->body_mode == TORUS_BODY_DISCARD) {
         p->body_len += len;
         return 0;
@@ -266,7 +268,7 @@ static int on_body(llhttp_t *llhttp, const char *at, size_t len)
 static int on_chunk_header(llhttp_t *llhttp)
 {
     struct torus_http_parser *p = parser_of(llhttp);
-    if (slow_path(llhttp->content_length > p->limits->max_body_size - p->body_len))
+    if (slow_path(llhttp->content_length > p->limits->max_body_size - p->body_seen))
         return fail(p, 413, "chunk larger than the body limit");
     return 0;
 }
@@ -475,16 +477,18 @@ int torus_http_set_body_mode(struct torus_http_parser *p, enum torus_http_body_m
         fail(p, 413, "request body too large");
         return TORUS_ERROR;
     }
-    if (mode == TORUS_BODY_BUFFER && (p->llhttp.flags & F_CONTENT_LENGTH) &&
-        p->llhttp.content_length > p->body_cap) {
-        /* The length is known: one allocation for the whole body. */
-        char *buffer = realloc(p->body, p->llhttp.content_length);
+    uint64_t want = p->llhttp.content_length;
+    if (p->limits->body_preallocate && want > p->limits->body_preallocate)
+        want = p->limits->body_preallocate;
+    if (mode == TORUS_BODY_BUFFER && (p->llhttp.flags & F_CONTENT_LENGTH) && want > p->body_cap) {
+        /* The length is known: one allocation for the whole body (or what the caller keeps). */
+        char *buffer = realloc(p->body, want);
         if (slow_path(!buffer)) {
             fail(p, 500, "out of memory for the request body");
             return TORUS_ERROR;
         }
         p->body = buffer;
-        p->body_cap = p->llhttp.content_length;
+        p->body_cap = want;
     }
     return TORUS_OK;
 }

@@ -39,6 +39,9 @@ struct torus_http_limits {
     uint32_t max_uri_size;
     uint32_t max_header_size;
     uint64_t max_body_size;
+    /* A buffered body is allocated up front up to this size at most (0: up to the limit); past
+     * it the buffer grows as bytes come, for a caller that takes them (torus_http_take_body). */
+    uint64_t body_preallocate;
 };
 
 struct torus_http_header {
@@ -68,8 +71,9 @@ struct torus_http_parser {
     /* The body. */
     enum torus_http_body_mode body_mode;
     char *body;
-    size_t body_len;
+    size_t body_len; /* bytes in `body`: what has not been taken yet */
     size_t body_cap;
+    uint64_t body_seen; /* the request's body bytes so far, taken or not: the limit counts these */
 
     int error_status; /* 400, 413, 414, 417, 431, 501, 505 when TORUS_HTTP_FAILED */
     const char *error_reason;
@@ -118,7 +122,11 @@ void torus_http_rebase(struct torus_http_parser *parser, ptrdiff_t delta);
  */
 int torus_http_set_body_mode(struct torus_http_parser *parser, enum torus_http_body_mode mode);
 
-/* Takes ownership of the buffered body (may be NULL when empty); the parser forgets it. */
+/*
+ * Takes ownership of the buffered body bytes (may be NULL when empty); the
+ * parser forgets them. May be called while the body is still arriving: the
+ * next bytes start a new buffer, and the limit still counts every byte.
+ */
 char *torus_http_take_body(struct torus_http_parser *parser, size_t *len);
 
 /* After TORUS_HTTP_HEAD: the method's name ("GET"). */

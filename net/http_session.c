@@ -320,21 +320,32 @@ static int on_head(struct torus_conn *c)
     return TORUS_OK;
 }
 
+void session_dispatch(struct torus_conn *c)
+{
+    if (dispatch_request(c->loop, c->exchange) != TORUS_OK)
+        dispatch_park(c->loop, c);
+    conn_update_timer(c);
+}
+
 /* The whole request is read: send the held static response, or hand the request to PHP. */
 static void on_message(struct torus_conn *c)
 {
-    struct torus_loop *loop = c->loop;
     if (c->exchange) {
         /* close_after waits for the response's end (dispatch_on_response()): set now, a drained
          * output in between (a TLS session ticket) would close before PHP answered. */
-        size_t len;
-        char *body = torus_http_take_body(&c->parser, &len);
-        c->exchange->request.body.data = body;
-        c->exchange->request.body.len = len;
         c->state = CONN_BUSY;
-        if (dispatch_request(loop, c->exchange) != TORUS_OK)
-            dispatch_park(loop, c);
-        conn_update_timer(c);
+        int rc = spool_finish(c);
+        if (rc == TORUS_OK) {
+            if (!c->exchange->request.body_in_file) {
+                size_t len;
+                char *body = torus_http_take_body(&c->parser, &len);
+                c->exchange->request.body.data = body;
+                c->exchange->request.body.len = len;
+            }
+            session_dispatch(c);
+        } else if (rc == TORUS_AGAIN) {
+            conn_update_timer(c); /* the last writes of its body are in flight */
+        }
         return;
     }
     if (!c->keep_alive)
@@ -376,8 +387,12 @@ static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
             /* The first byte of a request: its header timeout starts now. */
             torus_timer_disarm(&c->timer);
         }
-        if (rc == TORUS_AGAIN)
+        if (rc == TORUS_AGAIN) {
+            /* A large body is on its way: what the parser holds goes to the temporary file. */
+            if (c->exchange && slow_path(spool_take(c) != TORUS_OK))
+                return len;
             break;
+        }
         switch (rc) {
         case TORUS_HTTP_HEAD:
             if (on_head(c) != TORUS_OK)
@@ -473,9 +488,10 @@ void session_parse(struct torus_conn *c)
         }
     }
     if (c->state == CONN_READING && c->peer_closed && !c->out_first && !c->send_inflight &&
-        !c->exchange && c->file_fd < 0) {
+        c->file_fd < 0) {
         /* The client sent its last byte and every request it completed has been answered; an
-         * incomplete one never will be. */
+         * incomplete one never will be (while reading, an exchange is a PHP request whose body
+         * is still incomplete). */
         conn_close(c);
         return;
     }

@@ -168,6 +168,9 @@ static void handle_cqe(struct torus_loop *loop, struct io_uring_cqe *cqe)
     case TAG_LOG:
         torus_access_log_written(&loop->access_log, cqe->res);
         break;
+    case TAG_SPOOL:
+        spool_on_write(ptr, cqe->res);
+        break;
     case TAG_IGNORE:
     default:
         break;
@@ -273,6 +276,7 @@ int torus_loop_run(struct torus_shard *shard)
     loop->limits.max_uri_size = cfg->max_uri_size;
     loop->limits.max_header_size = cfg->max_header_size;
     loop->limits.max_body_size = cfg->max_body_size;
+    loop->limits.body_preallocate = cfg->body_buffer_size;
     loop->router.root = cfg->root;
     loop->router.root_len = strlen(cfg->root);
     loop->router.php = true;

@@ -39,6 +39,7 @@ enum option_id {
     OPT_PHP_INI,
     OPT_LOG_LEVEL,
     OPT_MAX_BODY,
+    OPT_BODY_BUFFER,
     OPT_MAX_HEADER,
     OPT_MAX_URI,
     OPT_MAX_CONNECTIONS,
@@ -90,6 +91,8 @@ static const struct option_row options[] = {
     {OPT_PHP_INI, "php-ini", 0, "FILE", "none", "php.ini file to load"},
     {OPT_LOG_LEVEL, "log-level", 0, "LEVEL", "info", "debug, info, warn or error"},
     {OPT_MAX_BODY, "max-body-size", 0, "SIZE", "8M", "largest request body; larger gets 413"},
+    {OPT_BODY_BUFFER, "body-buffer-size", 0, "SIZE", "64K",
+     "request body kept in memory; a larger one goes to an unlinked temporary file in $TMPDIR"},
     {OPT_MAX_HEADER, "max-header-size", 0, "SIZE", "32K",
      "largest request line plus headers; larger gets 431"},
     {OPT_MAX_URI, "max-uri-size", 0, "SIZE", "8K", "longest request target; longer gets 414"},
@@ -127,6 +130,7 @@ void torus_config_defaults(struct torus_config *cfg)
     cfg->max_consecutive_failures = 6;
     cfg->log_level = TORUS_LOG_INFO;
     cfg->max_body_size = 8u << 20;
+    cfg->body_buffer_size = 64u << 10;
     cfg->max_header_size = 32u << 10;
     cfg->max_uri_size = 8u << 10;
     cfg->max_connections = 65536;
@@ -441,6 +445,11 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         if (torus_parse_size(value, &u) != TORUS_OK)
             BAD("expected a size such as 512K, 8M or 1G");
         cfg->max_body_size = u;
+        return TORUS_OK;
+    case OPT_BODY_BUFFER:
+        if (torus_parse_size(value, &u) != TORUS_OK || u < 4096 || u > (1u << 30))
+            BAD("expected a size from 4K to 1G");
+        cfg->body_buffer_size = u;
         return TORUS_OK;
     case OPT_MAX_HEADER:
         if (torus_parse_size(value, &u) != TORUS_OK || u < 256 || u > (64u << 20))

@@ -58,6 +58,7 @@ struct torus_config {
     int log_level;
 
     uint64_t max_body_size;
+    uint64_t body_buffer_size;         /* larger request bodies are spooled to a temporary file */
     uint32_t max_header_size;          /* request line and headers together */
     uint32_t max_uri_size;             /* the request target */
     bool allow_underscores_in_headers; /* else headers named with '_' never reach PHP */

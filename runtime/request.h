@@ -38,7 +38,10 @@ struct torus_request {
 
     struct torus_header *headers;
     uint32_t header_count;
-    torus_str body; /* the whole request body (Content-Length or de-chunked) */
+    torus_str body;    /* the whole request body (Content-Length or de-chunked); data is NULL when
+                        * it is in body_fd */
+    bool body_in_file; /* a larger body: body_fd, an unlinked file, holds its body.len bytes */
+    int body_fd;
 
     /* Routing, resolved by the I/O thread against --root (FrankenPHP's php_server rules). */
     const char *document_root; /* absolute, no trailing slash */

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <strings.h>
 #include <syslog.h>
+#include <errno.h>
 #include <unistd.h>
 
 #include <php.h>
@@ -975,8 +976,22 @@ static size_t on_read_post(char *buffer, size_t count)
     size_t left = body->len - t->body_offset;
     if (count > left)
         count = left;
-    if (count)
+    if (count && t->request->body_in_file) {
+        /* A large body waits in its temporary file (net/body_spool.c). */
+        size_t done = 0;
+        while (done < count) {
+            ssize_t n = pread(t->request->body_fd, buffer + done, count - done,
+                              (off_t)(t->body_offset + done));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                break;
+            done += (size_t)n;
+        }
+        count = done;
+    } else if (count) {
         memcpy(buffer, body->data + t->body_offset, count);
+    }
     t->body_offset += count;
     return count;
 }

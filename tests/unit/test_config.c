@@ -258,6 +258,7 @@ static void test_defaults(void)
     CHECK(cfg.ini_count == 0);
     CHECK(cfg.log_level == TORUS_LOG_INFO);
     CHECK(cfg.max_body_size == 8u << 20);
+    CHECK(cfg.body_buffer_size == 64u << 10);
     CHECK(cfg.max_header_size == 32u << 10);
     CHECK(cfg.max_uri_size == 8u << 10);
     CHECK(cfg.max_connections == 65536);
@@ -283,7 +284,7 @@ static void test_every_flag(void)
               "--max-connections", "100", "--header-timeout", "0.5", "--body-timeout", "10",
               "--idle-timeout=5s", "--send-timeout", "7", "--shutdown-timeout", "1.25",
               "--admin-listen", "127.0.0.1:9100", "--access-log", "-", "--access-log-format",
-              "json", "--allow-underscores-in-headers");
+              "json", "--allow-underscores-in-headers", "--body-buffer-size", "128K");
     CHECK(result == TORUS_OK);
     if (result != TORUS_OK)
         fprintf(stderr, "error: %s\n", err);
@@ -297,6 +298,7 @@ static void test_every_flag(void)
     CHECK(cfg.threads == 3);
     CHECK(cfg.no_pin);
     CHECK(cfg.allow_underscores_in_headers);
+    CHECK(cfg.body_buffer_size == 128u << 10);
     CHECK(cfg.php_threads_per_core == 4);
     CHECK(cfg.worker && strcmp(cfg.worker, a_file) == 0);
     CHECK(cfg.max_requests == 500);
