@@ -31,22 +31,8 @@
  * wolfSSL_new(), so the swap can never free a WOLFSSL_CTX that a shard is
  * about to take a reference on.
  *
- * Session tickets. wolfSSL's session cache is off: resumption is stateless,
- * through tickets (TLS 1.2 session tickets and TLS 1.3 PSK tickets alike),
- * which any shard can decrypt. wolfSSL serialises the session state and asks
- * our ticket callback to seal or open it. The callback seals with
- * ChaCha20-Poly1305 under the current key, the associated data being the key
- * name and the nonce; a nonce is a process-wide 64-bit counter, so it never
- * repeats under one key. Keys are random (getrandom), live in the
- * torus_tls_context (so they survive a certificate reload) and rotate every
- * TORUS_TLS_TICKET_KEY_LIFETIME seconds: the retired key still opens tickets
- * for one more lifetime, the key retired before it is forgotten, and wolfSSL
- * itself refuses tickets older than that lifetime. Rotation is done lazily by
- * whichever thread seals or opens a ticket first after the deadline. The keys
- * sit behind a rwlock: the callback takes it for reading to copy them out,
- * rotation takes it for writing. wolfSSL's built-in ticket callback is not
- * used because its rotation interval cannot be driven by the process, and its
- * keys belong to a WOLFSSL_CTX, which a reload replaces.
+ * Session tickets are sealed by net/tls_ticket.c, with keys every shard
+ * process derives alike from one secret drawn with the context.
  *
  * A TLS 1.3 client gets a fresh ticket after every handshake. wolfSSL 5.5.4
  * is less kind to TLS 1.2: it ignores our "accept, but issue a new ticket"
@@ -76,6 +62,7 @@
 #include <wolfssl/wolfcrypt/ecc.h>
 
 #include "net/tls.h"
+#include "net/tls_ticket.h"
 
 /*
  * TLS 1.3 suites first, then TLS 1.2 ECDHE with an AEAD, ECDSA before RSA.
@@ -105,27 +92,11 @@ static const char tls_cipher_list[] = TLS13_SUITES TLS12_SUITES;
 #define TLS_PEM_FILE_MAX     (1024 * 1024)
 /* The smallest buffer allocated: one full record and its header. */
 #define TLS_BUFFER_MIN (16384 + 512)
-/* The largest ticket our callback seals (wolfSSL's are about 200 bytes). */
-#define TLS_TICKET_MAX        1024
-#define TLS_TICKET_NONCE_SIZE CHACHA20_POLY1305_AEAD_IV_SIZE
-
-/* A key that seals session tickets. */
-struct tls_ticket_key {
-    unsigned char name[WOLFSSL_TICKET_NAME_SZ];
-    unsigned char secret[CHACHA20_POLY1305_AEAD_KEYSIZE];
-    int64_t created; /* monotonic seconds */
-    int64_t retired; /* monotonic seconds; 0 while current */
-    bool valid;
-};
-
 struct torus_tls_context {
     pthread_rwlock_t ssl_ctx_lock; /* guards ssl_ctx against a reload's swap */
     WOLFSSL_CTX *ssl_ctx;
 
-    pthread_rwlock_t ticket_lock; /* guards both keys */
-    struct tls_ticket_key ticket_current;
-    struct tls_ticket_key ticket_previous;
-    _Atomic uint64_t ticket_nonce; /* the next nonce, process-wide */
+    struct tls_tickets tickets; /* session-ticket keys (net/tls_ticket.c) */
 };
 
 /* Bytes between start and end are pending; data is NULL while empty. */
@@ -221,146 +192,6 @@ static int tls_send(WOLFSSL *ssl, char *buf, int size, void *user)
         return WOLFSSL_CBIO_ERR_GENERAL;
     }
     return size;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Session tickets                                                           */
-/* ------------------------------------------------------------------------ */
-
-static int64_t monotonic_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (int64_t)ts.tv_sec;
-}
-
-static int random_bytes(void *out, size_t len)
-{
-    unsigned char *p = out;
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (slow_path(n < 0)) {
-            if (errno == EINTR)
-                continue;
-            return TORUS_ERROR;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return TORUS_OK;
-}
-
-static int ticket_key_generate(struct tls_ticket_key *key, int64_t now)
-{
-    struct tls_ticket_key fresh = {.created = now, .valid = true};
-    if (random_bytes(fresh.name, sizeof(fresh.name)) != TORUS_OK ||
-        random_bytes(fresh.secret, sizeof(fresh.secret)) != TORUS_OK)
-        return TORUS_ERROR;
-    *key = fresh;
-    explicit_bzero(&fresh, sizeof(fresh));
-    return TORUS_OK;
-}
-
-/* Under the write lock: the current key retires, a fresh one takes its place. */
-static void ticket_keys_rotate_locked(struct torus_tls_context *ctx, int64_t now)
-{
-    struct tls_ticket_key fresh;
-    if (slow_path(ticket_key_generate(&fresh, now) != TORUS_OK))
-        return; /* keep the current key; the next ticket tries again */
-    ctx->ticket_previous = ctx->ticket_current;
-    ctx->ticket_previous.retired = now;
-    ctx->ticket_current = fresh;
-    explicit_bzero(&fresh, sizeof(fresh));
-}
-
-/*
- * Copies the keys usable at `now` into current and previous (previous->valid
- * false when there is none), rotating first when the current key is due.
- */
-static void ticket_keys_snapshot(struct torus_tls_context *ctx, struct tls_ticket_key *current,
-                                 struct tls_ticket_key *previous)
-{
-    int64_t now = monotonic_seconds();
-    pthread_rwlock_rdlock(&ctx->ticket_lock);
-    if (slow_path(now - ctx->ticket_current.created >= TORUS_TLS_TICKET_KEY_LIFETIME)) {
-        pthread_rwlock_unlock(&ctx->ticket_lock);
-        pthread_rwlock_wrlock(&ctx->ticket_lock);
-        if (now - ctx->ticket_current.created >= TORUS_TLS_TICKET_KEY_LIFETIME)
-            ticket_keys_rotate_locked(ctx, now);
-    }
-    *current = ctx->ticket_current;
-    *previous = ctx->ticket_previous;
-    pthread_rwlock_unlock(&ctx->ticket_lock);
-    if (previous->valid && now - previous->retired >= TORUS_TLS_TICKET_KEY_LIFETIME)
-        previous->valid = false;
-}
-
-static void ticket_key_wipe(struct tls_ticket_key *key)
-{
-    explicit_bzero(key, sizeof(*key));
-}
-
-/*
- * wolfSSL's ticket callback: seals (enc = 1) or opens (enc = 0) the ticket in
- * place. The nonce travels in the first 12 bytes of iv, the Poly1305 tag in
- * the first 16 bytes of mac (the rest of both is zero).
- */
-static int tls_ticket_seal(WOLFSSL *ssl, unsigned char key_name[WOLFSSL_TICKET_NAME_SZ],
-                           unsigned char iv[WOLFSSL_TICKET_IV_SZ],
-                           unsigned char mac[WOLFSSL_TICKET_MAC_SZ], int enc, unsigned char *ticket,
-                           int in_len, int *out_len, void *user)
-{
-    (void)ssl;
-    struct torus_tls_context *ctx = user;
-    unsigned char result[TLS_TICKET_MAX];
-    unsigned char aad[WOLFSSL_TICKET_NAME_SZ + TLS_TICKET_NONCE_SIZE];
-    struct tls_ticket_key current, previous;
-    int ret = WOLFSSL_TICKET_RET_REJECT;
-
-    if (slow_path(in_len <= 0 || in_len > TLS_TICKET_MAX))
-        return enc ? WOLFSSL_TICKET_RET_FATAL : WOLFSSL_TICKET_RET_REJECT;
-    ticket_keys_snapshot(ctx, &current, &previous);
-
-    if (enc) {
-        uint64_t counter = atomic_fetch_add_explicit(&ctx->ticket_nonce, 1, memory_order_relaxed);
-        memset(iv, 0, WOLFSSL_TICKET_IV_SZ);
-        memset(mac, 0, WOLFSSL_TICKET_MAC_SZ);
-        for (int i = 0; i < 8; i++)
-            iv[4 + i] = (unsigned char)(counter >> (8 * i));
-        memcpy(key_name, current.name, WOLFSSL_TICKET_NAME_SZ);
-        memcpy(aad, key_name, WOLFSSL_TICKET_NAME_SZ);
-        memcpy(aad + WOLFSSL_TICKET_NAME_SZ, iv, TLS_TICKET_NONCE_SIZE);
-        if (wc_ChaCha20Poly1305_Encrypt(current.secret, iv, aad, sizeof(aad), ticket,
-                                        (word32)in_len, result, mac) == 0) {
-            memcpy(ticket, result, (size_t)in_len);
-            *out_len = in_len;
-            ret = WOLFSSL_TICKET_RET_OK;
-        } else {
-            ret = WOLFSSL_TICKET_RET_FATAL;
-        }
-    } else {
-        const struct tls_ticket_key *key = NULL;
-        if (memcmp(key_name, current.name, WOLFSSL_TICKET_NAME_SZ) == 0) {
-            key = &current;
-        } else if (previous.valid && memcmp(key_name, previous.name, WOLFSSL_TICKET_NAME_SZ) == 0) {
-            key = &previous;
-        }
-        if (key != NULL) {
-            memcpy(aad, key_name, WOLFSSL_TICKET_NAME_SZ);
-            memcpy(aad + WOLFSSL_TICKET_NAME_SZ, iv, TLS_TICKET_NONCE_SIZE);
-            if (wc_ChaCha20Poly1305_Decrypt(key->secret, iv, aad, sizeof(aad), ticket,
-                                            (word32)in_len, mac, result) == 0) {
-                memcpy(ticket, result, (size_t)in_len);
-                *out_len = in_len;
-                /* A ticket of the retired key is honoured, and a new one asked for. */
-                ret = key == &current ? WOLFSSL_TICKET_RET_OK : WOLFSSL_TICKET_RET_CREATE;
-            }
-        }
-    }
-    ticket_key_wipe(&current);
-    ticket_key_wipe(&previous);
-    explicit_bzero(result, sizeof(result));
-    return ret;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -529,7 +360,7 @@ static WOLFSSL_CTX *ssl_ctx_build(struct torus_tls_context *ctx, const char *cer
     else if (wolfSSL_CTX_set1_curves_list(ssl_ctx, "X25519:P-256") != WOLFSSL_SUCCESS)
         failed = "key exchange groups";
     else if (wolfSSL_CTX_set_TicketEncCb(ssl_ctx, tls_ticket_seal) != WOLFSSL_SUCCESS ||
-             wolfSSL_CTX_set_TicketEncCtx(ssl_ctx, ctx) != WOLFSSL_SUCCESS ||
+             wolfSSL_CTX_set_TicketEncCtx(ssl_ctx, &ctx->tickets) != WOLFSSL_SUCCESS ||
              wolfSSL_CTX_set_TicketHint(ssl_ctx, TORUS_TLS_TICKET_KEY_LIFETIME) != WOLFSSL_SUCCESS)
         failed = "session tickets";
     if (failed != NULL) {
@@ -568,10 +399,8 @@ struct torus_tls_context *torus_tls_context_new(const char *cert_file, const cha
         return NULL;
     }
     pthread_rwlock_init(&ctx->ssl_ctx_lock, NULL);
-    pthread_rwlock_init(&ctx->ticket_lock, NULL);
-    atomic_init(&ctx->ticket_nonce, 1); /* wolfSSL refuses an all-zero IV */
-    if (ticket_key_generate(&ctx->ticket_current, monotonic_seconds()) != TORUS_OK) {
-        snprintf(err, err_size, "TLS: cannot draw a session-ticket key: %s", strerror(errno));
+    if (tls_tickets_init(&ctx->tickets) != TORUS_OK) {
+        snprintf(err, err_size, "TLS: cannot draw a session-ticket secret: %s", strerror(errno));
         torus_tls_context_free(ctx);
         return NULL;
     }
@@ -590,7 +419,7 @@ void torus_tls_context_free(struct torus_tls_context *ctx)
     if (ctx->ssl_ctx != NULL)
         wolfSSL_CTX_free(ctx->ssl_ctx);
     pthread_rwlock_destroy(&ctx->ssl_ctx_lock);
-    pthread_rwlock_destroy(&ctx->ticket_lock);
+    tls_tickets_wipe(&ctx->tickets);
     explicit_bzero(ctx, sizeof(*ctx));
     free(ctx);
     wolfSSL_Cleanup();
@@ -613,9 +442,7 @@ int torus_tls_context_reload(struct torus_tls_context *ctx, const char *cert_fil
 
 void torus_tls_context_rotate_ticket_keys(struct torus_tls_context *ctx)
 {
-    pthread_rwlock_wrlock(&ctx->ticket_lock);
-    ticket_keys_rotate_locked(ctx, monotonic_seconds());
-    pthread_rwlock_unlock(&ctx->ticket_lock);
+    tls_tickets_rotate(&ctx->tickets);
 }
 
 void torus_tls_thread_cleanup(void)

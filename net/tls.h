@@ -85,11 +85,12 @@ int torus_tls_context_reload(struct torus_tls_context *ctx, const char *cert_fil
                              const char *key_file, char *err, size_t err_size);
 
 /*
- * Retires the ticket key in use now: new tickets are sealed with a fresh key,
- * tickets sealed with the retired one are still accepted, and those of the
- * key retired before it are refused (a full handshake follows). Rotation also
- * happens by itself every TORUS_TLS_TICKET_KEY_LIFETIME seconds. Safe to call
- * from any thread at any time.
+ * Retires the ticket key in use now, in this process only (tests): new
+ * tickets are sealed with the next key, tickets sealed with the retired one
+ * are still accepted, and those of the key retired before it are refused (a
+ * full handshake follows). Keys rotate by themselves every
+ * TORUS_TLS_TICKET_KEY_LIFETIME seconds, alike in every shard process (the
+ * keys follow the clock; net/tls_ticket.c). Safe to call from any thread.
  */
 void torus_tls_context_rotate_ticket_keys(struct torus_tls_context *ctx);
 

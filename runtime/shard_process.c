@@ -114,7 +114,6 @@ int torus_shard_process_run(struct torus_shard *shard, pid_t supervisor)
 
     struct reload reload = {.step = -1};
     bool draining = false;
-    time_t tickets_rotated = time(NULL);
     for (;;) {
         struct timespec tick = {0, 50 * 1000 * 1000};
         int sig = sigtimedwait(&signals, NULL, &tick);
@@ -133,10 +132,6 @@ int torus_shard_process_run(struct torus_shard *shard, pid_t supervisor)
             if (torus_access_log_reopen(cfg->access_log, shard->access_log_fd) != TORUS_OK)
                 torus_log_error("shard %d: SIGUSR1: cannot reopen --access-log %s: %s", shard->id,
                                 cfg->access_log, strerror(errno));
-        }
-        if (shard->tls && time(NULL) - tickets_rotated >= TORUS_TLS_TICKET_KEY_LIFETIME) {
-            torus_tls_context_rotate_ticket_keys(shard->tls);
-            tickets_rotated = time(NULL);
         }
         if (reload_tick(&reload, shard))
             atomic_fetch_add(&shard->slot->reloads, 1);

@@ -28,6 +28,7 @@ one line naming the file).
 
 import atexit
 import os
+import signal
 import shutil
 import ssl
 import subprocess
@@ -333,6 +334,26 @@ class Resumption(TlsTestCase):
                 _, session = self.fetch(ctx, port=other.tls_port)
                 reused, _ = self.fetch(ctx, session)
                 self.assertFalse(reused)
+
+    def test_tickets_resume_on_every_shard_and_after_a_restart(self):
+        # Each shard is a process; a ticket sealed by one opens in every other, and in a
+        # shard process started again after a crash.
+        srv = self.start_server(threads=2)
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            with self.subTest(version=version):
+                ctx = client_context(version)
+                _, session = self.fetch(ctx, port=srv.tls_port)
+                results = [self.fetch(ctx, session, port=srv.tls_port)[0] for _ in range(8)]
+                self.assertEqual(results, [True] * 8)
+        with open("/proc/%d/task/%d/children" % (srv.proc.pid, srv.proc.pid)) as f:
+            shards = [int(p) for p in f.read().split()]
+        ctx = client_context(ssl.TLSVersion.TLSv1_3)
+        _, session = self.fetch(ctx, port=srv.tls_port)
+        os.kill(shards[0], signal.SIGKILL)
+        self.assertTrue(h.wait_for(lambda: "killed by SIGKILL" in srv.log(), 5 * h.SLOW))
+        time.sleep(0.5 * h.SLOW)  # the new shard process starts
+        results = [self.fetch(ctx, session, port=srv.tls_port)[0] for _ in range(8)]
+        self.assertEqual(results, [True] * 8)
 
     @unittest.skipUnless(OPENSSL, "openssl is not installed")
     def test_openssl_s_client_resumes(self):
