@@ -116,6 +116,7 @@ struct torus_conn {
     bool keep_alive;   /* the current request's verdict */
     bool head_request; /* the current request is HEAD */
     bool reading_paused;
+    bool output_paused;         /* no more requests parsed: too much output waits for this client */
     bool tls_shut;              /* close_notify queued */
     bool tls_counted;           /* its handshake is in the metrics */
     struct torus_tls_conn *tls; /* NULL on a plain connection */

@@ -313,6 +313,18 @@ void conn_on_send(struct torus_conn *c, int res)
     /* Progress re-arms the send timeout (nginx's send_timeout is between two writes). */
     if (c->timer.queue == &c->loop->send_timers)
         torus_timer_disarm(&c->timer);
+    if (slow_path(c->output_paused) && c->out_bytes < TORUS_OUTPUT_LOW_MARK) {
+        /* The client caught up with its pipeline: parse and read again (after the bookkeeping
+         * above: parsing queues and coalesces chunks). */
+        c->output_paused = false;
+        if (c->reading_paused && c->state == CONN_READING) {
+            c->reading_paused = false;
+            conn_arm_recv(c);
+        }
+        session_parse(c);
+        if (c->closing)
+            return;
+    }
     conn_flush(c);
 }
 

@@ -372,10 +372,32 @@ static void on_message(struct torus_conn *c)
  * a request that must wait (PHP, a streamed file) or at an error. Returns the
  * bytes used.
  */
+/*
+ * A client that pipelines requests without reading the answers: once more
+ * than TORUS_OUTPUT_HIGH_MARK bytes wait to be sent to it, the next request
+ * is not parsed and the connection stops reading; conn_on_send() goes on
+ * below the low mark. Memory per client is the mark, not the pipeline.
+ */
+static void pause_for_output(struct torus_conn *c)
+{
+    c->output_paused = true;
+    if (c->recv_armed && !c->reading_paused) {
+        c->reading_paused = true;
+        struct io_uring_sqe *sqe = get_sqe(c->loop);
+        io_uring_prep_cancel64(sqe, user_data(c, TAG_RECV), 0);
+        io_uring_sqe_set_data64(sqe, user_data(NULL, TAG_IGNORE));
+    }
+}
+
 static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
 {
     size_t done = 0;
     while (c->state == CONN_READING && !c->closing && !c->close_after) {
+        if (slow_path(c->out_bytes > TORUS_OUTPUT_HIGH_MARK) &&
+            !torus_http_in_request(&c->parser)) {
+            pause_for_output(c);
+            break;
+        }
         /* Out of bytes: stop, unless a request paused after its head may now complete. */
         if (done == len && !(torus_http_in_request(&c->parser) && !torus_http_in_head(&c->parser)))
             break;

@@ -67,6 +67,45 @@ class HalfClosePhp(PhpTestCase):
         self.assertEqual(responses[2].body, b"hello from php\n")
 
 
+class PipelineFlood(h.ServerTestCase):
+    server_options = None
+
+    @h.torus_only("memory of the server's own processes")
+    def test_pipelined_requests_without_reading(self):
+        # 100,000 pipelined requests, none of the answers read for a second: the server stops
+        # parsing (and reading) while half a megabyte of answers waits, so its memory does not
+        # follow the pipeline; then every answer arrives, in order.
+        from test_slow_reader import server_rss_kib
+        srv = self.start_server()
+        self.assertStatus(srv.get("/hello.txt"), 200)
+        count = 100000
+        before = server_rss_kib(srv.proc.pid)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.connect((h.HOST, srv.port))
+        self.addCleanup(s.close)
+        import threading
+        sender = threading.Thread(target=s.sendall, args=(get("/hello.txt") * count,), daemon=True)
+        sender.start()
+        time.sleep(1.0 * h.SLOW)
+        peak = server_rss_kib(srv.proc.pid)
+        self.assertLess((peak - before) / 1024, 16,
+                        "RSS grew by %.0f MiB" % ((peak - before) / 1024))
+        s.settimeout(30 * h.SLOW)
+        seen = 0
+        tail = b""
+        marker = b"HTTP/1.1 200 OK"
+        while seen < count:
+            data = s.recv(1 << 20)
+            if not data:
+                break
+            data = tail + data
+            seen += data.count(marker)
+            tail = data[-(len(marker) - 1):]
+        sender.join(10 * h.SLOW)
+        self.assertEqual(seen, count)
+
+
 class DescriptorExhaustion(h.ServerTestCase):
     server_options = None
 
