@@ -156,12 +156,7 @@ class DescriptorExhaustion(h.ServerTestCase):
     def cpu_seconds(pid):
         """User and system CPU time of a process and all its children's threads."""
         total = 0
-        pids = [pid]
-        try:
-            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-                pids += [int(p) for p in f.read().split()]
-        except OSError:
-            pass
+        pids = h.server_pids(pid)
         for p in pids:
             try:
                 with open("/proc/%d/stat" % p) as f:

@@ -70,11 +70,7 @@ def multipart(fields, files):
 
 
 def shard_fd_count(pid):
-    total = 0
-    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-        for child in f.read().split():
-            total += len(os.listdir("/proc/%s/fd" % child))
-    return total
+    return sum(len(os.listdir("/proc/%d/fd" % p)) for p in h.server_pids(pid)[1:])
 
 
 class BodyTestCase(PhpTestCase):

@@ -22,14 +22,8 @@ BLOCK = 65536
 
 def server_rss_kib(pid):
     """Resident memory of the supervisor and its shard processes, in KiB."""
-    pids = [pid]
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
     total = 0
-    for p in pids:
+    for p in h.server_pids(pid):
         try:
             with open("/proc/%d/status" % p) as f:
                 for line in f:

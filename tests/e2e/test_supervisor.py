@@ -43,15 +43,8 @@ def metrics(port):
 
 
 def children(pid):
-    """The pids of a process's children (the shard processes of a supervisor)."""
-    found = []
-    for task in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/children" % (pid, task)) as f:
-                found += [int(p) for p in f.read().split()]
-        except OSError:
-            pass
-    return sorted(found)
+    """The pids of a supervisor's shard processes."""
+    return sorted(h.server_pids(pid)[1:])
 
 
 def pid_alive(pid):

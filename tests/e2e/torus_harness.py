@@ -468,6 +468,17 @@ def _die_with_parent():
         _libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
 
 
+def server_pids(pid):
+    """A torus supervisor's pid and its shard processes' pids."""
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
 def wait_for(predicate, within):
     """Polls predicate every 20 ms for up to `within` seconds; its last value."""
     deadline = time.monotonic() + within

@@ -156,6 +156,18 @@ static const char *ref_line_end(const char *at, const char *end, bool *bad)
     return NULL;
 }
 
+/* The next line at `at`: its end (the CR of its CRLF), or NULL with r->end set to why not. */
+static const char *ref_next_line(const char *at, const char *end, struct ref_result *r)
+{
+    bool bad = false;
+    const char *eol = ref_line_end(at, end, &bad);
+    if (!eol)
+        r->end = REF_INCOMPLETE;
+    else if (bad)
+        r->end = REF_UNKNOWN; /* a bare CR or LF */
+    return eol && !bad ? eol : NULL;
+}
+
 /* Frames one message at *pos; returns false when the stream ends, fails or leaves the model. */
 static bool ref_message(const char *s, size_t len, size_t *pos, struct ref_result *r)
 {
@@ -166,16 +178,9 @@ static bool ref_message(const char *s, size_t len, size_t *pos, struct ref_resul
         r->end = REF_INCOMPLETE;
         return false;
     }
-    bool bad = false;
-    const char *eol = ref_line_end(at, end, &bad);
-    if (!eol) {
-        r->end = REF_INCOMPLETE;
+    const char *eol = ref_next_line(at, end, r);
+    if (!eol)
         return false;
-    }
-    if (bad) {
-        r->end = REF_UNKNOWN;
-        return false;
-    }
     /* METHOD SP target SP HTTP/1.x */
     const char *sp1 = memchr(at, ' ', (size_t)(eol - at));
     const char *sp2 = sp1 ? memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1)) : NULL;
@@ -195,13 +200,11 @@ static bool ref_message(const char *s, size_t len, size_t *pos, struct ref_resul
     bool chunked = false, other_coding = false;
     at = eol + 2;
     for (;;) {
-        eol = ref_line_end(at, end, &bad);
-        if (!eol) {
-            r->end = REF_INCOMPLETE;
+        eol = ref_next_line(at, end, r);
+        if (!eol)
             return false;
-        }
-        if (bad || *at == ' ' || *at == '\t') {
-            r->end = REF_UNKNOWN; /* bare CR or LF, obs-fold */
+        if (*at == ' ' || *at == '\t') {
+            r->end = REF_UNKNOWN; /* obs-fold */
             return false;
         }
         if (eol == at)
@@ -303,15 +306,9 @@ static bool ref_message(const char *s, size_t len, size_t *pos, struct ref_resul
         }
         /* Trailer fields, then the empty line. */
         for (;;) {
-            eol = ref_line_end(at, end, &bad);
-            if (!eol) {
-                r->end = REF_INCOMPLETE;
+            eol = ref_next_line(at, end, r);
+            if (!eol)
                 return false;
-            }
-            if (bad) {
-                r->end = REF_UNKNOWN;
-                return false;
-            }
             bool empty = eol == at;
             at = eol + 2;
             if (empty)
