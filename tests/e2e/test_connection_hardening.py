@@ -89,8 +89,9 @@ class PipelineFlood(h.ServerTestCase):
         sender.start()
         time.sleep(1.0 * h.SLOW)
         peak = server_rss_kib(srv.proc.pid)
-        self.assertLess((peak - before) / 1024, 16,
-                        "RSS grew by %.0f MiB" % ((peak - before) / 1024))
+        if not h.SANITIZE:  # a sanitizer's allocator keeps freed memory on purpose
+            self.assertLess((peak - before) / 1024, 16,
+                            "RSS grew by %.0f MiB" % ((peak - before) / 1024))
         s.settimeout(30 * h.SLOW)
         seen = 0
         tail = b""
