@@ -71,6 +71,7 @@ static int on_message_begin(llhttp_t *llhttp)
     p->body_mode = TORUS_BODY_DISCARD;
     p->body_len = 0;
     p->body_seen = 0;
+    p->framing_bytes = 0;
     return 0;
 }
 
@@ -85,17 +86,41 @@ static int on_url(llhttp_t *llhttp, const char *at, size_t len)
     return 0;
 }
 
-/* Trailer fields (after a chunked body) are parsed by llhttp and otherwise ignored. */
+/* Trailer fields (after a chunked body) are parsed by llhttp, counted and otherwise ignored. */
 static inline bool in_trailers(const struct torus_http_parser *p)
 {
     return p->head_bytes == SIZE_MAX || !p->headers;
+}
+
+/*
+ * Chunk extensions and trailer fields share one budget, the size of a head
+ * (--max-header-size): a chunked body cannot carry unbounded framing that is
+ * neither body nor head. Trailers are never added to the request's headers.
+ */
+static int count_framing(struct torus_http_parser *p, size_t len, int status, const char *reason)
+{
+    p->framing_bytes += len;
+    if (slow_path(p->framing_bytes > p->limits->max_header_size))
+        return fail(p, status, reason);
+    return 0;
+}
+
+static inline int count_trailer(struct torus_http_parser *p, size_t len)
+{
+    return count_framing(p, len, 431, "trailer section too large");
+}
+
+static int on_chunk_extension(llhttp_t *llhttp, const char *at, size_t len)
+{
+    (void)at;
+    return count_framing(parser_of(llhttp), len, 400, "chunk extensions too long");
 }
 
 static int on_header_field(llhttp_t *llhttp, const char *at, size_t len)
 {
     struct torus_http_parser *p = parser_of(llhttp);
     if (in_trailers(p))
-        return 0;
+        return count_trailer(p, len);
     if (p->in_header_value || p->header_count == 0) {
         if (slow_path(p->header_count == TORUS_HTTP_MAX_HEADERS))
             return fail(p, 431, "too many header fields");
@@ -112,7 +137,7 @@ static int on_header_value(llhttp_t *llhttp, const char *at, size_t len)
 {
     struct torus_http_parser *p = parser_of(llhttp);
     if (in_trailers(p))
-        return 0;
+        return count_trailer(p, len);
     struct torus_http_header *h = &p->headers[p->header_count - 1];
     if (!p->in_header_value) {
         h->value = (torus_str){at, 0};
@@ -124,7 +149,7 @@ static int on_header_value(llhttp_t *llhttp, const char *at, size_t len)
 
 /*
  * A Host value nginx would take (ngx_http_validate_host): not empty; no NUL,
- * control character, space, DEL, '/' or '\\'; no ".."; an IPv6 literal in
+ * control character, space, DEL or '/'; no ".."; an IPv6 literal in
  * brackets. After the host, nginx lets anything through as the port; Torus
  * also wants ':' and at most five digits up to 65535 there (empty allowed,
  * as RFC 9110 allows), so "a:abc" and "a:99999" are refused too.
@@ -144,7 +169,7 @@ static bool host_is_valid(torus_str v)
     } else {
         for (; i < v.len && v.data[i] != ':'; i++) {
             unsigned char ch = (unsigned char)v.data[i];
-            if (ch <= 0x20 || ch == 0x7f || ch == '/' || ch == '\\')
+            if (ch <= 0x20 || ch == 0x7f || ch == '/')
                 return false;
             if (ch == '.' && i > 0 && v.data[i - 1] == '.')
                 return false;
@@ -169,7 +194,7 @@ static int on_header_value_complete(llhttp_t *llhttp)
 {
     struct torus_http_parser *p = parser_of(llhttp);
     if (in_trailers(p))
-        return 0;
+        return count_trailer(p, 4); /* ": " and CRLF */
     if (!p->in_header_value) {
         /* An empty value: on_header_value was never called. */
         struct torus_http_header *h = &p->headers[p->header_count - 1];
@@ -268,6 +293,8 @@ static int on_body(llhttp_t *llhttp, const char *at, size_t len)
 static int on_chunk_header(llhttp_t *llhttp)
 {
     struct torus_http_parser *p = parser_of(llhttp);
+    if (slow_path(llhttp->content_length > (uint64_t)INT64_MAX))
+        return fail(p, 400, "chunk size past 63 bits"); /* what nginx calls invalid */
     if (slow_path(llhttp->content_length > p->limits->max_body_size - p->body_seen))
         return fail(p, 413, "chunk larger than the body limit");
     return 0;
@@ -288,6 +315,8 @@ static const llhttp_settings_t settings = {
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_chunk_header = on_chunk_header,
+    .on_chunk_extension_name = on_chunk_extension,
+    .on_chunk_extension_value = on_chunk_extension,
     .on_message_complete = on_message_complete,
 };
 

@@ -74,6 +74,7 @@ struct torus_http_parser {
     size_t body_len; /* bytes in `body`: what has not been taken yet */
     size_t body_cap;
     uint64_t body_seen; /* the request's body bytes so far, taken or not: the limit counts these */
+    uint64_t framing_bytes; /* chunk extensions and trailer fields so far, bounded like a head */
 
     int error_status; /* 400, 413, 414, 417, 431, 501, 505 when TORUS_HTTP_FAILED */
     const char *error_reason;

@@ -481,7 +481,7 @@ static void test_host_rules(void)
         "a\x01"
         "b",
         "a/b",
-        "a\\b",
+
         "a..b",
         ":80",
         "a:abc",
@@ -723,8 +723,11 @@ static void test_limits(void)
                 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n",
                 "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\n"
                 "FAILED 413\n");
+    /* Past 63 bits is what nginx calls an invalid size: 400. */
     CASE("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\n",
-         "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\nFAILED 413\n");
+         "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\nFAILED 400\n");
+    CASE("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n8000000000000000\r\n",
+         "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\nFAILED 400\n");
     CASE("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1000000000000000\r\n",
          "HEAD POST / 1.1 keep-alive has-body {Host:a|Transfer-Encoding:chunked}\nFAILED 413\n");
     /* Leading zeros are still a small size; one more digit than 64 bits hold is a 400. */
