@@ -72,6 +72,8 @@ static int on_message_begin(llhttp_t *llhttp)
     p->body_len = 0;
     p->body_seen = 0;
     p->framing_bytes = 0;
+    p->chunk_crlf_left = 0;
+    p->cr_pending = false;
     return 0;
 }
 
@@ -258,6 +260,74 @@ static int on_headers_complete(llhttp_t *llhttp)
     return HPE_PAUSED;
 }
 
+/*
+ * After a span of chunk data: the framing before it (size line, extensions)
+ * must have every CR followed by LF, and when the chunk's data ends here, the
+ * two bytes after it must be CRLF. Debian's llhttp is its loose build, which
+ * skips those two bytes unseen ("3\r\nabcXY0\r\n\r\n" ended the body and the
+ * bytes after it parsed as a request of their own: request smuggling) and
+ * takes any byte after a CR for its LF.
+ */
+static int check_chunk_framing(llhttp_t *llhttp, const char *at, size_t len);
+
+/* Checks the bytes from `at` against what is left of the CRLF that ends a chunk's data. */
+static int check_chunk_crlf(struct torus_http_parser *p, const char *at, const char *end)
+{
+    for (; p->chunk_crlf_left && at < end; at++, p->chunk_crlf_left--) {
+        if (slow_path(*at != (p->chunk_crlf_left == 2 ? '\r' : '\n')))
+            return fail(p, 400, "chunk data not followed by CRLF");
+    }
+    return 0;
+}
+
+/*
+ * Whether every CR in [from, to) is followed by LF. A CR that is the last
+ * byte leaves cr_pending, so the first byte checked next must be LF.
+ */
+static bool line_ends_valid(struct torus_http_parser *p, const char *from, const char *to)
+{
+    if (p->cr_pending && from < to) {
+        p->cr_pending = false;
+        if (slow_path(*from != '\n'))
+            return false;
+    }
+    for (const char *cr; from < to && (cr = memchr(from, '\r', (size_t)(to - from)));
+         from = cr + 2) {
+        if (cr + 1 == to) {
+            p->cr_pending = true;
+            break;
+        }
+        if (slow_path(cr[1] != '\n'))
+            return false;
+    }
+    return true;
+}
+
+/* A bare CR comes before whatever else went wrong after it: its 400 replaces another status. */
+static int fail_bare_cr(struct torus_http_parser *p)
+{
+    p->error_status = 400;
+    p->error_reason = "CR not followed by LF";
+    return TORUS_HTTP_FAILED;
+}
+
+static int check_chunk_framing(llhttp_t *llhttp, const char *at, size_t len)
+{
+    struct torus_http_parser *p = parser_of(llhttp);
+    if (!(llhttp->flags & F_CHUNKED))
+        return 0;
+    /* What lies between two spans of data is framing. */
+    if (slow_path(!line_ends_valid(p, p->framing_from, at)))
+        return fail(p, 400, "CR not followed by LF");
+    p->framing_from = at + len;
+    if (llhttp->content_length == 0) {
+        /* This chunk's data ends here: the next two bytes must be its CRLF. */
+        p->chunk_crlf_left = 2;
+        return check_chunk_crlf(p, at + len, p->input_end);
+    }
+    return 0;
+}
+
 static int on_body(llhttp_t *llhttp, const char *at, size_t len)
 {
     struct torus_http_parser *p = parser_of(llhttp);
@@ -266,7 +336,7 @@ static int on_body(llhttp_t *llhttp, const char *at, size_t len)
     p->body_seen += len;
     if (p->body_mode == TORUS_BODY_DISCARD) {
         p->body_len += len;
-        return 0;
+        return check_chunk_framing(llhttp, at, len);
     }
     if (p->body_len + len > p->body_cap) {
         size_t cap = p->body_cap ? p->body_cap : 4096;
@@ -281,7 +351,7 @@ static int on_body(llhttp_t *llhttp, const char *at, size_t len)
     }
     memcpy(p->body + p->body_len, at, len);
     p->body_len += len;
-    return 0;
+    return check_chunk_framing(llhttp, at, len);
 }
 
 /*
@@ -453,10 +523,20 @@ int torus_http_execute(struct torus_http_parser *p, const char *data, size_t len
 
     bool in_head = p->head_bytes != SIZE_MAX;
     p->input_end = data + len;
+    p->framing_from = data;
+    if (slow_path(p->chunk_crlf_left) && check_chunk_crlf(p, data, p->input_end) != 0)
+        return TORUS_HTTP_FAILED;
     llhttp_errno_t err = llhttp_execute(&p->llhttp, data, len);
     size_t used = len;
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)
         used = (size_t)(llhttp_get_error_pos(&p->llhttp) - data);
+    if (!in_head && (p->llhttp.flags & F_CHUNKED)) {
+        /* The framing after the last span of data, up to where llhttp stopped (or failed: a chunk
+         * size refused on a size line that ended with a bare CR is a 400 for the CR). */
+        const char *end = err == HPE_OK ? data + len : llhttp_get_error_pos(&p->llhttp);
+        if (end && slow_path(!line_ends_valid(p, p->framing_from, end)))
+            return fail_bare_cr(p);
+    }
 
     if (in_head && err != HPE_PAUSED) {
         p->head_bytes += used;
@@ -473,6 +553,8 @@ int torus_http_execute(struct torus_http_parser *p, const char *data, size_t len
         return TORUS_AGAIN;
     }
     if (err == HPE_PAUSED) {
+        if (in_head && slow_path(!line_ends_valid(p, p->head_start, data + used)))
+            return fail_bare_cr(p);
         *consumed += used;
         llhttp_resume(&p->llhttp);
         if (in_head) {

@@ -74,7 +74,10 @@ struct torus_http_parser {
     size_t body_len; /* bytes in `body`: what has not been taken yet */
     size_t body_cap;
     uint64_t body_seen; /* the request's body bytes so far, taken or not: the limit counts these */
-    uint64_t framing_bytes; /* chunk extensions and trailer fields so far, bounded like a head */
+    uint64_t framing_bytes;   /* chunk extensions and trailer fields so far, bounded like a head */
+    uint8_t chunk_crlf_left;  /* bytes of the CRLF after a chunk's data still to check */
+    bool cr_pending;          /* the last byte checked was a CR: the next must be LF */
+    const char *framing_from; /* chunked body: first byte of this input not yet checked */
 
     int error_status; /* 400, 413, 414, 417, 431, 501, 505 when TORUS_HTTP_FAILED */
     const char *error_reason;

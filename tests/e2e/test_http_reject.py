@@ -197,6 +197,13 @@ class Rejections(h.ServerTestCase):
             with self.subTest(host=host):
                 self.rejected(get("/hello.txt", host=host), 400)
 
+    def test_raw_utf8_in_the_target_is_not_refused(self):
+        # nginx serves it (llhttp's strict build would refuse it: that is why it is not used).
+        for target in (b"/caf\xc3\xa9.txt", b"/hello.txt?q=\xc3\xa9"):
+            with self.subTest(target=target):
+                resp = self.server.fetch(b"GET " + target + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+                self.assertStatus(resp, 404 if b"?" not in target else 200)
+
     def test_valid_hosts_are_served(self):
         for host in ("example.com", "a_b", "A.B.", "a:8080", "[::1]:80", "127.0.0.1"):
             with self.subTest(host=host):
