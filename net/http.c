@@ -1,5 +1,5 @@
 /*
- * HTTP/1.1 request parsing on top of llhttp (strict mode).
+ * HTTP/1.1 request parsing on top of llhttp (the loose build Debian ships).
  *
  * llhttp reports each element of the head through span callbacks that may be
  * called several times for one element when it arrives in pieces; since the
@@ -11,13 +11,19 @@
  * the message (on_message_complete), which is how torus_http_execute() hands
  * control back at those two points.
  *
- * llhttp already refuses the classic smuggling vectors in strict mode:
- * Content-Length together with Transfer-Encoding, duplicate Content-Length,
- * invalid lengths and chunk sizes, obs-fold, bare CR, NUL, whitespace before
- * the colon. What it accepts and nginx does not is refused here: a
- * Transfer-Encoding other than "chunked" (501), a missing or repeated Host on
- * HTTP/1.1 (400), an HTTP major version other than 1 (505), an expectation
- * other than 100-continue (417).
+ * llhttp refuses the classic smuggling vectors: Content-Length together with
+ * Transfer-Encoding, duplicate Content-Length, invalid lengths and chunk
+ * sizes, obs-fold, NUL, whitespace before the colon. What it accepts and
+ * nginx does not is refused here: a Transfer-Encoding other than "chunked"
+ * (501), a missing, repeated or invalid Host (400), an HTTP major version
+ * other than 1 (505), an expectation other than 100-continue (417), a chunk
+ * size past 63 bits (400) or past the body limit (413, on its size line),
+ * chunk extensions and trailers larger than a head. And what its loose build
+ * lets through is checked here too: the two bytes after a chunk's data must
+ * be CRLF, and every CR of a head or of a chunked body's framing must be
+ * followed by LF (check_chunk_framing, line_ends_valid). Its strict build
+ * would check those, but also refuses raw UTF-8 in a request target, which
+ * nginx serves.
  */
 #include "net/http.h"
 

@@ -1,5 +1,5 @@
 /*
- * HTTP/1.1 request parsing: llhttp in strict mode (no lenient flag), plus the
+ * HTTP/1.1 request parsing: llhttp (no lenient flag), plus the
  * checks llhttp leaves to the server — size limits, Host, Transfer-Encoding,
  * Expect — each mapped to the status nginx answers with.
  *
