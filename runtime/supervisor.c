@@ -253,6 +253,12 @@ static void spawn(struct supervisor *sv, int i)
         return;
     }
     if (pid == 0) {
+        /* SIGCHLD is the supervisor's: a script's own children (proc_open, pcntl) get it as
+         * before. The shard waits for the others itself. */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
         child_close_inherited(sv, i);
         _exit(torus_shard_process_run(&sv->shards[i], sv->pid));
     }
