@@ -48,6 +48,7 @@
 #include <php_main.h>
 #include <php_output.h>
 #include <php_variables.h>
+#include <zend_extensions.h>
 
 #include "net/http_response.h"
 #include "runtime/log.h"
@@ -1116,7 +1117,8 @@ static char *ini_entries_build(const struct torus_config *cfg)
     return text;
 }
 
-int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
+/* PHP's start-up for torus_sapi_startup() and torus_sapi_print_modules(). */
+static int php_start(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
 {
     if (php_started) {
         snprintf(err, err_size, "PHP is already started");
@@ -1162,6 +1164,55 @@ int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *er
     }
     php_started = true;
     server_direct_startup();
+    return TORUS_OK;
+}
+
+int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
+{
+    return php_start(cfg, max_threads, err, err_size);
+}
+
+static int module_name_compare(const void *a, const void *b)
+{
+    return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void print_zend_extension(void *element, void *argument)
+{
+    const zend_extension *extension = element;
+    fprintf(argument, "%s\n", extension->name);
+}
+
+int torus_sapi_print_modules(const struct torus_config *cfg, void *file, char *err, size_t err_size)
+{
+    FILE *out = file;
+    if (php_start(cfg, 1, err, err_size) != TORUS_OK)
+        return TORUS_ERROR;
+    /* The same two lists as `php -m`, in its order: by name, case aside. */
+    uint32_t count = zend_hash_num_elements(&module_registry);
+    const char **names = calloc(count ? count : 1, sizeof(*names));
+    if (!names) {
+        snprintf(err, err_size, "out of memory while listing PHP's modules");
+        torus_sapi_shutdown();
+        return TORUS_ERROR;
+    }
+    uint32_t n = 0;
+    const zend_module_entry *module;
+    ZEND_HASH_MAP_FOREACH_PTR(&module_registry, module)
+    {
+        if (n < count)
+            names[n++] = module->name;
+    }
+    ZEND_HASH_FOREACH_END();
+    qsort(names, n, sizeof(*names), module_name_compare);
+    fprintf(out, "[PHP Modules]\n");
+    for (uint32_t i = 0; i < n; i++)
+        fprintf(out, "%s\n", names[i]);
+    fprintf(out, "\n[Zend Modules]\n");
+    zend_llist_apply_with_argument(&zend_extensions, print_zend_extension, out);
+    fprintf(out, "\n");
+    free(names);
+    torus_sapi_shutdown();
     return TORUS_OK;
 }
 

@@ -29,6 +29,14 @@ extern const char torus_sapi_name[];
  */
 int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size);
 
+/*
+ * Starts PHP as torus_sapi_startup() does (php.ini, -d, opcache), prints the
+ * loaded modules to file (a FILE *) as `php -m` does, and shuts PHP down.
+ * Returns TORUS_OK, or TORUS_ERROR with a one-line message in err.
+ */
+int torus_sapi_print_modules(const struct torus_config *cfg, void *file, char *err,
+                             size_t err_size);
+
 /* Shuts PHP down after every executor thread has returned. */
 void torus_sapi_shutdown(void);
 
