@@ -34,12 +34,15 @@
 #include "sapi/sapi.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -1051,12 +1054,18 @@ static void ini_default(HashTable *configuration, const char *name, const char *
     zend_hash_str_update(configuration, name, strlen(name), &entry);
 }
 
-/* Defaults below php.ini: PHP-FPM's production stance. */
+/*
+ * Defaults below php.ini: PHP-FPM's production stance, and Debian's choices
+ * (sessions in /var/lib/php/sessions, made at start-up when missing; the
+ * time zone UTC unless php.ini names one).
+ */
 static void on_ini_defaults(HashTable *configuration)
 {
     ini_default(configuration, "display_errors", "0");
     ini_default(configuration, "log_errors", "1");
     ini_default(configuration, "opcache.enable", "1");
+    ini_default(configuration, "date.timezone", "UTC");
+    ini_default(configuration, "session.save_path", TORUS_SAPI_SESSION_DIR);
 }
 
 /* The opcache shared object to load, or NULL (built in, or not there, or loaded by -d). */
@@ -1167,9 +1176,71 @@ static int php_start(const struct torus_config *cfg, int max_threads, char *err,
     return TORUS_OK;
 }
 
+/* Makes the folders down to path (0755), the last one with `mode`. */
+static int make_folder(const char *path, mode_t mode)
+{
+    char partial[PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(partial))
+        return -1;
+    memcpy(partial, path, len + 1);
+    for (char *slash = strchr(partial + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(partial, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *slash = '/';
+    }
+    if (mkdir(partial, mode) != 0)
+        return -1;
+    return chmod(partial, mode); /* past the umask */
+}
+
+/*
+ * The files session handler's folder. Debian's (the default) is made when
+ * missing, mode 1733 as Debian makes it: anyone may create a session file,
+ * nobody may list them. A folder that php.ini or -d names must exist: a typo
+ * there would otherwise only show as a warning at the first session_start().
+ * Other handlers (redis, memcached) have no folder to check.
+ */
+static int session_folder_prepare(char *err, size_t err_size)
+{
+    const char *handler =
+        zend_ini_string("session.save_handler", sizeof("session.save_handler") - 1, 0);
+    const char *save_path =
+        zend_ini_string("session.save_path", sizeof("session.save_path") - 1, 0);
+    if (!handler || strcmp(handler, "files") != 0 || !save_path || !save_path[0])
+        return TORUS_OK;
+    /* "N;MODE;/path": the folder is the last part. */
+    const char *folder = strrchr(save_path, ';');
+    folder = folder ? folder + 1 : save_path;
+    struct stat st;
+    int found = stat(folder, &st);
+    if (found == 0 && S_ISDIR(st.st_mode))
+        return TORUS_OK;
+    if (strcmp(save_path, TORUS_SAPI_SESSION_DIR) != 0) {
+        snprintf(err, err_size, "session.save_path %s: %s", folder,
+                 found == 0 ? "not a directory" : strerror(errno));
+        return TORUS_ERROR;
+    }
+    if (make_folder(folder, 01733) != 0) {
+        torus_log_warn("session.save_path %s could not be made (%s): session_start() will fail "
+                       "until it exists or -d session.save_path names another folder",
+                       folder, strerror(errno));
+        return TORUS_OK;
+    }
+    torus_log_info("made session folder %s (mode 1733)", folder);
+    return TORUS_OK;
+}
+
 int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
 {
-    return php_start(cfg, max_threads, err, err_size);
+    if (php_start(cfg, max_threads, err, err_size) != TORUS_OK)
+        return TORUS_ERROR;
+    if (session_folder_prepare(err, err_size) != TORUS_OK) {
+        torus_sapi_shutdown();
+        return TORUS_ERROR;
+    }
+    return TORUS_OK;
 }
 
 static int module_name_compare(const void *a, const void *b)

@@ -82,6 +82,16 @@ class CommandLine(h.ServerTestCase):
         self.assertEqual(code, 0, err)
         self.assertIn("torus-no-such-extension", out + err)
 
+    def test_session_save_path_that_does_not_exist(self):
+        missing = os.path.join(self.root_dir, "no-such-folder")
+        line = self.assertUsageError(self.base_args() + ["-d", "session.save_path=" + missing],
+                                     "session.save_path", missing)
+        self.assertIn("No such file or directory", line)
+        # The "N;MODE;/path" form names its folder last (quoted: ';' starts an INI comment).
+        self.assertUsageError(self.base_args() + ["-d", 'session.save_path="2;0600;%s"' % missing],
+                              "session.save_path", missing)
+        self.assertFalse(os.path.exists(missing))
+
     def test_help_lists_every_flag(self):
         code, out, err = run("--help")
         self.assertEqual(code, 0, err)
