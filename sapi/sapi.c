@@ -34,6 +34,7 @@
 #include "sapi/sapi.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -1066,6 +1067,25 @@ static void on_ini_defaults(HashTable *configuration)
     ini_default(configuration, "opcache.enable", "1");
     ini_default(configuration, "date.timezone", "UTC");
     ini_default(configuration, "session.save_path", TORUS_SAPI_SESSION_DIR);
+}
+
+/*
+ * PHP opens extensions (opcache, the PECL ones of conf.d) with
+ * dlopen(RTLD_DEEPBIND): an extension then binds to its own dependencies
+ * before the executable. Here that is wrong twice over: its malloc() and
+ * free() become libc's while the engine, linked into the executable,
+ * allocates with jemalloc (APCu frees at shutdown what the engine allocated:
+ * "free(): invalid pointer"), and the sanitizer runtimes refuse the flag by
+ * aborting the process. The executable's own dlopen comes first in symbol
+ * resolution: it drops the flag and hands on to the next one (the
+ * sanitizer's, else libc's).
+ */
+void *dlopen(const char *file, int mode)
+{
+    static void *(*next_dlopen)(const char *, int);
+    if (!next_dlopen)
+        next_dlopen = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+    return next_dlopen(file, mode & ~RTLD_DEEPBIND);
 }
 
 /* The opcache shared object to load, or NULL (built in, or not there, or loaded by -d). */
