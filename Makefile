@@ -7,6 +7,12 @@
 #   make fuzz       the libFuzzer request-parser target with clang (build-fuzz/)
 #   make bench      bench/run --quick (see bench/README.md)
 
+# PHP_VERSION=8.2|8.3|8.4: the PHP branch tools/build-php builds and Torus links
+# (default 8.4; unset, and 8.4's source unavailable, it builds 8.2: see tools/build-php).
+ifdef PHP_VERSION
+export PHP_VERSION
+endif
+
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 RUN_FLAGS ?=
