@@ -62,7 +62,8 @@ test-asan: deps
 
 test-tsan: deps
 	$(call configure,build-tsan,-DTORUS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest $(CTEST_FLAGS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	    ctest $(CTEST_FLAGS)
 
 # Only the fuzz target: it compiles the parser's sources itself and needs no libphp.
 fuzz: deps
