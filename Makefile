@@ -7,6 +7,12 @@
 #   make fuzz       the libFuzzer request-parser target with clang (build-fuzz/)
 #   make bench      bench/run --quick (see bench/README.md)
 
+# PHP_VERSION=8.2|8.3|8.4: the PHP branch tools/build-php builds and Torus links
+# (default 8.4; unset, and 8.4's source unavailable, it builds 8.2: see tools/build-php).
+ifdef PHP_VERSION
+export PHP_VERSION
+endif
+
 JOBS ?= $(shell nproc)
 CTEST_FLAGS ?= --output-on-failure -j$(JOBS)
 RUN_FLAGS ?=
@@ -56,7 +62,8 @@ test-asan: deps
 
 test-tsan: deps
 	$(call configure,build-tsan,-DTORUS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug)
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest $(CTEST_FLAGS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	    ctest $(CTEST_FLAGS)
 
 # Only the fuzz target: it compiles the parser's sources itself and needs no libphp.
 fuzz: deps

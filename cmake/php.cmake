@@ -6,9 +6,13 @@ if(NOT PHP_CONFIG)
   if(NOT _php_cache)
     set(_php_cache "/var/cache/torus")
   endif()
-  file(GLOB _php_candidates "${_php_cache}/php-*-zts/bin/php-config")
+  # php-<version>-zts-<hash> (tools/build-php), else php-<version>-zts (its older builds).
+  file(GLOB _php_candidates "${_php_cache}/php-*-zts-*/bin/php-config")
+  if(NOT _php_candidates)
+    file(GLOB _php_candidates "${_php_cache}/php-*-zts/bin/php-config")
+  endif()
   if(_php_candidates)
-    list(SORT _php_candidates)
+    list(SORT _php_candidates COMPARE NATURAL)
     list(GET _php_candidates -1 _php_found)
     set(PHP_CONFIG "${_php_found}" CACHE FILEPATH "" FORCE)
   else()
@@ -42,7 +46,7 @@ endif()
 file(STRINGS "${PHP_INCLUDE_DIR}/main/php_config.h" _php_zts REGEX "^#define ZTS 1")
 if(NOT _php_zts)
   message(FATAL_ERROR "The PHP at ${PHP_CONFIG} is not thread-safe (NTS): Torus runs one interpreter per "
-                      "thread and needs a ZTS build. Run tools/build-php to build one from Debian's php8.2 "
+                      "thread and needs a ZTS build. Run tools/build-php to build one from Debian's PHP "
                       "source, or pass -DPHP_CONFIG= of a PHP configured with --enable-zts --enable-embed.")
 endif()
 

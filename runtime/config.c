@@ -58,6 +58,7 @@ enum option_id {
     OPT_GROUP,
     OPT_HELP,
     OPT_VERSION,
+    OPT_MODULES,
 };
 
 struct option_row {
@@ -120,6 +121,8 @@ static const struct option_row options[] = {
     {OPT_GROUP, "group", 0, "NAME", "the user's group", "group to run as (with --user)"},
     {OPT_HELP, "help", 'h', NULL, NULL, "print this help and exit"},
     {OPT_VERSION, "version", 'v', NULL, NULL, "print the versions of Torus and its libraries"},
+    {OPT_MODULES, "modules", 'm', NULL, NULL,
+     "print the PHP extensions that load (as php -m; after --php-ini and -d) and exit"},
 };
 
 void torus_config_defaults(struct torus_config *cfg)
@@ -510,6 +513,7 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
     case OPT_ALLOW_UNDERSCORES:
     case OPT_HELP:
     case OPT_VERSION:
+    case OPT_MODULES:
         break;
     }
 #undef BAD
@@ -592,8 +596,12 @@ int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *er
             result = TORUS_CONFIG_HELP;
             continue;
         case OPT_VERSION:
-            if (result == TORUS_OK)
+            if (result == TORUS_OK || result == TORUS_CONFIG_MODULES)
                 result = TORUS_CONFIG_VERSION;
+            continue;
+        case OPT_MODULES:
+            if (result == TORUS_OK)
+                result = TORUS_CONFIG_MODULES;
             continue;
         case OPT_NO_PIN:
             cfg->no_pin = true;

@@ -23,6 +23,7 @@
 /* What parsing asks main() to do besides running the server. */
 #define TORUS_CONFIG_HELP    1
 #define TORUS_CONFIG_VERSION 2
+#define TORUS_CONFIG_MODULES 3 /* --modules: list PHP's extensions */
 
 /* One address to listen on, as given and as resolved. */
 struct torus_listen_addr {
@@ -85,8 +86,9 @@ void torus_config_defaults(struct torus_config *cfg);
 
 /*
  * Parses argv into cfg (which torus_config_defaults() has filled). Returns
- * TORUS_OK, TORUS_CONFIG_HELP, TORUS_CONFIG_VERSION, or TORUS_ERROR with a
- * one-line message (no newline) in err.
+ * TORUS_OK, TORUS_CONFIG_HELP, TORUS_CONFIG_VERSION, TORUS_CONFIG_MODULES (in
+ * that order of precedence), or TORUS_ERROR with a one-line message (no
+ * newline) in err.
  */
 int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *err, size_t err_size);
 

@@ -1,6 +1,7 @@
 /*
  * torus: the command line. A bad flag is one line on stderr and exit code 2;
- * --help and --version print and exit 0; anything else runs the server, a
+ * --help, --version and --modules print and exit 0 (--modules starts PHP to
+ * see what loads, and exits 2 when it cannot); anything else runs the server, a
  * supervisor process above one process per shard (runtime/supervisor.c).
  */
 #include <llhttp.h>
@@ -38,6 +39,12 @@ int main(int argc, char **argv)
     } else if (rc == TORUS_CONFIG_VERSION) {
         print_version();
         exit_code = 0;
+    } else if (rc == TORUS_CONFIG_MODULES) {
+        exit_code = 0;
+        if (torus_sapi_print_modules(&cfg, stdout, err, sizeof(err)) != TORUS_OK) {
+            fprintf(stderr, "torus: %s\n", err);
+            exit_code = 2;
+        }
     } else {
         exit_code = torus_supervisor_run(&cfg);
     }

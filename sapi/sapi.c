@@ -34,12 +34,16 @@
 #include "sapi/sapi.h"
 
 #include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <errno.h>
 #include <unistd.h>
@@ -49,6 +53,7 @@
 #include <php_main.h>
 #include <php_output.h>
 #include <php_variables.h>
+#include <zend_extensions.h>
 
 #include "net/http_response.h"
 #include "runtime/log.h"
@@ -1065,22 +1070,48 @@ static void ini_default(HashTable *configuration, const char *name, const char *
     zend_hash_str_update(configuration, name, strlen(name), &entry);
 }
 
-/* Defaults below php.ini: PHP-FPM's production stance. */
+/*
+ * Defaults below php.ini: PHP-FPM's production stance, and Debian's choices
+ * (sessions in /var/lib/php/sessions, made at start-up when missing; the
+ * time zone UTC unless php.ini names one).
+ */
 static void on_ini_defaults(HashTable *configuration)
 {
     ini_default(configuration, "display_errors", "0");
     ini_default(configuration, "log_errors", "1");
     ini_default(configuration, "opcache.enable", "1");
+    ini_default(configuration, "date.timezone", "UTC");
+    ini_default(configuration, "session.save_path", TORUS_SAPI_SESSION_DIR);
+}
+
+/*
+ * PHP opens extensions (opcache, the PECL ones of conf.d) with
+ * dlopen(RTLD_DEEPBIND): an extension then binds to its own dependencies
+ * before the executable. Here that is wrong twice over: its malloc() and
+ * free() become libc's while the engine, linked into the executable,
+ * allocates with jemalloc (APCu frees at shutdown what the engine allocated:
+ * "free(): invalid pointer"), and the sanitizer runtimes refuse the flag by
+ * aborting the process. The executable's own dlopen comes first in symbol
+ * resolution: it drops the flag and hands on to the next one (the
+ * sanitizer's, else libc's).
+ */
+void *dlopen(const char *file, int mode)
+{
+    static void *(*next_dlopen)(const char *, int);
+    if (!next_dlopen)
+        next_dlopen = (void *(*)(const char *, int))dlsym(RTLD_NEXT, "dlopen");
+    return next_dlopen(file, mode & ~RTLD_DEEPBIND);
 }
 
 /* The opcache shared object to load, or NULL (built in, or not there, or loaded by -d). */
 static const char *opcache_path(const struct torus_config *cfg, char *path, size_t size)
 {
-#if PHP_VERSION_ID >= 80500 || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if PHP_VERSION_ID >= 80500 || defined(__SANITIZE_THREAD__)
     /*
-     * PHP >= 8.5: opcache is part of the engine. Sanitizer builds: PHP opens
-     * extensions with RTLD_DEEPBIND, which the sanitizer runtimes refuse
-     * (they abort the process), so those builds run without opcache.
+     * PHP >= 8.5: opcache is part of the engine. ThreadSanitizer builds run
+     * without it: the executors read the interned strings one of them has
+     * just copied into opcache's shared memory (under opcache's lock) without
+     * taking the lock, which TSan reports as a race on every test.
      */
     (void)cfg;
     (void)path;
@@ -1131,7 +1162,8 @@ static char *ini_entries_build(const struct torus_config *cfg)
     return text;
 }
 
-int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
+/* PHP's start-up for torus_sapi_startup() and torus_sapi_print_modules(). */
+static int php_start(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
 {
     if (php_started) {
         snprintf(err, err_size, "PHP is already started");
@@ -1142,6 +1174,14 @@ int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *er
     if (sigaction(SIGPIPE, NULL, &pipe_action) == 0 && pipe_action.sa_handler == SIG_DFL)
         signal(SIGPIPE, SIG_IGN);
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    /*
+     * Extensions stay mapped at shutdown: what one keeps in its globals until
+     * the process ends (ImageMagick's, under imagick) is then still reachable
+     * rather than a leak report with "<unknown module>" frames.
+     */
+    setenv("ZEND_DONT_UNLOAD_MODULES", "1", 0);
+#endif
     if (max_threads < 1)
         max_threads = 1;
     if (!tsrm_startup(max_threads + 1, 1, 0, NULL)) {
@@ -1177,6 +1217,117 @@ int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *er
     }
     php_started = true;
     server_direct_startup();
+    return TORUS_OK;
+}
+
+/* Makes the folders down to path (0755), the last one with `mode`. */
+static int make_folder(const char *path, mode_t mode)
+{
+    char partial[PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(partial))
+        return -1;
+    memcpy(partial, path, len + 1);
+    for (char *slash = strchr(partial + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(partial, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *slash = '/';
+    }
+    if (mkdir(partial, mode) != 0)
+        return -1;
+    return chmod(partial, mode); /* past the umask */
+}
+
+/*
+ * The files session handler's folder. Debian's (the default) is made when
+ * missing, mode 1733 as Debian makes it: anyone may create a session file,
+ * nobody may list them. A folder that php.ini or -d names must exist: a typo
+ * there would otherwise only show as a warning at the first session_start().
+ * Other handlers (redis, memcached) have no folder to check.
+ */
+static int session_folder_prepare(char *err, size_t err_size)
+{
+    const char *handler =
+        zend_ini_string("session.save_handler", sizeof("session.save_handler") - 1, 0);
+    const char *save_path =
+        zend_ini_string("session.save_path", sizeof("session.save_path") - 1, 0);
+    if (!handler || strcmp(handler, "files") != 0 || !save_path || !save_path[0])
+        return TORUS_OK;
+    /* "N;MODE;/path": the folder is the last part. */
+    const char *folder = strrchr(save_path, ';');
+    folder = folder ? folder + 1 : save_path;
+    struct stat st;
+    int found = stat(folder, &st);
+    if (found == 0 && S_ISDIR(st.st_mode))
+        return TORUS_OK;
+    if (strcmp(save_path, TORUS_SAPI_SESSION_DIR) != 0) {
+        snprintf(err, err_size, "session.save_path %s: %s", folder,
+                 found == 0 ? "not a directory" : strerror(errno));
+        return TORUS_ERROR;
+    }
+    if (make_folder(folder, 01733) != 0) {
+        torus_log_warn("session.save_path %s could not be made (%s): session_start() will fail "
+                       "until it exists or -d session.save_path names another folder",
+                       folder, strerror(errno));
+        return TORUS_OK;
+    }
+    torus_log_info("made session folder %s (mode 1733)", folder);
+    return TORUS_OK;
+}
+
+int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
+{
+    if (php_start(cfg, max_threads, err, err_size) != TORUS_OK)
+        return TORUS_ERROR;
+    if (session_folder_prepare(err, err_size) != TORUS_OK) {
+        torus_sapi_shutdown();
+        return TORUS_ERROR;
+    }
+    return TORUS_OK;
+}
+
+static int module_name_compare(const void *a, const void *b)
+{
+    return strcasecmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void print_zend_extension(void *element, void *argument)
+{
+    const zend_extension *extension = element;
+    fprintf(argument, "%s\n", extension->name);
+}
+
+int torus_sapi_print_modules(const struct torus_config *cfg, void *file, char *err, size_t err_size)
+{
+    FILE *out = file;
+    if (php_start(cfg, 1, err, err_size) != TORUS_OK)
+        return TORUS_ERROR;
+    /* The same two lists as `php -m`, in its order: by name, case aside. */
+    uint32_t count = zend_hash_num_elements(&module_registry);
+    const char **names = calloc(count ? count : 1, sizeof(*names));
+    if (!names) {
+        snprintf(err, err_size, "out of memory while listing PHP's modules");
+        torus_sapi_shutdown();
+        return TORUS_ERROR;
+    }
+    uint32_t n = 0;
+    const zend_module_entry *module;
+    ZEND_HASH_MAP_FOREACH_PTR(&module_registry, module)
+    {
+        if (n < count)
+            names[n++] = module->name;
+    }
+    ZEND_HASH_FOREACH_END();
+    qsort(names, n, sizeof(*names), module_name_compare);
+    fprintf(out, "[PHP Modules]\n");
+    for (uint32_t i = 0; i < n; i++)
+        fprintf(out, "%s\n", names[i]);
+    fprintf(out, "\n[Zend Modules]\n");
+    zend_llist_apply_with_argument(&zend_extensions, print_zend_extension, out);
+    fprintf(out, "\n");
+    free(names);
+    torus_sapi_shutdown();
     return TORUS_OK;
 }
 

@@ -24,10 +24,26 @@ extern const char torus_sapi_name[];
 
 /*
  * Starts PHP for the whole process: TSRM for `max_threads` threads, php.ini
- * (--php-ini), the -d overrides, module start-up, opcache. Returns TORUS_OK,
- * or TORUS_ERROR with a one-line message in err.
+ * (--php-ini), the -d overrides, module start-up, opcache, then the session
+ * folder (TORUS_SAPI_SESSION_DIR). Returns TORUS_OK, or TORUS_ERROR with a
+ * one-line message in err.
  */
 int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size);
+
+/*
+ * The default session.save_path: Debian's folder, made (mode 1733) by
+ * torus_sapi_startup() when missing. A save path set in php.ini or by -d
+ * that is not a folder fails the start-up instead.
+ */
+#define TORUS_SAPI_SESSION_DIR "/var/lib/php/sessions"
+
+/*
+ * Starts PHP as torus_sapi_startup() does (php.ini, -d, opcache), prints the
+ * loaded modules to file (a FILE *) as `php -m` does, and shuts PHP down.
+ * Returns TORUS_OK, or TORUS_ERROR with a one-line message in err.
+ */
+int torus_sapi_print_modules(const struct torus_config *cfg, void *file, char *err,
+                             size_t err_size);
 
 /* Shuts PHP down after every executor thread has returned. */
 void torus_sapi_shutdown(void);

@@ -17,7 +17,7 @@ RUN_TIMEOUT = 10.0 * h.SLOW
 FLAGS = ["--listen", "--root", "--threads", "--no-pin", "--max-body-size", "--max-header-size",
          "--max-uri-size", "--header-timeout", "--body-timeout", "--idle-timeout",
          "--send-timeout", "--max-connections", "--shutdown-timeout", "--log-level",
-         "--version", "--help"]
+         "--version", "--help", "--modules"]
 
 
 def run(*args):
@@ -62,6 +62,35 @@ class CommandLine(h.ServerTestCase):
         self.assertIn("ZTS", text)
         self.assertRegex(text.lower(), r"torus")
         self.assertRegex(text, r"\d+\.\d+")
+
+    def test_modules_lists_extensions_like_php_m(self):
+        code, out, err = run("--modules")
+        self.assertEqual(code, 0, err)
+        self.assertTrue(out.startswith("[PHP Modules]\n"), out)
+        self.assertIn("\n[Zend Modules]\n", out)
+        php, zend = out.split("[Zend Modules]")
+        names = [line for line in php.splitlines()[1:] if line]
+        self.assertEqual(names, sorted(names, key=str.lower), "not sorted like php -m")
+        for name in ("Core", "date", "json", "session", "standard", "Reflection", "SPL"):
+            self.assertIn(name, names)
+        if h.SANITIZE != "thread":  # TSan builds run without opcache (sapi/sapi.c)
+            self.assertIn("Zend OPcache", zend.splitlines())
+        # -m, and -d applies first: an extension that does not exist is one warning line.
+        code, short_out, err = run("-m")
+        self.assertEqual((code, short_out), (0, out))
+        code, out, err = run("-m", "-d", "extension=torus-no-such-extension")
+        self.assertEqual(code, 0, err)
+        self.assertIn("torus-no-such-extension", out + err)
+
+    def test_session_save_path_that_does_not_exist(self):
+        missing = os.path.join(self.root_dir, "no-such-folder")
+        line = self.assertUsageError(self.base_args() + ["-d", "session.save_path=" + missing],
+                                     "session.save_path", missing)
+        self.assertIn("No such file or directory", line)
+        # The "N;MODE;/path" form names its folder last (quoted: ';' starts an INI comment).
+        self.assertUsageError(self.base_args() + ["-d", 'session.save_path="2;0600;%s"' % missing],
+                              "session.save_path", missing)
+        self.assertFalse(os.path.exists(missing))
 
     def test_help_lists_every_flag(self):
         code, out, err = run("--help")

@@ -419,6 +419,23 @@ static void test_help_and_version(void)
     CHECK(PARSE(&cfg, err, "--help", "--threads", "zero") == TORUS_ERROR);
     torus_config_free(&cfg);
 
+    /* --modules (-m) lists PHP's extensions after php.ini and -d are applied. */
+    CHECK(PARSE(&cfg, err, "--modules") == TORUS_CONFIG_MODULES);
+    torus_config_free(&cfg);
+    CHECK(PARSE(&cfg, err, "-m", "-d", "extension=redis.so") == TORUS_CONFIG_MODULES);
+    CHECK(cfg.ini_count == 1 && strcmp(cfg.ini_entries[0].key, "extension") == 0);
+    torus_config_free(&cfg);
+    CHECK(PARSE(&cfg, err, "--modules=1") == TORUS_ERROR);
+    CHECK(strstr(err, "takes no value") != NULL);
+    torus_config_free(&cfg);
+    /* Help and version win over it, in either order. */
+    CHECK(PARSE(&cfg, err, "-m", "--help") == TORUS_CONFIG_HELP);
+    torus_config_free(&cfg);
+    CHECK(PARSE(&cfg, err, "-m", "-v") == TORUS_CONFIG_VERSION);
+    torus_config_free(&cfg);
+    CHECK(PARSE(&cfg, err, "-v", "-m") == TORUS_CONFIG_VERSION);
+    torus_config_free(&cfg);
+
     /* The help text lists every flag with its default. */
     char *text = NULL;
     size_t text_len = 0;
@@ -456,6 +473,7 @@ static void test_help_and_version(void)
                                         "--access-log-format",
                                         "-h, --help",
                                         "-v, --version",
+                                        "-m, --modules",
                                         "[default: 127.0.0.1:8080]",
                                         "[default: 8M]",
                                         "[default: 75]",
