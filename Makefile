@@ -8,7 +8,7 @@
 #   make bench      bench/run --quick (see bench/README.md)
 
 # PHP_VERSION=8.2|8.3|8.4: the PHP branch tools/build-php builds and Torus links
-# (default 8.4; unset, and 8.4's source unavailable, it builds 8.2: see tools/build-php).
+# (default 8.2 until Torus is tested against 8.4: see tools/build-php).
 ifdef PHP_VERSION
 export PHP_VERSION
 endif
