@@ -70,13 +70,11 @@ _Thread_local struct torus_sapi_thread *torus_sapi_current;
 static bool php_started;
 static char *ini_entries;
 
-#define SERVER_SOFTWARE "Torus/" TORUS_VERSION
-
 /* ------------------------------------------------------------------------ */
 /* Headers of the request                                                    */
 /* ------------------------------------------------------------------------ */
 
-static bool header_name_is(const struct torus_header *header, const char *name, size_t len)
+bool torus_sapi_header_name_is(const struct torus_header *header, const char *name, size_t len)
 {
     return header->name.len == len && strncasecmp(header->name.data, name, len) == 0;
 }
@@ -96,7 +94,7 @@ bool torus_sapi_header_first_of_name(const struct torus_request *request, uint32
     return true;
 }
 
-static int scratch_reserve(struct torus_sapi_thread *t, size_t size)
+int torus_sapi_scratch_reserve(struct torus_sapi_thread *t, size_t size)
 {
     if (size <= t->scratch_capacity)
         return TORUS_OK;
@@ -131,9 +129,9 @@ void torus_sapi_header_value(struct torus_sapi_thread *t, const struct torus_req
     }
     *value = header->value.data;
     *len = header->value.len;
-    if (fast_path(!joined) || slow_path(scratch_reserve(t, total + 1) != TORUS_OK))
+    if (fast_path(!joined) || slow_path(torus_sapi_scratch_reserve(t, total + 1) != TORUS_OK))
         return;
-    const char *separator = header_name_is(header, "Cookie", 6) ? "; " : ", ";
+    const char *separator = torus_sapi_header_name_is(header, "Cookie", 6) ? "; " : ", ";
     memcpy(t->scratch, header->value.data, header->value.len);
     size_t n = header->value.len;
     for (uint32_t i = index + 1; i < request->header_count; i++) {
@@ -206,25 +204,25 @@ static int strings_build(struct torus_sapi_thread *t, const struct torus_request
             const struct torus_header *h = &request->headers[i];
             switch (h->name.len) {
             case 4:
-                if (!host.data && header_name_is(h, "Host", 4))
+                if (!host.data && torus_sapi_header_name_is(h, "Host", 4))
                     host = h->value;
                 break;
             case 6:
-                if (header_name_is(h, "Cookie", 6)) {
+                if (torus_sapi_header_name_is(h, "Cookie", 6)) {
                     cookies_len += (has_cookies ? 2 : 0) + h->value.len;
                     has_cookies = true;
                 }
                 break;
             case 12:
-                if (!content_type.data && header_name_is(h, "Content-Type", 12))
+                if (!content_type.data && torus_sapi_header_name_is(h, "Content-Type", 12))
                     content_type = h->value;
                 break;
             case 13:
-                if (!authorization.data && header_name_is(h, "Authorization", 13))
+                if (!authorization.data && torus_sapi_header_name_is(h, "Authorization", 13))
                     authorization = h->value;
                 break;
             case 14:
-                if (header_name_is(h, "Content-Length", 14))
+                if (torus_sapi_header_name_is(h, "Content-Length", 14))
                     t->has_content_length = true;
                 break;
             default:
@@ -269,7 +267,7 @@ static int strings_build(struct torus_sapi_thread *t, const struct torus_request
         size_t n = 0;
         for (uint32_t i = 0; i < request->header_count; i++) {
             const struct torus_header *h = &request->headers[i];
-            if (!header_name_is(h, "Cookie", 6))
+            if (!torus_sapi_header_name_is(h, "Cookie", 6))
                 continue;
             if (n) {
                 memcpy(cookies + n, "; ", 2);
@@ -403,477 +401,6 @@ void torus_sapi_execute_file(const char *filename)
     }
     zend_end_try();
     zend_destroy_file_handle(&file);
-}
-
-/* ------------------------------------------------------------------------ */
-/* $_SERVER and getenv()                                                     */
-/* ------------------------------------------------------------------------ */
-
-enum request_variable {
-    VARIABLE_CONTENT_TYPE,
-    VARIABLE_CONTENT_LENGTH,
-    VARIABLE_SCRIPT_FILENAME,
-    VARIABLE_SCRIPT_NAME,
-    VARIABLE_PATH_INFO,
-    VARIABLE_PATH_TRANSLATED,
-    VARIABLE_PHP_SELF,
-    VARIABLE_DOCUMENT_ROOT,
-    VARIABLE_DOCUMENT_URI,
-    VARIABLE_REQUEST_URI,
-    VARIABLE_REQUEST_METHOD,
-    VARIABLE_QUERY_STRING,
-    VARIABLE_SERVER_PROTOCOL,
-    VARIABLE_GATEWAY_INTERFACE,
-    VARIABLE_SERVER_SOFTWARE,
-    VARIABLE_REQUEST_SCHEME,
-    VARIABLE_HTTPS,
-    VARIABLE_REMOTE_ADDR,
-    VARIABLE_REMOTE_PORT,
-    VARIABLE_SERVER_ADDR,
-    VARIABLE_SERVER_PORT,
-    VARIABLE_SERVER_NAME,
-    VARIABLE_TORUS_WORKER,
-    VARIABLE_FRANKENPHP_WORKER,
-    VARIABLE_COUNT
-};
-
-static const char *const variable_names[VARIABLE_COUNT] = {
-    [VARIABLE_CONTENT_TYPE] = "CONTENT_TYPE",
-    [VARIABLE_CONTENT_LENGTH] = "CONTENT_LENGTH",
-    [VARIABLE_SCRIPT_FILENAME] = "SCRIPT_FILENAME",
-    [VARIABLE_SCRIPT_NAME] = "SCRIPT_NAME",
-    [VARIABLE_PATH_INFO] = "PATH_INFO",
-    [VARIABLE_PATH_TRANSLATED] = "PATH_TRANSLATED",
-    [VARIABLE_PHP_SELF] = "PHP_SELF",
-    [VARIABLE_DOCUMENT_ROOT] = "DOCUMENT_ROOT",
-    [VARIABLE_DOCUMENT_URI] = "DOCUMENT_URI",
-    [VARIABLE_REQUEST_URI] = "REQUEST_URI",
-    [VARIABLE_REQUEST_METHOD] = "REQUEST_METHOD",
-    [VARIABLE_QUERY_STRING] = "QUERY_STRING",
-    [VARIABLE_SERVER_PROTOCOL] = "SERVER_PROTOCOL",
-    [VARIABLE_GATEWAY_INTERFACE] = "GATEWAY_INTERFACE",
-    [VARIABLE_SERVER_SOFTWARE] = "SERVER_SOFTWARE",
-    [VARIABLE_REQUEST_SCHEME] = "REQUEST_SCHEME",
-    [VARIABLE_HTTPS] = "HTTPS",
-    [VARIABLE_REMOTE_ADDR] = "REMOTE_ADDR",
-    [VARIABLE_REMOTE_PORT] = "REMOTE_PORT",
-    [VARIABLE_SERVER_ADDR] = "SERVER_ADDR",
-    [VARIABLE_SERVER_PORT] = "SERVER_PORT",
-    [VARIABLE_SERVER_NAME] = "SERVER_NAME",
-    [VARIABLE_TORUS_WORKER] = "TORUS_WORKER",
-    [VARIABLE_FRANKENPHP_WORKER] = "FRANKENPHP_WORKER",
-};
-
-/*
- * Registering $_SERVER quickly. PHP's way (php_register_variable_safe through
- * the input filter) parses every name for brackets and dots, looks it up in
- * the interned strings and, with ext/filter, registers it twice: the value in
- * $_SERVER and a raw copy in the filter's own array, which only
- * filter_input(INPUT_SERVER), filter_input_array(INPUT_SERVER) and
- * filter_has_var(INPUT_SERVER) read. It was the largest PHP cost of a
- * worker-mode request.
- *
- * So when the filter would keep every value as it is (filter.default =
- * unsafe_raw, PHP's default), Torus puts the variables in $_SERVER directly,
- * with keys made once at start-up for its own names, and builds the filter's
- * copy only when a script asks for it: those three functions are wrapped, and
- * on their first call with INPUT_SERVER in a request the request's variables
- * go through the input filter, as PHP-FPM registers them, into a scratch
- * $_SERVER that is then dropped (the script's own $_SERVER, changes included,
- * stays as it is). Header names with bytes PHP would rewrite ('.', '[', ...)
- * still take PHP's way, and so does everything when another default filter
- * is set or another extension installed an input filter.
- */
-
-static zend_string *variable_keys[VARIABLE_COUNT]; /* permanent, interned */
-static bool server_direct;                         /* $_SERVER may be registered directly */
-static bool filter_wrapped; /* ext/filter's INPUT_SERVER functions are wrapped */
-
-#define INPUT_SERVER_TYPE 5 /* ext/filter's INPUT_SERVER */
-
-static const char *const filter_function_names[] = {"filter_input", "filter_input_array",
-                                                    "filter_has_var"};
-static zif_handler filter_function_handlers[TORUS_ARRAY_SIZE(filter_function_names)];
-
-/* A key that lives as long as the process and that PHP never counts references of. */
-static zend_string *permanent_key(const char *name)
-{
-    zend_string *key = zend_string_init(name, strlen(name), 1);
-    zend_string_hash_val(key);
-    GC_SET_REFCOUNT(key, 1);
-    GC_TYPE_INFO(key) =
-        GC_STRING | ((IS_STR_INTERNED | IS_STR_PERSISTENT | IS_STR_PERMANENT) << GC_FLAGS_SHIFT);
-    return key;
-}
-
-static void register_request_variables(struct torus_sapi_thread *t, zval *array, bool direct);
-
-/* Before an INPUT_SERVER read of ext/filter: its raw copy of this request's variables. */
-static void filter_server_copy_ensure(void)
-{
-    struct torus_sapi_thread *t = torus_sapi_current;
-    if (!t || !t->script_filename || t->filter_server_copied)
-        return;
-    t->filter_server_copied = true;
-    zval *server = &PG(http_globals)[TRACK_VARS_SERVER];
-    zval kept;
-    ZVAL_COPY_VALUE(&kept, server);
-    array_init(server); /* the input filter puts its filtered values here: a scratch array */
-    register_request_variables(t, server, false);
-    zval_ptr_dtor(server);
-    ZVAL_COPY_VALUE(server, &kept);
-}
-
-static void wrapped_filter_function(INTERNAL_FUNCTION_PARAMETERS, size_t which)
-{
-    if (ZEND_NUM_ARGS() >= 1 && Z_TYPE_P(ZEND_CALL_ARG(execute_data, 1)) == IS_LONG &&
-        Z_LVAL_P(ZEND_CALL_ARG(execute_data, 1)) == INPUT_SERVER_TYPE)
-        filter_server_copy_ensure();
-    filter_function_handlers[which](INTERNAL_FUNCTION_PARAM_PASSTHRU);
-}
-
-static ZEND_FUNCTION(torus_filter_input)
-{
-    wrapped_filter_function(INTERNAL_FUNCTION_PARAM_PASSTHRU, 0);
-}
-
-static ZEND_FUNCTION(torus_filter_input_array)
-{
-    wrapped_filter_function(INTERNAL_FUNCTION_PARAM_PASSTHRU, 1);
-}
-
-static ZEND_FUNCTION(torus_filter_has_var)
-{
-    wrapped_filter_function(INTERNAL_FUNCTION_PARAM_PASSTHRU, 2);
-}
-
-/* After PHP's start-up (INI settings known, modules loaded): the keys, and the direct way. */
-static void server_direct_startup(void)
-{
-    for (int v = 0; v < VARIABLE_COUNT; v++)
-        variable_keys[v] = permanent_key(variable_names[v]);
-    if (sapi_module.input_filter == php_default_input_filter) {
-        server_direct = true; /* no ext/filter: nothing to copy */
-        return;
-    }
-    if (!zend_hash_str_exists(&module_registry, "filter", 6))
-        return; /* an input filter of another extension: PHP's way */
-    const char *default_filter = zend_ini_string("filter.default", 14, 0);
-    if (default_filter && default_filter[0] && strcasecmp(default_filter, "unsafe_raw") != 0)
-        return;
-    for (size_t i = 0; i < TORUS_ARRAY_SIZE(filter_function_names); i++) {
-        zend_function *f = zend_hash_str_find_ptr(CG(function_table), filter_function_names[i],
-                                                  strlen(filter_function_names[i]));
-        if (!f || f->type != ZEND_INTERNAL_FUNCTION)
-            return;
-        filter_function_handlers[i] = f->internal_function.handler;
-    }
-    filter_wrapped = true;
-    server_direct = true;
-}
-
-/* On each executor thread (ZTS gives every thread its own copy of the internal functions). */
-static void filter_functions_wrap(void)
-{
-    static const zif_handler wrappers[] = {ZEND_FN(torus_filter_input),
-                                           ZEND_FN(torus_filter_input_array),
-                                           ZEND_FN(torus_filter_has_var)};
-    if (!filter_wrapped)
-        return;
-    for (size_t i = 0; i < TORUS_ARRAY_SIZE(filter_function_names); i++) {
-        zend_function *f = zend_hash_str_find_ptr(CG(function_table), filter_function_names[i],
-                                                  strlen(filter_function_names[i]));
-        if (f && f->type == ZEND_INTERNAL_FUNCTION &&
-            f->internal_function.handler == filter_function_handlers[i])
-            f->internal_function.handler = wrappers[i];
-    }
-}
-
-static void server_direct_shutdown(void)
-{
-    for (int v = 0; v < VARIABLE_COUNT; v++) {
-        if (variable_keys[v])
-            pefree(variable_keys[v], 1);
-        variable_keys[v] = NULL;
-    }
-    server_direct = false;
-    filter_wrapped = false;
-}
-
-/* Puts one value under key in $_SERVER, directly. */
-static void server_put(HashTable *server, zend_string *key, const char *value, size_t len)
-{
-    zval z;
-    ZVAL_STRINGL_FAST(&z, value, len);
-    zend_hash_update(server, key, &z);
-}
-
-/* Decimal digits of n, written at the end of number[24]; returns where they start. */
-static const char *format_unsigned(char *number, uint64_t n, size_t *len)
-{
-    char *end = number + 23, *p = end;
-    do {
-        *--p = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    *len = (size_t)(end - p);
-    return p;
-}
-
-static bool set_value(const char *data, size_t len, const char **value, size_t *value_len)
-{
-    *value = data;
-    *value_len = len;
-    return true;
-}
-
-#define SET_LITERAL(literal) set_value((literal), sizeof(literal) - 1, value, len)
-
-/*
- * The value of one CGI variable for t's request (or, with no request, for the
- * worker script's own run). Numbers are formatted into `number` (24 bytes).
- * Returns false when the variable does not apply.
- */
-static bool request_variable(const struct torus_sapi_thread *t, enum request_variable variable,
-                             char *number, const char **value, size_t *len)
-{
-    const struct torus_request *r = t->request;
-    switch (variable) {
-    case VARIABLE_SCRIPT_FILENAME:
-        return set_value(t->script_filename, strlen(t->script_filename), value, len);
-    case VARIABLE_SCRIPT_NAME:
-        return set_value(t->script_name, strlen(t->script_name), value, len);
-    case VARIABLE_PHP_SELF:
-        return set_value(t->php_self, strlen(t->php_self), value, len);
-    case VARIABLE_DOCUMENT_ROOT:
-        if (r)
-            return set_value(r->document_root ? r->document_root : "",
-                             r->document_root ? strlen(r->document_root) : 0, value, len);
-        return set_value(t->config->root ? t->config->root : "",
-                         t->config->root ? strlen(t->config->root) : 0, value, len);
-    case VARIABLE_SERVER_SOFTWARE:
-        return SET_LITERAL(SERVER_SOFTWARE);
-    case VARIABLE_GATEWAY_INTERFACE:
-        return SET_LITERAL("CGI/1.1");
-    case VARIABLE_TORUS_WORKER:
-    case VARIABLE_FRANKENPHP_WORKER:
-        return t->config->worker && SET_LITERAL("1");
-    default:
-        break;
-    }
-    if (!r)
-        return false;
-    switch (variable) {
-    case VARIABLE_CONTENT_TYPE:
-        return t->content_type && set_value(t->content_type, strlen(t->content_type), value, len);
-    case VARIABLE_CONTENT_LENGTH:
-        if (!t->has_content_length && r->body.len == 0)
-            return false;
-        *value = format_unsigned(number, r->body.len, len);
-        return true;
-    case VARIABLE_PATH_INFO:
-        return r->path_info.len && set_value(r->path_info.data, r->path_info.len, value, len);
-    case VARIABLE_PATH_TRANSLATED:
-        return t->path_translated &&
-               set_value(t->path_translated, strlen(t->path_translated), value, len);
-    case VARIABLE_DOCUMENT_URI:
-        return set_value(r->path.data, r->path.len, value, len);
-    case VARIABLE_REQUEST_URI:
-        return set_value(r->target.data, r->target.len, value, len);
-    case VARIABLE_REQUEST_METHOD:
-        return set_value(r->method.data, r->method.len, value, len);
-    case VARIABLE_QUERY_STRING:
-        return set_value(r->query.data ? r->query.data : "", r->query.len, value, len);
-    case VARIABLE_SERVER_PROTOCOL:
-        return r->http_minor ? SET_LITERAL("HTTP/1.1") : SET_LITERAL("HTTP/1.0");
-    case VARIABLE_REQUEST_SCHEME:
-        return r->tls ? SET_LITERAL("https") : SET_LITERAL("http");
-    case VARIABLE_HTTPS:
-        return r->tls && SET_LITERAL("on");
-    case VARIABLE_REMOTE_ADDR:
-        return set_value(r->remote_addr, strlen(r->remote_addr), value, len);
-    case VARIABLE_REMOTE_PORT:
-        *value = format_unsigned(number, r->remote_port, len);
-        return true;
-    case VARIABLE_SERVER_ADDR:
-        return set_value(r->server_addr, strlen(r->server_addr), value, len);
-    case VARIABLE_SERVER_PORT:
-        *value = format_unsigned(number, r->server_port, len);
-        return true;
-    case VARIABLE_SERVER_NAME:
-        return set_value(t->server_name.data, t->server_name.len, value, len);
-    default:
-        return false;
-    }
-}
-
-/* Registers one $_SERVER entry through the input filter, as PHP-FPM does (filter_input() sees it).
- */
-static void server_variable(zval *array, const char *name, const char *value, size_t len)
-{
-    char *filtered = (char *)value;
-    size_t filtered_len = len;
-    if (sapi_module.input_filter(PARSE_SERVER, name, &filtered, len, &filtered_len))
-        php_register_variable_safe(name, filtered, filtered_len, array);
-}
-
-static bool is_body_header(const struct torus_header *h)
-{
-    return header_name_is(h, "Content-Type", 12) || header_name_is(h, "Content-Length", 14);
-}
-
-/* Writes "HTTP_" + the header name upper-cased, dashes as underscores, into out (NUL-terminated).
- */
-static void http_variable_name(const struct torus_header *h, char *out)
-{
-    memcpy(out, "HTTP_", 5);
-    for (size_t i = 0; i < h->name.len; i++) {
-        char c = h->name.data[i];
-        out[5 + i] = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
-    }
-    out[5 + h->name.len] = '\0';
-}
-
-/* Whether an HTTP_ name is made only of bytes PHP keeps as they are in a $_SERVER key. */
-static bool plain_variable_name(const char *name, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        char c = name[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
-            return false;
-    }
-    return true;
-}
-
-static void register_header_variables(struct torus_sapi_thread *t, zval *array, bool direct)
-{
-    const struct torus_request *r = t->request;
-    char stack_name[128];
-    for (uint32_t i = 0; i < r->header_count; i++) {
-        const struct torus_header *h = &r->headers[i];
-        if (is_body_header(h) || !torus_sapi_header_first_of_name(r, i))
-            continue;
-        char *name = h->name.len + 6 <= sizeof(stack_name) ? stack_name : emalloc(h->name.len + 6);
-        http_variable_name(h, name);
-        const char *value;
-        size_t len;
-        torus_sapi_header_value(t, r, i, &value, &len);
-        size_t name_len = h->name.len + 5;
-        if (direct && plain_variable_name(name, name_len)) {
-            zend_string *key = zend_string_init(name, name_len, 0);
-            server_put(Z_ARRVAL_P(array), key, value, len);
-            zend_string_release_ex(key, 0);
-        } else {
-            server_variable(array, name, value, len);
-        }
-        if (name != stack_name)
-            efree(name);
-    }
-}
-
-/* The request's own variables (headers, then CGI ones), directly or through the input filter. */
-static void register_request_variables(struct torus_sapi_thread *t, zval *array, bool direct)
-{
-    if (t->request)
-        register_header_variables(t, array, direct);
-    char number[24];
-    for (int v = 0; v < VARIABLE_COUNT; v++) {
-        const char *value;
-        size_t len;
-        if (!request_variable(t, (enum request_variable)v, number, &value, &len))
-            continue;
-        if (direct)
-            server_put(Z_ARRVAL_P(array), variable_keys[v], value, len);
-        else
-            server_variable(array, variable_names[v], value, len);
-    }
-}
-
-static void on_register_variables(zval *array)
-{
-    /* The environment first, as PHP-FPM with clear_env = no; the request's variables win. */
-    struct torus_sapi_thread *t = torus_sapi_current;
-    bool direct = server_direct && t && t->script_filename;
-    if (t && t->worker_phase == TORUS_SAPI_WORKER_IN_REQUEST) {
-        if (Z_TYPE(t->environment) != IS_ARRAY) {
-            array_init(&t->environment);
-            php_import_environment_variables(&t->environment);
-        }
-        if (direct && zend_hash_num_elements(Z_ARRVAL_P(array)) == 0) {
-            /* A copy of the environment, with room for the request's variables. */
-            HashTable *server = zend_array_dup(Z_ARRVAL(t->environment));
-            zend_hash_extend(server, zend_hash_num_elements(server) + VARIABLE_COUNT + 16,
-                             HT_IS_PACKED(server));
-            zend_array_destroy(Z_ARR_P(array));
-            ZVAL_ARR(array, server);
-        } else {
-            zend_hash_copy(Z_ARRVAL_P(array), Z_ARRVAL(t->environment), zval_add_ref);
-        }
-    } else {
-        php_import_environment_variables(array);
-    }
-    if (!t || !t->script_filename)
-        return;
-    t->filter_server_copied = !direct; /* PHP's way has made the filter's copy already */
-    register_request_variables(t, array, direct);
-}
-
-/* A NUL-terminated copy of value in t's scratch buffer (value may already be there). */
-static char *scratch_c_string(struct torus_sapi_thread *t, const char *value, size_t len)
-{
-    if (value == t->scratch) {
-        t->scratch[len] = '\0';
-        return t->scratch;
-    }
-    if (slow_path(scratch_reserve(t, len + 1) != TORUS_OK))
-        return NULL;
-    memcpy(t->scratch, value, len);
-    t->scratch[len] = '\0';
-    return t->scratch;
-}
-
-/*
- * getenv() asks the SAPI first: like PHP-FPM, the request's CGI variables
- * answer (getenv('REMOTE_ADDR'), getenv('HTTP_HOST')); anything else falls
- * through to the process environment.
- */
-static char *on_getenv(const char *name, size_t name_len)
-{
-    struct torus_sapi_thread *t = torus_sapi_current;
-    if (!t || !t->script_filename)
-        return NULL;
-    const struct torus_request *r = t->request;
-    if (r && name_len > 5 && memcmp(name, "HTTP_", 5) == 0) {
-        for (uint32_t i = 0; i < r->header_count; i++) {
-            const struct torus_header *h = &r->headers[i];
-            if (h->name.len != name_len - 5 || is_body_header(h))
-                continue;
-            bool match = true;
-            for (size_t k = 0; k < h->name.len && match; k++) {
-                char c = h->name.data[k];
-                c = c == '-' ? '_' : (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c;
-                match = c == name[5 + k];
-            }
-            if (!match)
-                continue;
-            const char *value;
-            size_t len;
-            torus_sapi_header_value(t, r, i, &value, &len);
-            return scratch_c_string(t, value, len);
-        }
-        return NULL;
-    }
-    for (int v = 0; v < VARIABLE_COUNT; v++) {
-        if (strlen(variable_names[v]) != name_len || memcmp(variable_names[v], name, name_len) != 0)
-            continue;
-        char number[24];
-        const char *value;
-        size_t len;
-        if (!request_variable(t, (enum request_variable)v, number, &value, &len))
-            return NULL;
-        return scratch_c_string(t, value, len);
-    }
-    return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1045,14 +572,14 @@ static sapi_module_struct torus_sapi_module = {
     on_ub_write,
     on_flush,
     NULL, /* get_stat: stat() of path_translated */
-    on_getenv,
+    torus_sapi_getenv,
     php_error,
     NULL, /* header_handler */
     on_send_headers,
     NULL, /* send_header: send_headers does it all */
     on_read_post,
     on_read_cookies,
-    on_register_variables,
+    torus_sapi_register_variables,
     on_log_message,
     on_request_time,
     NULL, /* terminate_process */
@@ -1216,7 +743,7 @@ static int php_start(const struct torus_config *cfg, int max_threads, char *err,
         return TORUS_ERROR;
     }
     php_started = true;
-    server_direct_startup();
+    torus_sapi_server_startup();
     return TORUS_OK;
 }
 
@@ -1339,7 +866,7 @@ void torus_sapi_shutdown(void)
         sapi_module.shutdown(&sapi_module);
     sapi_shutdown();
     tsrm_shutdown();
-    server_direct_shutdown();
+    torus_sapi_server_shutdown();
     free(ini_entries);
     ini_entries = NULL;
     php_started = false;
@@ -1434,7 +961,7 @@ static void thread_context_acquire(void)
         zend_hash_str_find_ptr(CG(function_table), "opcache_reset", sizeof("opcache_reset") - 1);
     if (reset && reset->type == ZEND_INTERNAL_FUNCTION)
         reset->internal_function.handler = ZEND_FN(torus_sapi_opcache_reset_refused);
-    filter_functions_wrap();
+    torus_sapi_filter_functions_wrap();
 }
 
 static int classic_main(struct torus_sapi_thread *t)

@@ -1,6 +1,7 @@
 /*
  * What one executor thread's PHP side holds, shared by the files of the SAPI
- * (sapi.c: start-up, SAPI hooks, classic mode; worker.c: worker mode;
+ * (sapi.c: start-up, SAPI hooks, classic mode; server_vars.c: $_SERVER and
+ * getenv(); worker.c: worker mode;
  * functions.c: the PHP functions Torus adds; timer.c: max_execution_time).
  * Internal to sapi/: the rest of Torus only sees sapi/sapi.h.
  */
@@ -106,6 +107,30 @@ bool torus_sapi_header_first_of_name(const struct torus_request *request, uint32
  */
 void torus_sapi_header_value(struct torus_sapi_thread *thread, const struct torus_request *request,
                              uint32_t index, const char **value, size_t *len);
+
+/* $_SERVER['SERVER_SOFTWARE']. */
+#define SERVER_SOFTWARE "Torus/" TORUS_VERSION
+
+/* sapi.c: whether a request header is called `name` (len bytes), in any case. */
+bool torus_sapi_header_name_is(const struct torus_header *header, const char *name, size_t len);
+
+/* sapi.c: makes the thread's scratch buffer hold at least size bytes. TORUS_OK or TORUS_ERROR. */
+int torus_sapi_scratch_reserve(struct torus_sapi_thread *thread, size_t size);
+
+/* server_vars.c: after PHP's start-up, the permanent $_SERVER keys and the direct way. */
+void torus_sapi_server_startup(void);
+
+/* server_vars.c: before PHP's shutdown, releases what torus_sapi_server_startup() made. */
+void torus_sapi_server_shutdown(void);
+
+/* server_vars.c: on each executor thread, wraps the filter functions that read INPUT_SERVER. */
+void torus_sapi_filter_functions_wrap(void);
+
+/* server_vars.c: the SAPI's register_server_variables hook: fills $_SERVER. */
+void torus_sapi_register_variables(zval *array);
+
+/* server_vars.c: the SAPI's getenv hook: the request's variables, then the environment. */
+char *torus_sapi_getenv(const char *name, size_t name_len);
 
 /* sapi.c: runs the script file `filename` in the current PHP request, surviving bail-outs. */
 void torus_sapi_execute_file(const char *filename);
