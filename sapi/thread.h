@@ -1,6 +1,6 @@
 /*
  * What one executor thread's PHP side holds, shared by the files of the SAPI
- * (sapi.c: start-up, SAPI hooks, classic mode; server_vars.c: $_SERVER and
+ * (sapi.c: SAPI hooks, classic mode; startup.c: start-up; server_vars.c: $_SERVER and
  * getenv(); worker.c: worker mode;
  * functions.c: the PHP functions Torus adds; timer.c: max_execution_time).
  * Internal to sapi/: the rest of Torus only sees sapi/sapi.h.
@@ -131,6 +131,9 @@ void torus_sapi_register_variables(zval *array);
 
 /* server_vars.c: the SAPI's getenv hook: the request's variables, then the environment. */
 char *torus_sapi_getenv(const char *name, size_t name_len);
+
+/* startup.c: whether PHP's modules have been started (torus_sapi_startup()). */
+bool torus_sapi_php_started(void);
 
 /* sapi.c: runs the script file `filename` in the current PHP request, surviving bail-outs. */
 void torus_sapi_execute_file(const char *filename);
