@@ -7,8 +7,16 @@
 #   make fuzz       the libFuzzer request-parser target with clang (build-fuzz/)
 #   make bench      bench/run --quick (see bench/README.md)
 
+# PHP=auto|zts|system: the PHP Torus links (tools/choose-php).
+#   zts     the thread-safe PHP tools/build-php compiles once (about 20 minutes) and
+#           caches under /var/cache/torus: several executors per core
+#   system  Debian's own NTS libphp8.2-embed and its packaged extensions (a minute
+#           or two of apt-get): one executor per core
+#   auto    zts when it is cached, else system (the default)
+# make test tests both: the whole suite against zts, the end-to-end suite against system.
 # PHP_VERSION=8.2|8.3|8.4: the PHP branch tools/build-php builds and Torus links
 # (default 8.2 until Torus is tested against 8.4: see tools/build-php).
+PHP ?= auto
 ifdef PHP_VERSION
 export PHP_VERSION
 endif
@@ -24,18 +32,19 @@ all: build
 deps:
 	@tools/install-deps build test
 
+# The ZTS PHP, built once into the cache; make build picks it up afterwards.
 php: deps
 	@tools/build-php >/dev/null
 
-# $(1): build folder, $(2): extra cmake flags
+# $(1): build folder, $(2): extra cmake flags, $(3): the PHP (auto, zts, system)
 define configure
-	@php_config=$$(tools/build-php | tail -n 1) && \
+	@php_config=$$(tools/choose-php $(3) | tail -n 1) && \
 	cmake -S . -B $(1) -DPHP_CONFIG="$$php_config" $(2) >/dev/null
 	@cmake --build $(1) -j$(JOBS)
 endef
 
 build: deps
-	$(call configure,build,)
+	$(call configure,build,,$(PHP))
 
 run: build
 	@echo "Serving examples/hello in worker mode on http://127.0.0.1:8080 (Ctrl-C stops)"
@@ -52,22 +61,33 @@ run-symfony: build
 	build/torus --listen 127.0.0.1:8080 --root examples/symfony/public \
 	    --worker examples/symfony/public/worker.php $(RUN_FLAGS)
 
-test: build
+# PHP=auto: every test against the ZTS PHP (build/), then the end-to-end
+# tests against Debian's (build-system/). PHP=zts or PHP=system: every test
+# against that one only, in build/.
+test: deps
+ifeq ($(PHP),auto)
+	$(call configure,build,,zts)
 	cd build && ctest $(CTEST_FLAGS)
+	$(call configure,build-system,,system)
+	cd build-system && ctest $(CTEST_FLAGS) -L e2e
+else
+	$(call configure,build,,$(PHP))
+	cd build && ctest $(CTEST_FLAGS)
+endif
 	$(MAKE) --no-print-directory fuzz-run
 
 test-asan: deps
-	$(call configure,build-asan,-DTORUS_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug)
+	$(call configure,build-asan,-DTORUS_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug,zts)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_FLAGS)
 
 test-tsan: deps
-	$(call configure,build-tsan,-DTORUS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug)
+	$(call configure,build-tsan,-DTORUS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug,zts)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	    ctest $(CTEST_FLAGS)
 
 # Only the fuzz target: it compiles the parser's sources itself and needs no libphp.
 fuzz: deps
-	@php_config=$$(tools/build-php | tail -n 1) && \
+	@php_config=$$(tools/choose-php auto 2>/dev/null | tail -n 1) && \
 	cmake -S . -B build-fuzz -DPHP_CONFIG="$$php_config" -DCMAKE_C_COMPILER=clang -DTORUS_FUZZ=ON \
 	      -DTORUS_SANITIZE=address >/dev/null
 	@cmake --build build-fuzz -j$(JOBS) --target fuzz_http

@@ -1,5 +1,11 @@
-# Locate a thread-safe (ZTS) PHP >= 8.2 with the embed SAPI and define the
-# imported target php::embed. An NTS PHP is refused here, at configure time.
+# Locate a PHP >= 8.2 with the embed SAPI and define the imported target
+# php::embed. Two kinds are accepted:
+#   - a thread-safe (ZTS) PHP, tools/build-php's (found in its cache when
+#     PHP_CONFIG is not given): several executor threads per shard;
+#   - Debian's own non-thread-safe (NTS) libphpX.Y-embed, with PHP_CONFIG
+#     pointing at php-configX.Y (make build PHP=system): one executor per
+#     shard process, Debian's packaged extensions and php.ini.
+# TORUS_PHP_ZTS (ON/OFF) tells which one was found.
 
 if(NOT PHP_CONFIG)
   set(_php_cache "$ENV{TORUS_PHP_CACHE}")
@@ -44,21 +50,30 @@ if(PHP_VERSION_ID_STR LESS 80200)
   message(FATAL_ERROR "PHP ${PHP_VERSION_ID_STR} at ${PHP_CONFIG} is too old: Torus needs PHP >= 8.2")
 endif()
 file(STRINGS "${PHP_INCLUDE_DIR}/main/php_config.h" _php_zts REGEX "^#define ZTS 1")
-if(NOT _php_zts)
-  message(FATAL_ERROR "The PHP at ${PHP_CONFIG} is not thread-safe (NTS): Torus runs one interpreter per "
-                      "thread and needs a ZTS build. Run tools/build-php to build one from Debian's PHP "
-                      "source, or pass -DPHP_CONFIG= of a PHP configured with --enable-zts --enable-embed.")
+if(_php_zts)
+  set(TORUS_PHP_ZTS ON)
+  set(_php_kind "ZTS")
+else()
+  set(TORUS_PHP_ZTS OFF)
+  set(_php_kind "NTS: one executor per shard")
 endif()
 
+# libphp.a / libphp.so of a PHP built with --enable-embed, else Debian's
+# libphpX.Y.so (package libphpX.Y-embed) beside the headers of phpX.Y-dev.
+math(EXPR _php_major "${PHP_VERSION_ID_STR} / 10000")
+math(EXPR _php_minor "(${PHP_VERSION_ID_STR} / 100) % 100")
+set(PHP_STATIC OFF)
 if(EXISTS "${PHP_PREFIX}/lib/libphp.a")
   set(PHP_LIBRARY "${PHP_PREFIX}/lib/libphp.a")
   set(PHP_STATIC ON)
 elseif(EXISTS "${PHP_PREFIX}/lib/libphp.so")
   set(PHP_LIBRARY "${PHP_PREFIX}/lib/libphp.so")
-  set(PHP_STATIC OFF)
+elseif(EXISTS "${PHP_PREFIX}/lib/libphp${_php_major}.${_php_minor}.so")
+  set(PHP_LIBRARY "${PHP_PREFIX}/lib/libphp${_php_major}.${_php_minor}.so")
 else()
-  message(FATAL_ERROR "No libphp.a or libphp.so under ${PHP_PREFIX}/lib: the PHP at ${PHP_CONFIG} was "
-                      "built without the embed SAPI; configure it with --enable-embed (tools/build-php does)")
+  message(FATAL_ERROR "No libphp.a, libphp.so or libphp${_php_major}.${_php_minor}.so under ${PHP_PREFIX}/lib: "
+                      "the PHP at ${PHP_CONFIG} has no embed SAPI. Install Debian's "
+                      "libphp${_php_major}.${_php_minor}-embed, or build a ZTS PHP with tools/build-php.")
 endif()
 
 separate_arguments(_php_libs UNIX_COMMAND "${PHP_LIBS}")
@@ -74,7 +89,13 @@ set(_php_extra)
 if(PHP_STATIC)
   set(_php_extra stdc++)
 endif()
-target_link_libraries(php::embed INTERFACE ${_php_ldflags} ${_php_libs} ${_php_extra} m dl)
+# A shared libphp brings its own dependencies (its DT_NEEDED); a static one
+# needs php-config's list, which names -dev packages a shared one never needs.
+if(PHP_STATIC)
+  target_link_libraries(php::embed INTERFACE ${_php_ldflags} ${_php_libs} ${_php_extra} m dl)
+else()
+  target_link_libraries(php::embed INTERFACE m dl)
+endif()
 target_compile_definitions(php::embed INTERFACE TORUS_PHP_EXTENSION_DIR="${PHP_EXTENSION_DIR}")
 
-message(STATUS "PHP ${PHP_VERSION_ID_STR} (ZTS) from ${PHP_PREFIX}, library ${PHP_LIBRARY}")
+message(STATUS "PHP ${PHP_VERSION_ID_STR} (${_php_kind}) from ${PHP_PREFIX}, library ${PHP_LIBRARY}")

@@ -23,12 +23,31 @@ static void print_version(void)
     printf("llhttp %d.%d.%d\n", LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR, LLHTTP_VERSION_PATCH);
 }
 
+/*
+ * What the linked PHP cannot do: an NTS PHP (Debian's libphpX.Y-embed) has
+ * one interpreter per process, so one executor per shard. TORUS_OK or
+ * TORUS_ERROR with the message in err.
+ */
+static int check_php_support(const struct torus_config *cfg, char *err, size_t err_size)
+{
+    if (cfg->php_threads_per_core > 1 && !torus_sapi_thread_safe()) {
+        snprintf(err, err_size,
+                 "--php-threads-per-core %d: this torus is linked with PHP %s, which runs one "
+                 "executor per shard; several per core need the ZTS build (make build PHP=zts)",
+                 cfg->php_threads_per_core, torus_sapi_php_version());
+        return TORUS_ERROR;
+    }
+    return TORUS_OK;
+}
+
 int main(int argc, char **argv)
 {
     struct torus_config cfg;
     char err[TORUS_CONFIG_ERROR_SIZE];
     torus_config_defaults(&cfg);
     int rc = torus_config_parse(&cfg, argc, argv, err, sizeof(err));
+    if (rc == TORUS_OK)
+        rc = check_php_support(&cfg, err, sizeof(err));
     int exit_code;
     if (rc == TORUS_ERROR) {
         fprintf(stderr, "torus: %s\n", err);

@@ -652,8 +652,10 @@ static void serve_classic(struct torus_sapi_thread *t, struct torus_request *req
  */
 static void thread_context_acquire(void)
 {
+#ifdef ZTS
     (void)ts_resource(0);
     ZEND_TSRMLS_CACHE_UPDATE();
+#endif
 #ifdef ZEND_SIGNALS
     SIGG(reset) = 0;
 #endif
@@ -670,6 +672,14 @@ static void thread_context_acquire(void)
     torus_sapi_filter_functions_wrap();
 }
 
+/* Frees the calling thread's PHP context (ZTS); an NTS PHP has one, the process's, kept. */
+static void thread_context_release(void)
+{
+#ifdef ZTS
+    ts_free_thread();
+#endif
+}
+
 static int classic_main(struct torus_sapi_thread *t)
 {
     struct torus_request *request;
@@ -677,8 +687,12 @@ static int classic_main(struct torus_sapi_thread *t)
         serve_classic(t, request);
         if (t->config->max_requests && ++t->requests_served >= t->config->max_requests) {
             torus_sapi_note(t, TORUS_EVENT_RESTART_MAX_REQUESTS);
-            /* --max-requests: a fresh interpreter context for this thread. */
-            ts_free_thread();
+            /*
+             * --max-requests: a fresh interpreter context for this thread
+             * (ZTS). An NTS PHP has only the process's, which each request
+             * already leaves as php_request_shutdown() found it.
+             */
+            thread_context_release();
             thread_context_acquire();
             SG(server_context) = t;
             t->requests_served = 0;
@@ -705,7 +719,7 @@ int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_execut
 
     struct torus_sapi_thread *t = calloc(1, sizeof(*t));
     if (slow_path(!t)) {
-        ts_free_thread();
+        thread_context_release();
         return TORUS_ERROR;
     }
     t->config = cfg;
@@ -724,6 +738,6 @@ int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_execut
     free(t->strings);
     free(t->scratch);
     free(t);
-    ts_free_thread();
+    thread_context_release();
     return result;
 }

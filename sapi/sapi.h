@@ -1,5 +1,6 @@
 /*
- * The PHP SAPI of Torus: a persistent ZTS interpreter per executor thread.
+ * The PHP SAPI of Torus: a persistent interpreter per executor thread (ZTS:
+ * several per process; Debian's NTS PHP: the process's one, one executor).
  *
  * Process-wide start-up (torus_sapi_startup) happens once on the main thread
  * before any shard starts; each executor thread then calls
@@ -66,5 +67,11 @@ void torus_sapi_time_limit_extend(uint64_t ns);
 
 /* "8.2.32 (ZTS)": the linked PHP's version, for --version and the start-up line. */
 const char *torus_sapi_php_version(void);
+
+/*
+ * Whether the linked PHP is thread-safe (ZTS: several executor threads per
+ * shard). An NTS PHP (Debian's libphpX.Y-embed) runs one executor per shard.
+ */
+bool torus_sapi_thread_safe(void);
 
 #endif

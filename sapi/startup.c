@@ -28,6 +28,14 @@ extern sapi_module_struct torus_sapi_module; /* sapi.c */
 static bool php_started;
 static char *ini_entries;
 
+/* TSRM's shutdown (ZTS); an NTS PHP has none. */
+static void tsrm_stop(void)
+{
+#ifdef ZTS
+    tsrm_shutdown();
+#endif
+}
+
 bool torus_sapi_php_started(void)
 {
     return php_started;
@@ -73,10 +81,14 @@ void *dlopen(const char *file, int mode)
     return next_dlopen(file, mode & ~RTLD_DEEPBIND);
 }
 
-/* The opcache shared object to load, or NULL (built in, or not there, or loaded by -d). */
+/*
+ * The opcache shared object to load, or NULL (built in, or not there, or
+ * loaded by -d, or an NTS PHP: Debian's, whose conf.d loads it as
+ * 10-opcache.ini when php-opcache is installed and enabled).
+ */
 static const char *opcache_path(const struct torus_config *cfg, char *path, size_t size)
 {
-#if PHP_VERSION_ID >= 80500 || defined(__SANITIZE_THREAD__)
+#if PHP_VERSION_ID >= 80500 || defined(__SANITIZE_THREAD__) || !defined(ZTS)
     /*
      * PHP >= 8.5: opcache is part of the engine. ThreadSanitizer builds run
      * without it: the executors read the interned strings one of them has
@@ -152,6 +164,7 @@ static int php_start(const struct torus_config *cfg, int max_threads, char *err,
      */
     setenv("ZEND_DONT_UNLOAD_MODULES", "1", 0);
 #endif
+#ifdef ZTS
     if (max_threads < 1)
         max_threads = 1;
     if (!tsrm_startup(max_threads + 1, 1, 0, NULL)) {
@@ -161,6 +174,9 @@ static int php_start(const struct torus_config *cfg, int max_threads, char *err,
     php_reserve_tsrm_memory();
     (void)ts_resource(0);
     ZEND_TSRMLS_CACHE_UPDATE();
+#else
+    (void)max_threads; /* NTS: one interpreter per process, its executor's */
+#endif
     zend_signal_startup();
 
     torus_sapi_module.ini_defaults = on_ini_defaults;
@@ -171,7 +187,7 @@ static int php_start(const struct torus_config *cfg, int max_threads, char *err,
     if (!ini_entries) {
         snprintf(err, err_size, "out of memory while preparing PHP's settings");
         sapi_shutdown();
-        tsrm_shutdown();
+        tsrm_stop();
         return TORUS_ERROR;
     }
     sapi_module.ini_entries = ini_entries;
@@ -180,7 +196,7 @@ static int php_start(const struct torus_config *cfg, int max_threads, char *err,
     if (sapi_module.startup(&sapi_module) == FAILURE) {
         snprintf(err, err_size, "PHP %s failed to start (see the PHP messages above)", PHP_VERSION);
         sapi_shutdown();
-        tsrm_shutdown();
+        tsrm_stop();
         free(ini_entries);
         ini_entries = NULL;
         return TORUS_ERROR;
@@ -308,7 +324,7 @@ void torus_sapi_shutdown(void)
     if (sapi_module.shutdown)
         sapi_module.shutdown(&sapi_module);
     sapi_shutdown();
-    tsrm_shutdown();
+    tsrm_stop();
     torus_sapi_server_shutdown();
     free(ini_entries);
     ini_entries = NULL;
@@ -317,5 +333,18 @@ void torus_sapi_shutdown(void)
 
 const char *torus_sapi_php_version(void)
 {
+#ifdef ZTS
     return PHP_VERSION " (ZTS)";
+#else
+    return PHP_VERSION " (NTS)";
+#endif
+}
+
+bool torus_sapi_thread_safe(void)
+{
+#ifdef ZTS
+    return true;
+#else
+    return false;
+#endif
 }

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torus_harness as h  # noqa: E402
@@ -55,13 +56,19 @@ class CommandLine(h.ServerTestCase):
     def base_args(self):
         return ["--listen", "127.0.0.1:%d" % h.free_port(), "--root", self.root_dir]
 
-    def test_version_mentions_zts(self):
+    def test_version_names_php_and_its_thread_safety(self):
         code, out, err = run("--version")
         self.assertEqual(code, 0, err)
         text = out + err
-        self.assertIn("ZTS", text)
+        self.assertRegex(text, r"(?m)^PHP \d+\.\d+\.\d+ \((ZTS|NTS)\)$")
         self.assertRegex(text.lower(), r"torus")
-        self.assertRegex(text, r"\d+\.\d+")
+
+    @unittest.skipUnless(h.php_kind() == "NTS", "a ZTS PHP runs several executors per shard")
+    def test_nts_php_refuses_several_executors_per_core(self):
+        # Debian's NTS PHP has one interpreter per process: the flag is refused
+        # before anything starts, and the message says what to build instead.
+        self.assertUsageError(self.base_args() + ["--php-threads-per-core", "2"],
+                              "--php-threads-per-core", "NTS", "PHP=zts")
 
     def test_modules_lists_extensions_like_php_m(self):
         code, out, err = run("--modules")

@@ -268,6 +268,7 @@ class LaravelWorker(AppTestCase):
         self.assertIsNotNone(c.conn, "the keep-alive connection was closed")
 
 
+@h.needs_zts("two executors in one shard")
 class LaravelWorkerTwoExecutors(AppTestCase):
     """Two executors (two PHP threads, each with its own booted application)
     and clients in parallel: each client's session stays its own."""

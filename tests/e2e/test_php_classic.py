@@ -41,10 +41,20 @@ os.environ[ENV_NAME] = ENV_VALUE
 # ---------------------------------------------------------------------------
 
 
+# PHP's own defaults, for a torus linked with Debian's NTS PHP, whose
+# php.ini (production: output_buffering=4096, upload_max_filesize=2M...) is
+# otherwise read: these tests assert what scripts do under the defaults
+# they set with -d, as with the ZTS build, which has no php.ini. Debian's
+# conf.d (the extensions) is still read.
+NO_PHP_INI = os.path.join(FIXTURES, "empty.ini")
+
+
 class PhpServer(h.Server):
     """A Server that also passes `-d KEY=VALUE` for each of defines."""
 
     def __init__(self, root, workdir, defines=(), **options):
+        if h.php_kind() == "NTS" and "php_ini" not in options:
+            options["php_ini"] = NO_PHP_INI
         super().__init__(root, workdir, **options)
         self.defines = list(defines)
 
@@ -712,6 +722,7 @@ class Opcache(PhpTestCase):
         self.assertGreaterEqual(data["cached_scripts"], 1)
 
 
+@h.needs_zts("two executors in one shard")
 class Executors(PhpTestCase):
     php_options = {"php_threads_per_core": 2}
 

@@ -737,6 +737,30 @@ def torus_only(why):
     return unittest.skipIf(REFERENCE == "nginx", "torus only: " + why)
 
 
+_php_kind = None
+
+
+def php_kind():
+    """"ZTS" or "NTS": the PHP the torus under test is linked with (its
+    --version line), so that a test of several executors per core is
+    skipped against Debian's NTS PHP (make build PHP=system)."""
+    global _php_kind
+    if _php_kind is None:
+        try:
+            out = subprocess.run([TORUS_BIN, "--version"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, timeout=30).stdout.decode()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        _php_kind = "NTS" if "(NTS)" in out else "ZTS"
+    return _php_kind
+
+
+def needs_zts(why):
+    """Skips a test (or class) against an NTS PHP, saying why."""
+    return unittest.skipIf(REFERENCE != "nginx" and php_kind() == "NTS",
+                           "needs a ZTS PHP: " + why)
+
+
 class ServerTestCase(unittest.TestCase):
     """Starts one server for the class (server_options; None for none) over a
     fresh document root; per-test servers come from start_server(). After a

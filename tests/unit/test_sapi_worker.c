@@ -409,7 +409,8 @@ int main(void)
     test_frankenphp_alias(&config);
     test_max_requests(&config);
     test_start_failures(&config);
-    test_two_workers(&config);
+    if (torus_sapi_thread_safe()) /* an NTS PHP has one interpreter per process */
+        test_two_workers(&config);
     test_not_in_worker_mode(&config);
 
     torus_sapi_shutdown();
