@@ -29,8 +29,9 @@ RUN_FLAGS ?=
 
 all: build
 
+# What building needs; the test targets add what testing needs.
 deps:
-	@tools/install-deps build test
+	@tools/install-deps build
 
 # The ZTS PHP, built once into the cache; make build picks it up afterwards.
 php: deps
@@ -65,6 +66,7 @@ run-symfony: build
 # tests against Debian's (build-system/). PHP=zts or PHP=system: every test
 # against that one only, in build/.
 test: deps
+	@tools/install-deps test
 ifeq ($(PHP),auto)
 	$(call configure,build,,zts)
 	cd build && ctest $(CTEST_FLAGS)
@@ -77,16 +79,19 @@ endif
 	$(MAKE) --no-print-directory fuzz-run
 
 test-asan: deps
+	@tools/install-deps test
 	$(call configure,build-asan,-DTORUS_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug,zts)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 ctest $(CTEST_FLAGS)
 
 test-tsan: deps
+	@tools/install-deps test
 	$(call configure,build-tsan,-DTORUS_SANITIZE=thread -DCMAKE_BUILD_TYPE=Debug,zts)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
 	    ctest $(CTEST_FLAGS)
 
 # Only the fuzz target: it compiles the parser's sources itself and needs no libphp.
 fuzz: deps
+	@tools/install-deps test
 	@php_config=$$(tools/choose-php auto 2>/dev/null | tail -n 1) && \
 	cmake -S . -B build-fuzz -DPHP_CONFIG="$$php_config" -DCMAKE_C_COMPILER=clang -DTORUS_FUZZ=ON \
 	      -DTORUS_SANITIZE=address >/dev/null
