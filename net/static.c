@@ -437,9 +437,9 @@ static bool static_entry_is_current(const struct static_entry *entry, const stru
            entry->ctime.tv_sec == st->st_ctim.tv_sec && entry->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-/* Reads the whole file into a new entry (one reference, not in the table), or NULL. */
-static struct static_entry *static_entry_load(int fd, const char *filename, size_t filename_len,
-                                              uint64_t hash, const struct stat *st, time_t now)
+/* A new entry (one reference, not in the table) holding a copy of data (st->st_size bytes), or NULL. */
+static struct static_entry *static_entry_make(const char *filename, size_t filename_len, uint64_t hash,
+                                              const struct stat *st, const char *data, time_t now)
 {
     size_t size = (size_t)st->st_size;
     size_t allocation = sizeof(struct static_entry) + filename_len + 1 + size;
@@ -452,18 +452,7 @@ static struct static_entry *static_entry_load(int fd, const char *filename, size
     entry->filename[filename_len] = '\0';
     entry->filename_len = filename_len;
     entry->data = entry->filename + filename_len + 1;
-
-    size_t done = 0;
-    while (done < size) {
-        ssize_t n = pread(fd, entry->data + done, size - done, (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(entry); /* unreadable or shrunk meanwhile: sent from the descriptor instead */
-            return NULL;
-        }
-        done += (size_t)n;
-    }
+    memcpy(entry->data, data, size);
     entry->hash = hash;
     entry->references = 1;
     entry->validated_at = now;
@@ -515,49 +504,110 @@ static int static_respond_from_entry(struct static_entry *entry,
     return TORUS_OK;
 }
 
-int torus_static_respond(struct torus_static_cache *cache, const char *filename,
-                         size_t filename_len, const struct torus_static_request *req,
-                         struct torus_static_response *resp)
+size_t torus_static_cache_max_entry(const struct torus_static_cache *cache)
+{
+    return cache->max_entry;
+}
+
+int torus_static_open(const char *filename, size_t read_max, struct torus_static_file *file)
+{
+    file->data = NULL;
+    file->error = 0;
+    /* O_NONBLOCK: should the name have become a fifo since routing, open() must not wait. */
+    file->fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (slow_path(file->fd < 0)) {
+        file->error = errno;
+        return TORUS_ERROR;
+    }
+    if (slow_path(fstat(file->fd, &file->st) != 0 || !S_ISREG(file->st.st_mode))) {
+        torus_static_file_release(file);
+        file->error = ENOENT;
+        return TORUS_ERROR;
+    }
+    size_t size = (size_t)file->st.st_size;
+    if ((uint64_t)file->st.st_size > read_max)
+        return TORUS_OK;
+    file->data = malloc(size ? size : 1);
+    if (slow_path(!file->data))
+        return TORUS_OK; /* sent from the descriptor instead */
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pread(file->fd, file->data + done, size - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(file->data); /* unreadable or shrunk meanwhile: sent from the descriptor instead */
+            file->data = NULL;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return TORUS_OK;
+}
+
+void torus_static_file_release(struct torus_static_file *file)
+{
+    if (file->fd >= 0)
+        close(file->fd);
+    file->fd = -1;
+    free(file->data);
+    file->data = NULL;
+}
+
+/* The cached entry for filename, moved to the front of the LRU; NULL when absent or stale. */
+static struct static_entry *static_cache_take_current(struct torus_static_cache *cache, uint64_t hash,
+                                                      const char *filename, size_t filename_len,
+                                                      const struct stat *st)
+{
+    struct static_entry *entry = static_cache_find(cache, hash, filename, filename_len);
+    if (entry == NULL)
+        return NULL;
+    if (!static_entry_is_current(entry, st)) {
+        static_cache_remove(cache, entry);
+        return NULL;
+    }
+    static_lru_unlink(cache, entry);
+    static_lru_push_first(cache, entry);
+    return entry;
+}
+
+bool torus_static_has(struct torus_static_cache *cache, const char *filename, size_t filename_len,
+                      const struct stat *st)
+{
+    struct static_entry *entry =
+        static_cache_find(cache, static_hash(filename, filename_len), filename, filename_len);
+    return entry != NULL && static_entry_is_current(entry, st);
+}
+
+int torus_static_respond_cached(struct torus_static_cache *cache, const char *filename,
+                                size_t filename_len, const struct torus_static_request *req,
+                                struct torus_static_response *resp)
 {
     static_response_clear(resp);
     uint64_t hash = static_hash(filename, filename_len);
-    struct static_entry *entry = static_cache_find(cache, hash, filename, filename_len);
-    if (entry != NULL) {
-        if (req->st) {
-            if (!static_entry_is_current(entry, req->st)) {
-                static_cache_remove(cache, entry);
-                entry = NULL;
-            }
-        } else if (entry->validated_at != req->now) {
-            struct stat st;
-            if (stat(filename, &st) == 0 && static_entry_is_current(entry, &st)) {
-                entry->validated_at = req->now;
-            } else {
-                static_cache_remove(cache, entry);
-                entry = NULL;
-            }
-        }
-        if (entry != NULL) {
-            static_lru_unlink(cache, entry);
-            static_lru_push_first(cache, entry);
-            return static_respond_from_entry(entry, req, resp);
-        }
-    }
+    struct static_entry *entry = static_cache_take_current(cache, hash, filename, filename_len, req->st);
+    if (entry == NULL)
+        return TORUS_AGAIN;
+    return static_respond_from_entry(entry, req, resp);
+}
 
-    /* O_NONBLOCK: should the name have become a fifo since routing, open() must not wait. */
-    int fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (slow_path(fd < 0))
-        return static_respond_failure(resp, errno);
-    struct stat st;
-    if (slow_path(fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-        close(fd);
-        return static_respond_failure(resp, ENOENT);
-    }
+int torus_static_respond_opened(struct torus_static_cache *cache, const char *filename,
+                                size_t filename_len, const struct torus_static_request *req,
+                                struct torus_static_file *file, struct torus_static_response *resp)
+{
+    static_response_clear(resp);
+    if (file->fd < 0)
+        return static_respond_failure(resp, file->error ? file->error : ENOENT);
+    const struct stat *st = &file->st;
+    uint64_t hash = static_hash(filename, filename_len);
+    struct static_entry *entry = static_cache_take_current(cache, hash, filename, filename_len, st);
+    if (entry != NULL)
+        return static_respond_from_entry(entry, req, resp);
 
-    if ((uint64_t)st.st_size <= cache->max_entry && (uint64_t)st.st_size < cache->max_total) {
-        entry = static_entry_load(fd, filename, filename_len, hash, &st, req->now);
+    if (file->data && (uint64_t)st->st_size <= cache->max_entry &&
+        (uint64_t)st->st_size < cache->max_total) {
+        entry = static_entry_make(filename, filename_len, hash, st, file->data, req->now);
         if (entry != NULL) {
-            close(fd);
             if (entry->charge <= cache->max_total)
                 static_cache_insert(cache, entry);
             int result = static_respond_from_entry(entry, req, resp);
@@ -566,21 +616,52 @@ int torus_static_respond(struct torus_static_cache *cache, const char *filename,
         }
     }
 
-    struct static_file file;
-    static_file_describe(&file, filename, filename_len, &st);
+    struct static_file described;
+    static_file_describe(&described, filename, filename_len, st);
     uint64_t first, length;
-    if (slow_path(static_build_head(&file, req, resp, &first, &length) != TORUS_OK)) {
-        close(fd);
+    if (slow_path(static_build_head(&described, req, resp, &first, &length) != TORUS_OK))
         return static_respond_failure(resp, EIO);
-    }
-    if (length == 0) {
-        close(fd);
+    if (length == 0)
         return TORUS_OK;
-    }
-    resp->fd = fd;
+    resp->fd = file->fd;
+    file->fd = -1; /* the response owns it now */
     resp->offset = first;
     resp->length = length;
     return TORUS_OK;
+}
+
+int torus_static_respond(struct torus_static_cache *cache, const char *filename,
+                         size_t filename_len, const struct torus_static_request *req,
+                         struct torus_static_response *resp)
+{
+    struct stat st;
+    struct torus_static_request checked = *req;
+    if (checked.st == NULL) {
+        /* Trusted during the second it was last validated in, else one stat(). */
+        struct static_entry *entry =
+            static_cache_find(cache, static_hash(filename, filename_len), filename, filename_len);
+        if (entry != NULL && entry->validated_at == req->now) {
+            static_response_clear(resp);
+            static_lru_unlink(cache, entry);
+            static_lru_push_first(cache, entry);
+            return static_respond_from_entry(entry, req, resp);
+        }
+        if (stat(filename, &st) == 0) {
+            checked.st = &st;
+            if (entry != NULL && static_entry_is_current(entry, &st))
+                entry->validated_at = req->now;
+        } else if (entry != NULL) {
+            static_cache_remove(cache, entry); /* gone */
+        }
+    }
+    if (checked.st != NULL &&
+        torus_static_respond_cached(cache, filename, filename_len, &checked, resp) == TORUS_OK)
+        return TORUS_OK;
+    struct torus_static_file file;
+    torus_static_open(filename, cache->max_entry, &file);
+    int result = torus_static_respond_opened(cache, filename, filename_len, req, &file, resp);
+    torus_static_file_release(&file);
+    return result;
 }
 
 void torus_static_response_release(struct torus_static_cache *cache,

@@ -16,10 +16,17 @@
  *
  * Small files are answered from memory: each shard's I/O thread owns a
  * torus_static_cache that keeps files of at most max_entry bytes with their
- * precomputed header lines, revalidates an entry with one stat() at most once
- * a second and evicts the least recently used entries past max_total bytes.
- * Larger files are answered with an open file descriptor, an offset and a
- * length that the I/O thread sends with io_uring.
+ * precomputed header lines, checks an entry against the stat() routing made
+ * and evicts the least recently used entries past max_total bytes. Larger
+ * files are answered with an open file descriptor, an offset and a length
+ * that the I/O thread sends with io_uring.
+ *
+ * The I/O thread makes no file-system call here: torus_static_respond_cached()
+ * answers from the cache or says the file must be opened;
+ * torus_static_open() does that on the shard's file-system worker
+ * (net/fs_worker.h), and torus_static_respond_opened() answers with what it
+ * found. torus_static_respond() is the two together, for callers that may
+ * block (the tests).
  *
  * Methods other than GET and HEAD are the caller's business (nginx answers
  * 405 for a POST to a static file).
@@ -87,8 +94,54 @@ struct torus_static_cache *torus_static_cache_new(size_t max_entry, size_t max_t
  */
 void torus_static_cache_free(struct torus_static_cache *cache);
 
+/* What torus_static_open() found: the file, opened, and its bytes when small. */
+struct torus_static_file {
+    int fd;         /* O_RDONLY, or -1 when it could not be opened (error says why) */
+    int error;      /* errno of a failure: ENOENT (also: not a regular file), EACCES... */
+    struct stat st; /* fstat() of fd */
+    char *data;     /* all st.st_size bytes when at most read_max, else NULL (malloc'd) */
+};
+
 /*
- * Builds the response to req for the regular file `filename` (absolute,
+ * Opens `filename` for a response and, when it is a regular file of at most
+ * read_max bytes, reads it whole. Blocks on the file system: the shard's
+ * file-system worker calls it. TORUS_OK, or TORUS_ERROR with file->error set
+ * (file->fd is then -1). torus_static_file_release() frees what it holds.
+ */
+int torus_static_open(const char *filename, size_t read_max, struct torus_static_file *file);
+
+/* Closes the descriptor and frees the bytes a torus_static_file holds; safe to call twice. */
+void torus_static_file_release(struct torus_static_file *file);
+
+/* The largest file the cache keeps: the read_max to give torus_static_open(). */
+size_t torus_static_cache_max_entry(const struct torus_static_cache *cache);
+
+/* Without any system call: whether the cache holds filename as st describes it. */
+bool torus_static_has(struct torus_static_cache *cache, const char *filename, size_t filename_len,
+                      const struct stat *st);
+
+/*
+ * Without any system call: answers req from the cache when it holds the
+ * file as req->st (required) describes it: TORUS_OK, *resp filled as by
+ * torus_static_respond(). TORUS_AGAIN when the file must be opened first
+ * (torus_static_open(), then torus_static_respond_opened()).
+ */
+int torus_static_respond_cached(struct torus_static_cache *cache, const char *filename,
+                                size_t filename_len, const struct torus_static_request *req,
+                                struct torus_static_response *resp);
+
+/*
+ * Answers req with what torus_static_open() found, keeping a small file in
+ * the cache (its bytes are copied) and taking file->fd for a large one
+ * (file->fd becomes -1: dup() it first to answer several requests with one
+ * torus_static_file). Results as torus_static_respond(); no system call.
+ */
+int torus_static_respond_opened(struct torus_static_cache *cache, const char *filename,
+                                size_t filename_len, const struct torus_static_request *req,
+                                struct torus_static_file *file, struct torus_static_response *resp);
+
+/*
+ * Blocking (never on an I/O thread): builds the response to req for the regular file `filename` (absolute,
  * NUL-terminated; filename_len its length). Returns TORUS_OK with *resp filled
  * whatever the status, or TORUS_ERROR when the file cannot be opened or is not
  * a regular file any more: resp->status then says what to answer (403 when
