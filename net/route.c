@@ -475,24 +475,29 @@ static void route_memo_restore(const struct torus_route_memo_slot *slot, const c
     route->st = slot->st;
 }
 
-int torus_route_resolve_memo(const struct torus_router *router, struct torus_route_memo *memo,
-                             const char *path, size_t path_len, struct torus_route *route)
+bool torus_route_memo_find(const struct torus_route_memo *memo, const char *path, size_t path_len,
+                           struct torus_route *route)
 {
     if (path_len >= TORUS_ROUTE_MEMO_PATH)
-        return torus_route_resolve(router, path, path_len, route);
+        return false;
     for (unsigned i = 0; i < TORUS_ROUTE_MEMO_SLOTS; i++) {
         const struct torus_route_memo_slot *slot = &memo->slots[i];
         if (slot->generation == memo->generation && slot->path_len == path_len &&
             memcmp(slot->path, path, path_len) == 0) {
             route_memo_restore(slot, path, route);
-            return TORUS_OK;
+            return true;
         }
     }
-    int rc = torus_route_resolve(router, path, path_len, route);
-    if (rc != TORUS_OK || route->filename_len >= sizeof(memo->slots[0].filename) ||
+    return false;
+}
+
+void torus_route_memo_store(struct torus_route_memo *memo, const char *path, size_t path_len,
+                            const struct torus_route *route)
+{
+    if (path_len >= TORUS_ROUTE_MEMO_PATH || route->filename_len >= sizeof(memo->slots[0].filename) ||
         route->script_name_len >= sizeof(memo->slots[0].script_name) ||
         route->location_len >= sizeof(memo->slots[0].location))
-        return rc;
+        return;
     struct torus_route_memo_slot *slot = &memo->slots[memo->next];
     memo->next = (memo->next + 1) % TORUS_ROUTE_MEMO_SLOTS;
     slot->generation = memo->generation;
@@ -508,5 +513,15 @@ int torus_route_resolve_memo(const struct torus_router *router, struct torus_rou
     slot->path_info_len = route->path_info_len;
     slot->path_info_offset = route->path_info_len ? (size_t)(route->path_info - path) : 0;
     slot->st = route->st;
+}
+
+int torus_route_resolve_memo(const struct torus_router *router, struct torus_route_memo *memo,
+                             const char *path, size_t path_len, struct torus_route *route)
+{
+    if (torus_route_memo_find(memo, path, path_len, route))
+        return TORUS_OK;
+    int rc = torus_route_resolve(router, path, path_len, route);
+    if (rc == TORUS_OK)
+        torus_route_memo_store(memo, path, path_len, route);
     return rc;
 }

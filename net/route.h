@@ -156,7 +156,22 @@ static inline void torus_route_memo_forget(struct torus_route_memo *memo)
     memo->generation++;
 }
 
-/* torus_route_resolve() through the memo: the same result, without a new stat() on a hit. */
+/*
+ * Without any system call: fills *route with what the memo holds for path
+ * (PATH_INFO pointing into this path) and returns true, or returns false.
+ */
+bool torus_route_memo_find(const struct torus_route_memo *memo, const char *path, size_t path_len,
+                           struct torus_route *route);
+
+/* Remembers route (resolved for path) until the memo is next forgotten; long ones are not kept. */
+void torus_route_memo_store(struct torus_route_memo *memo, const char *path, size_t path_len,
+                            const struct torus_route *route);
+
+/*
+ * torus_route_resolve() through the memo: the same result, without a new
+ * stat() on a hit. Blocks on a miss: the I/O thread resolves misses on its
+ * file-system worker instead (net/route_lookup.h).
+ */
 int torus_route_resolve_memo(const struct torus_router *router, struct torus_route_memo *memo,
                              const char *path, size_t path_len, struct torus_route *route);
 
