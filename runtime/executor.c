@@ -1,23 +1,11 @@
 /*
  * PHP executor threads and their side of the handoff.
  *
- * Sleeping and waking, without a lost wake-up (Dekker's pattern):
- *   executor, when its requests ring looks empty:
- *       sleeping = 1; full fence; look at the ring again; if still empty,
- *       futex_wait(&sleeping, 1) — which returns at once if the I/O thread
- *       has already reset sleeping to 0.
- *   I/O thread, after pushing a request (its tail store):
- *       full fence; if sleeping == 1: sleeping = 0, futex_wake(&sleeping).
- * Each side stores one location and then loads the other's. Acquire and
- * release alone do not order a store before a later load of another location
- * (x86 keeps them in order only with a locked instruction or mfence, AArch64
- * may let a load-acquire pass an earlier store-release under RCpc), so both
- * sides put a sequentially consistent fence between their store and their
- * load. Two SC fences are totally ordered: whichever comes second, its load
- * sees the other side's store, so either the executor's second look sees the
- * new request or the I/O thread sees sleeping == 1. The same handshake, with
- * the shard's eventfd in place of the futex, wakes the I/O thread when
- * response parts are pushed.
+ * Sleeping and waking, without a lost wake-up: runtime/park.h (an executor
+ * parks on its `sleeping` word when its requests ring is empty; the I/O
+ * thread unparks it after pushing). The same handshake, with the shard's
+ * eventfd in place of the futex, wakes the I/O thread when response parts
+ * are pushed (torus_io_waker_wake).
  *
  * Both directions batch their wake-ups, because the I/O thread and its
  * executors share one CPU: waking the other side per item would switch
@@ -41,25 +29,18 @@
 #include "alloc/arena.h"
 #include "net/chunk.h"
 #include "runtime/log.h"
+#include "runtime/park.h"
 #include "sapi/sapi.h"
 
-static long futex(_Atomic uint32_t *word, int op, uint32_t value)
-{
-    return syscall(SYS_futex, (uint32_t *)word, op, value, NULL, NULL, 0);
-}
-
-static void wake_io_thread(struct torus_io_waker *waker)
-{
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&waker->sleeping, memory_order_relaxed) &&
-        atomic_exchange_explicit(&waker->sleeping, 0, memory_order_relaxed)) {
-        uint64_t one = 1;
-        ssize_t rc = write(waker->event_fd, &one, sizeof(one));
-        (void)rc;
-    }
-}
-
 #define TORUS_EXECUTOR_WAKE_BATCH 16
+
+/* Whether a parking executor must look again (runtime/park.h): a request, or a stop. */
+static bool executor_has_work(void *arg)
+{
+    struct torus_executor *e = arg;
+    return !torus_handoff_empty(&e->requests) ||
+           atomic_load_explicit(&e->stopping, memory_order_seq_cst);
+}
 
 static struct torus_request *port_wait_request(struct torus_executor_port *port)
 {
@@ -81,19 +62,11 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
         if (e->unsignaled) {
             /* Out of work: the I/O thread must now send what we produced. */
             e->unsignaled = 0;
-            wake_io_thread(e->waker);
+            torus_io_waker_wake(e->waker);
         }
         if (atomic_load_explicit(&e->stopping, memory_order_acquire))
             return NULL;
-        atomic_store_explicit(&e->sleeping, 1, memory_order_relaxed);
-        atomic_thread_fence(memory_order_seq_cst); /* the store above before the loads below */
-        if (!torus_handoff_empty(&e->requests) ||
-            atomic_load_explicit(&e->stopping, memory_order_seq_cst)) {
-            atomic_store_explicit(&e->sleeping, 0, memory_order_relaxed);
-            continue;
-        }
-        futex(&e->sleeping, FUTEX_WAIT_PRIVATE, 1);
-        atomic_store_explicit(&e->sleeping, 0, memory_order_relaxed);
+        torus_park(&e->sleeping, executor_has_work, e);
     }
 }
 
@@ -160,8 +133,7 @@ void torus_executor_set_demoted(struct torus_executor *e, bool demote)
 void torus_executor_reload(struct torus_executor *e)
 {
     atomic_store_explicit(&e->reload, 1, memory_order_seq_cst);
-    atomic_store_explicit(&e->sleeping, 0, memory_order_seq_cst);
-    futex(&e->sleeping, FUTEX_WAKE_PRIVATE, 1);
+    torus_unpark_always(&e->sleeping);
 }
 
 static bool flow_blocked(struct torus_request *request)
@@ -187,7 +159,7 @@ static void flow_wait(struct torus_executor *e, struct torus_request *request)
     while (flow_blocked(request) &&
            !atomic_load_explicit(&request->aborted, memory_order_acquire)) {
         e->unsignaled = 0;
-        wake_io_thread(e->waker); /* it must take and send what is queued */
+        torus_io_waker_wake(e->waker); /* it must take and send what is queued */
         atomic_store_explicit(&request->flow_wait, 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_seq_cst);
         if (!flow_blocked(request) || atomic_load_explicit(&request->aborted, memory_order_acquire))
@@ -217,7 +189,7 @@ static void port_emit(struct torus_executor_port *port, struct torus_request *re
     }
     while (torus_handoff_push(&e->responses, &part) != TORUS_OK) {
         /* The I/O thread is behind: make sure it runs, then give it the CPU. */
-        wake_io_thread(e->waker);
+        torus_io_waker_wake(e->waker);
         struct timespec pause = {0, 50000};
         nanosleep(&pause, NULL);
     }
@@ -227,7 +199,7 @@ static void port_emit(struct torus_executor_port *port, struct torus_request *re
         (flags & (TORUS_EMIT_END | TORUS_EMIT_RELEASE)) == (TORUS_EMIT_END | TORUS_EMIT_RELEASE);
     if (!batchable || ++e->unsignaled >= TORUS_EXECUTOR_WAKE_BATCH) {
         e->unsignaled = 0;
-        wake_io_thread(e->waker);
+        torus_io_waker_wake(e->waker);
     }
     if (len && !(flags & TORUS_EMIT_END)) {
         request->emitted += len;
@@ -261,7 +233,7 @@ static void *executor_main(void *arg)
     atomic_store(&e->result, result);
     atomic_store(&e->finished, true);
     /* Wake the I/O thread so it notices (a worker that cannot start makes the shard give up). */
-    wake_io_thread(e->waker);
+    torus_io_waker_wake(e->waker);
     return NULL;
 }
 
@@ -333,17 +305,13 @@ void torus_executor_wake(struct torus_executor *e)
     if (!e->needs_wake)
         return;
     e->needs_wake = false;
-    atomic_thread_fence(memory_order_seq_cst);
-    if (atomic_load_explicit(&e->sleeping, memory_order_relaxed) &&
-        atomic_exchange_explicit(&e->sleeping, 0, memory_order_relaxed))
-        futex(&e->sleeping, FUTEX_WAKE_PRIVATE, 1);
+    torus_unpark(&e->sleeping);
 }
 
 void torus_executor_stop(struct torus_executor *e)
 {
     atomic_store_explicit(&e->stopping, true, memory_order_seq_cst);
-    atomic_store_explicit(&e->sleeping, 0, memory_order_seq_cst);
-    futex(&e->sleeping, FUTEX_WAKE_PRIVATE, 1);
+    torus_unpark_always(&e->sleeping);
 }
 
 void torus_executor_join(struct torus_executor *e)

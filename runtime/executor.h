@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "runtime/config.h"
 #include "runtime/handoff.h"
@@ -35,11 +36,28 @@ struct torus_response_part {
     unsigned flags;            /* TORUS_EMIT_* */
 };
 
-/* What wakes a shard's I/O thread: shared by its executors. */
+/* What wakes a shard's I/O thread: shared by its executors and its file-system worker. */
 struct torus_io_waker {
     _Atomic uint32_t sleeping; /* 1 while the I/O thread is about to block or blocked */
     int event_fd;
 };
+
+/*
+ * A thread that handed the I/O thread something (pushed to a ring) wakes it
+ * if it announced a sleep: the fence orders that push before the look at
+ * `sleeping` (runtime/executor.c explains the handshake). One eventfd write,
+ * and only when the I/O thread is about to block or blocked.
+ */
+static inline void torus_io_waker_wake(struct torus_io_waker *waker)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&waker->sleeping, memory_order_relaxed) &&
+        atomic_exchange_explicit(&waker->sleeping, 0, memory_order_relaxed)) {
+        uint64_t one = 1;
+        ssize_t rc = write(waker->event_fd, &one, sizeof(one));
+        (void)rc;
+    }
+}
 
 struct torus_executor {
     struct torus_handoff requests;  /* I/O thread -> executor: struct torus_request * */
