@@ -25,8 +25,8 @@ void conn_update_timer(struct torus_conn *c)
         want = &loop->linger_timers;
     else if (c->out_first || c->send_inflight || c->read_inflight)
         want = &loop->send_timers;
-    else if (c->state == CONN_BUSY)
-        want = NULL; /* PHP has max_execution_time */
+    else if (c->state == CONN_BUSY || c->state == CONN_ROUTING)
+        want = NULL; /* PHP has max_execution_time; the server, not the client, is routing */
     else if (torus_http_in_head(&c->parser) || (c->tls && !torus_tls_handshake_done(c->tls)))
         want = &loop->header_timers; /* a TLS handshake counts as part of the first head */
     else if (torus_http_in_request(&c->parser))

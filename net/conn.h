@@ -8,6 +8,7 @@
  *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
  *   net/dispatch.c      requests to executors, response parts back
  *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
+ *   net/route_lookup.c  routing off the I/O thread, on the shard's file-system worker
  *
  * A connection is freed only when no operation refers to it any more (ops ==
  * 0) and no executor holds one of its requests (held == 0).
@@ -24,6 +25,7 @@
 #include "alloc/pool.h"
 #include "net/access_log.h"
 #include "net/chunk.h"
+#include "net/fs_worker.h"
 #include "net/http.h"
 #include "net/route.h"
 #include "net/static.h"
@@ -48,6 +50,7 @@
 #define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */
 #define ACCEPT_BACKOFF_FIRST_MS 50   /* out of descriptors: the first pause of accept */
 #define ACCEPT_BACKOFF_MAX_MS   1000 /* and the longest, while it keeps failing */
+#define ROUTE_LOOKUP_BUCKETS    64 /* a power of two: jobs in flight, hashed by path */
 #define DRAIN_GRACE_MS                                                                             \
     1000 /* on SIGTERM, an idle keep-alive connection may still send a request                     \
           */
@@ -75,6 +78,7 @@ static inline uint64_t user_data(void *ptr, enum op_tag tag)
 
 enum conn_state {
     CONN_READING,   /* waiting for or parsing a request (head or body) */
+    CONN_ROUTING,   /* a head waits for the file-system worker's route: its bytes are kept */
     CONN_BUSY,      /* a request is at an executor or a file is streaming: no parsing */
     CONN_LINGERING, /* the last response is out and the write side shut: waiting for FIN */
 };
@@ -157,6 +161,7 @@ struct torus_conn {
     struct torus_exchange *exchange;  /* the request being executed, until its END */
     struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor */
     bool parked;
+    struct torus_conn *route_next; /* the other connections waiting for the same route */
 };
 
 struct torus_exchange {
@@ -192,6 +197,11 @@ struct torus_loop {
     struct torus_router router;
     struct torus_route_memo route_memo; /* forgotten at every iteration */
     struct torus_static_cache *static_cache;
+
+    /* Routing off the I/O thread (net/route_lookup.c). */
+    struct torus_fs_pool fs;
+    struct route_job *lookups[ROUTE_LOOKUP_BUCKETS]; /* jobs at the worker, by path */
+    struct route_job *lookup_backlog, *lookup_backlog_last; /* jobs the worker has no room for yet */
 
     struct torus_conn *parked_first, *parked_last;
 
@@ -327,6 +337,26 @@ void listener_arm(struct torus_listener *l);
  */
 void dispatch_flow_release(struct torus_request *r);
 
+/* Routing off the I/O thread (net/route_lookup.c) */
+/*
+ * The route of path (normalised) for connection c: TORUS_OK with *route filled
+ * when the memo knows it without a system call (and, for a static file, when
+ * want_file, the static cache holds the file); else TORUS_AGAIN: the
+ * connection waits (held) for the shard's file-system worker, and
+ * session_on_routed() goes on with it. TORUS_ERROR when out of memory.
+ */
+int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, bool want_file,
+                       struct torus_route *route);
+
+/* Every iteration: finished lookups go into the memo and on to their connections. */
+void route_lookup_reap(struct torus_loop *loop);
+
+/* Starts the shard's file-system worker. TORUS_OK or TORUS_ERROR. */
+int route_lookup_start(struct torus_loop *loop);
+
+/* At the loop's end: stops the worker and releases the connections still waiting. */
+void route_lookup_stop(struct torus_loop *loop);
+
 /* Request bodies in temporary files (net/body_spool.c) */
 struct spool_write;
 
@@ -393,6 +423,15 @@ void session_parse(struct torus_conn *c);
 
 /* Bytes arrived from the client. */
 void session_on_data(struct torus_conn *c, const char *data, size_t len);
+
+/*
+ * The route a request waited for (CONN_ROUTING) is known: answers it or
+ * hands it on as on_head() would have, then parses what follows. path is
+ * the routed path (route->path_info points into it); file is what the
+ * worker opened for a static route (its fd may be taken).
+ */
+void session_on_routed(struct torus_conn *c, const char *path, size_t path_len,
+                       const struct torus_route *route, struct torus_static_file *file);
 
 /* net/loop.c */
 #endif

@@ -437,7 +437,7 @@ bool torus_http_in_head(const struct torus_http_parser *parser)
 
 void torus_http_rebase(struct torus_http_parser *p, ptrdiff_t delta)
 {
-    if (!torus_http_in_head(p))
+    if (!p->head_start)
         return;
     p->head_start += delta;
     if (p->url.data)

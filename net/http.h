@@ -116,7 +116,11 @@ bool torus_http_in_request(const struct torus_http_parser *parser);
 /* True while the head of a request is being parsed (before TORUS_HTTP_HEAD). */
 bool torus_http_in_head(const struct torus_http_parser *parser);
 
-/* Tells the parser the head's bytes moved by `delta` bytes (new address - old address). */
+/*
+ * Tells the parser the head's bytes moved by `delta` bytes (new address - old
+ * address): while the head is parsed, and after TORUS_HTTP_HEAD for a caller
+ * that keeps them until it has used the head (a request waiting for its route).
+ */
 void torus_http_rebase(struct torus_http_parser *parser, ptrdiff_t delta);
 
 /*

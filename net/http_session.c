@@ -162,7 +162,13 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     return x;
 }
 
-static void respond_static(struct torus_conn *c, const struct torus_route *route)
+/*
+ * Answers a GET or HEAD for a static file: from the static cache (file NULL:
+ * route_lookup_begin() saw the cache hold it), or with what the file-system
+ * worker opened (file).
+ */
+static void respond_static(struct torus_conn *c, const struct torus_route *route,
+                           struct torus_static_file *file)
 {
     struct torus_http_parser *p = &c->parser;
     struct torus_static_request sreq;
@@ -171,7 +177,7 @@ static void respond_static(struct torus_conn *c, const struct torus_route *route
     sreq.http_minor = torus_http_minor(p);
     sreq.keep_alive = c->keep_alive;
     sreq.now = c->loop->now_s;
-    sreq.st = &route->st;
+    sreq.st = file ? &file->st : &route->st;
     const torus_str *v;
     if ((v = torus_http_header(p, "if-none-match")))
         sreq.if_none_match = *v;
@@ -183,9 +189,13 @@ static void respond_static(struct torus_conn *c, const struct torus_route *route
         sreq.if_range = *v;
 
     struct torus_static_response resp;
-    if (torus_static_respond(c->loop->static_cache, route->filename, route->filename_len, &sreq,
-                             &resp) != TORUS_OK) {
-        out_respond_simple(c, 404, NULL, true);
+    int rc = file ? torus_static_respond_opened(c->loop->static_cache, route->filename,
+                                                route->filename_len, &sreq, file, &resp)
+                  : torus_static_respond_cached(c->loop->static_cache, route->filename,
+                                                route->filename_len, &sreq, &resp);
+    if (rc != TORUS_OK) {
+        /* TORUS_AGAIN cannot happen (the cache was just seen to hold it): a 500 if it did. */
+        out_respond_simple(c, rc == TORUS_ERROR && resp.status ? resp.status : 500, NULL, true);
         return;
     }
     struct torus_chunk *chunk = out_chunk(resp.head, resp.head_len, resp.body ? resp.body_len : 0);
@@ -211,30 +221,15 @@ static void respond_static(struct torus_conn *c, const struct torus_route *route
     torus_static_response_release(c->loop->static_cache, &resp);
 }
 
-/* The head of a request is complete: route it and decide what its body is for. */
-static int on_head(struct torus_conn *c)
+/*
+ * The request's path, normalised (path_size bytes of room), and its raw
+ * query. An absolute-form target ("http://host/path", RFC 9112 3.2.2) gives
+ * its path. TORUS_ERROR when the target cannot be normalised (400).
+ */
+static int request_path(struct torus_conn *c, char *path, size_t path_size, size_t *path_len,
+                        const char **query, size_t *query_len)
 {
-    struct torus_loop *loop = c->loop;
-    struct torus_http_parser *p = &c->parser;
-    torus_metric_add(&loop->shard->metrics->requests, 1);
-    c->request_start_ns = torus_monotonic_ns();
-    const char *method = torus_http_method(p);
-    c->head_request = strcmp(method, "HEAD") == 0;
-    c->keep_alive = torus_http_keep_alive(p) && !loop->draining;
-    c->response_bytes = 0;
-    if (loop->logging) {
-        struct conn_addresses *a = conn_addresses(c);
-        c->log_pending = torus_access_log_begin(
-            &loop->access_log, a ? a->remote_addr : "-", method, p->url, torus_http_minor(p),
-            torus_http_header(p, "referer"), torus_http_header(p, "user-agent"));
-    }
-
-    char path[PATH_MAX];
-    size_t path_len;
-    const char *query;
-    size_t query_len;
-    /* An absolute-form target ("http://host/path", RFC 9112 3.2.2): route its path. */
-    torus_str target = p->url;
+    torus_str target = c->parser.url;
     if (target.len && target.data[0] != '/') {
         const char *scheme_end = memchr(target.data, ':', target.len);
         size_t rest = scheme_end ? target.len - (size_t)(scheme_end - target.data) : 0;
@@ -250,23 +245,25 @@ static int on_head(struct torus_conn *c)
             }
         }
     }
-    if (torus_path_normalize(target.data, target.len, path, sizeof(path), &path_len, &query,
-                             &query_len) != TORUS_OK) {
-        out_respond_error_and_close(c, 400);
-        return TORUS_ERROR;
-    }
+    return torus_path_normalize(target.data, target.len, path, path_size, path_len, query,
+                                query_len);
+}
 
-    struct torus_route route;
-    if (torus_route_resolve_memo(&loop->router, &loop->route_memo, path, path_len, &route) !=
-        TORUS_OK)
-        route.kind = TORUS_ROUTE_NOT_FOUND;
-
-    if (route.kind == TORUS_ROUTE_PHP) {
+/*
+ * The request's route is known: decide what its body is for and answer it
+ * (a static file, the server's own response) or prepare its exchange for
+ * PHP. file: what the file-system worker opened for a static route, or NULL.
+ */
+static int on_route(struct torus_conn *c, const char *path, size_t path_len, const char *query,
+                    size_t query_len, const struct torus_route *route, struct torus_static_file *file)
+{
+    struct torus_http_parser *p = &c->parser;
+    if (route->kind == TORUS_ROUTE_PHP) {
         if (torus_http_set_body_mode(p, TORUS_BODY_BUFFER) != TORUS_OK) {
             out_respond_error_and_close(c, p->error_status);
             return TORUS_ERROR;
         }
-        c->exchange = build_exchange(c, &route, path, path_len, query, query_len);
+        c->exchange = build_exchange(c, route, path, path_len, query, query_len);
         if (slow_path(!c->exchange)) {
             out_respond_error_and_close(c, 500);
             return TORUS_ERROR;
@@ -277,24 +274,25 @@ static int on_head(struct torus_conn *c)
             out_respond_error_and_close(c, p->error_status);
             return TORUS_ERROR;
         }
+        const char *method = torus_http_method(p);
         bool get = strcmp(method, "GET") == 0 || c->head_request;
-        switch (route.kind) {
+        switch (route->kind) {
         case TORUS_ROUTE_STATIC:
             if (get)
-                respond_static(c, &route);
+                respond_static(c, route, file);
             else
                 out_respond_simple(c, 405, "Allow: GET, HEAD\r\n", true);
             break;
         case TORUS_ROUTE_REDIRECT: {
             /* As long as the target it came from, whatever its query (within --max-uri-size). */
-            size_t size = route.location_len + query_len + 32;
+            size_t size = route->location_len + query_len + 32;
             char *location = malloc(size);
             if (slow_path(!location)) {
                 out_respond_simple(c, 500, NULL, true);
                 break;
             }
-            snprintf(location, size, "Location: %.*s%s%.*s\r\n", (int)route.location_len,
-                     route.location, query_len ? "?" : "", (int)query_len, query);
+            snprintf(location, size, "Location: %.*s%s%.*s\r\n", (int)route->location_len,
+                     route->location, query_len ? "?" : "", (int)query_len, query);
             out_respond_simple(c, 301, location, true);
             free(location);
             break;
@@ -318,6 +316,67 @@ static int on_head(struct torus_conn *c)
         }
     }
     return TORUS_OK;
+}
+
+/*
+ * The head of a request is complete: route it (TORUS_AGAIN when the route
+ * needs the file-system worker: the connection waits in CONN_ROUTING, its
+ * head kept, until session_on_routed()).
+ */
+static int on_head(struct torus_conn *c)
+{
+    struct torus_loop *loop = c->loop;
+    struct torus_http_parser *p = &c->parser;
+    torus_metric_add(&loop->shard->metrics->requests, 1);
+    c->request_start_ns = torus_monotonic_ns();
+    const char *method = torus_http_method(p);
+    c->head_request = strcmp(method, "HEAD") == 0;
+    c->keep_alive = torus_http_keep_alive(p) && !loop->draining;
+    c->response_bytes = 0;
+    if (loop->logging) {
+        struct conn_addresses *a = conn_addresses(c);
+        c->log_pending = torus_access_log_begin(
+            &loop->access_log, a ? a->remote_addr : "-", method, p->url, torus_http_minor(p),
+            torus_http_header(p, "referer"), torus_http_header(p, "user-agent"));
+    }
+
+    char path[PATH_MAX];
+    size_t path_len;
+    const char *query;
+    size_t query_len;
+    if (request_path(c, path, sizeof(path), &path_len, &query, &query_len) != TORUS_OK) {
+        out_respond_error_and_close(c, 400);
+        return TORUS_ERROR;
+    }
+    bool get = strcmp(method, "GET") == 0 || c->head_request;
+    struct torus_route route;
+    int rc = route_lookup_begin(c, path, path_len, get, &route);
+    if (rc == TORUS_AGAIN) {
+        c->state = CONN_ROUTING;
+        return TORUS_AGAIN;
+    }
+    if (slow_path(rc != TORUS_OK)) {
+        out_respond_error_and_close(c, 500);
+        return TORUS_ERROR;
+    }
+    return on_route(c, path, path_len, query, query_len, &route, NULL);
+}
+
+void session_on_routed(struct torus_conn *c, const char *path, size_t path_len,
+                       const struct torus_route *route, struct torus_static_file *file)
+{
+    c->state = CONN_READING;
+    char scratch[PATH_MAX];
+    size_t scratch_len;
+    const char *query;
+    size_t query_len;
+    /* The query again, from the head kept meanwhile (the path is the one routed). */
+    if (request_path(c, scratch, sizeof(scratch), &scratch_len, &query, &query_len) != TORUS_OK)
+        query_len = 0; /* cannot happen: it was normalised before */
+    if (on_route(c, path, path_len, query, query_len, route, file) != TORUS_OK)
+        return;
+    torus_http_head_done(&c->parser);
+    session_parse(c);
 }
 
 void session_dispatch(struct torus_conn *c)
@@ -416,12 +475,16 @@ static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
             break;
         }
         switch (rc) {
-        case TORUS_HTTP_HEAD:
-            if (on_head(c) != TORUS_OK)
+        case TORUS_HTTP_HEAD: {
+            int head = on_head(c);
+            if (head == TORUS_AGAIN)
+                return done; /* waiting for its route: the head stays (head_held) */
+            if (head != TORUS_OK)
                 return done;
             /* Everything the head said has been copied or acted on: drop its table. */
             torus_http_head_done(&c->parser);
             continue;
+        }
         case TORUS_HTTP_MESSAGE:
             on_message(c);
             continue;
@@ -436,6 +499,12 @@ static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
     return done;
 }
 
+/* Whether the connection must keep the bytes of the head it parsed (in it, or waiting for a route). */
+static bool head_held(const struct torus_conn *c)
+{
+    return torus_http_in_head(&c->parser) || c->state == CONN_ROUTING;
+}
+
 static int in_reserve(struct torus_conn *c, size_t need)
 {
     if (need <= c->in_cap)
@@ -447,8 +516,7 @@ static int in_reserve(struct torus_conn *c, size_t need)
     /* The head being parsed moves with the buffer only if it lives there (it may still be in
      * the receive buffer the bytes came from). */
     uintptr_t head = (uintptr_t)c->parser.head_start;
-    bool head_inside =
-        old && torus_http_in_head(&c->parser) && head >= old && head < old + c->in_len;
+    bool head_inside = old && head_held(c) && head >= old && head < old + c->in_len;
     char *grown = realloc(c->in, cap);
     if (slow_path(!grown))
         return TORUS_ERROR;
@@ -467,7 +535,7 @@ static int in_reserve(struct torus_conn *c, size_t need)
 static int keep_rest(struct torus_conn *c, const char *data, size_t len, size_t done)
 {
     const char *from = data + done;
-    if (torus_http_in_head(&c->parser) && c->parser.head_start >= data &&
+    if (head_held(c) && c->parser.head_start >= data &&
         c->parser.head_start < data + len)
         from = c->parser.head_start;
     size_t keep = (size_t)(data + len - from);
@@ -481,14 +549,14 @@ static int keep_rest(struct torus_conn *c, const char *data, size_t len, size_t 
         if (from != c->in) {
             ptrdiff_t delta = c->in - from;
             memmove(c->in, from, keep);
-            if (torus_http_in_head(&c->parser))
+            if (head_held(c))
                 torus_http_rebase(&c->parser, delta);
         }
     } else {
         if (in_reserve(c, keep) != TORUS_OK)
             return TORUS_ERROR;
         memcpy(c->in, from, keep);
-        if (torus_http_in_head(&c->parser) && from == c->parser.head_start)
+        if (head_held(c) && from == c->parser.head_start)
             torus_http_rebase(&c->parser, c->in - from);
     }
     c->in_len = (uint32_t)keep;
@@ -500,7 +568,9 @@ void session_parse(struct torus_conn *c)
 {
     if (c->closing)
         return;
-    if (c->in_len > c->in_parsed && c->state == CONN_READING) {
+    /* Bytes to parse, or a request whose head was routed late and may complete without more. */
+    bool past_head = torus_http_in_request(&c->parser) && !torus_http_in_head(&c->parser);
+    if ((c->in_len > c->in_parsed || past_head) && c->state == CONN_READING) {
         size_t done = c->in_parsed + parse_bytes(c, c->in + c->in_parsed, c->in_len - c->in_parsed);
         if (c->closing)
             return;

@@ -8,8 +8,9 @@
  *      at their rings once more, and call io_uring_submit_and_wait_timeout()
  *      once: every SQE prepared since the last iteration is submitted by the
  *      same system call that waits, with the nearest timer as its timeout;
- *   3. handle every completion: accepts, receives, sends, file reads, the
- *      eventfd through which executors wake us;
+ *   3. take the routes the file-system worker found (net/route_lookup.c),
+ *      then handle every completion: accepts, receives, sends, file reads,
+ *      the eventfd through which executors and that worker wake us;
  *   4. expire timers.
  *
  * The rest of the loop lives beside this file (net/conn.h lists them):
@@ -254,6 +255,7 @@ static void handle_completions(struct torus_loop *loop)
 
 static void loop_free(struct torus_loop *loop)
 {
+    route_lookup_stop(loop);
     io_uring_queue_exit(&loop->ring);
     free(loop->buf_base);
     free(loop->buf_ring);
@@ -293,7 +295,7 @@ int torus_loop_run(struct torus_shard *shard)
     loop->io_batch_works = true; /* io_policy_update() makes the thread SCHED_BATCH */
 
     loop->static_cache = torus_static_cache_new(64 * 1024, 32u << 20);
-    if (!loop->static_cache || setup_ring(loop) != TORUS_OK) {
+    if (!loop->static_cache || setup_ring(loop) != TORUS_OK || route_lookup_start(loop) != TORUS_OK) {
         loop_free(loop);
         shard->loop = NULL;
         return TORUS_ERROR;
@@ -346,15 +348,17 @@ int torus_loop_run(struct torus_shard *shard)
             io_uring_sqe_set_data64(sqe, user_data(loop, TAG_LOG));
         }
 
-        /* Executors handed requests in this iteration get them as one batch, now. */
+        /* Executors handed requests in this iteration get them as one batch, now; so does the
+         * file-system worker its lookups. */
         for (int i = 0; i < shard->executor_count; i++)
             torus_executor_wake(&shard->executors[i]);
+        torus_fs_pool_wake(&loop->fs);
 
         /* Announce the sleep, then look at the executors' rings one last time; the fence orders
          * the store before those loads (runtime/executor.c explains the handshake). */
         atomic_store_explicit(&waker->sleeping, 1, memory_order_relaxed);
         atomic_thread_fence(memory_order_seq_cst);
-        bool work = dispatch_have_output(loop) ||
+        bool work = dispatch_have_output(loop) || torus_fs_pool_has_done(&loop->fs) ||
                     atomic_load_explicit(&shard->draining, memory_order_seq_cst) != loop->draining;
         uint64_t deadline = conn_next_deadline(loop);
         if (loop->draining)
@@ -366,7 +370,8 @@ int torus_loop_run(struct torus_shard *shard)
                                        .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
         if (work || wait_ms == 0) {
             io_uring_submit(&loop->ring);
-        } else if (!(loop->busy && dispatch_executors_idle(loop) && spin_for_completions(loop))) {
+        } else if (!(loop->busy && dispatch_executors_idle(loop) && loop->fs.in_flight == 0 &&
+                     spin_for_completions(loop))) {
             struct io_uring_cqe *cqe;
             int rc = io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &ts, NULL);
             if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY)
@@ -377,6 +382,7 @@ int torus_loop_run(struct torus_shard *shard)
         loop->now_ms = monotonic_ms();
         loop->now_s = time(NULL);
         torus_route_memo_forget(&loop->route_memo);
+        route_lookup_reap(loop); /* before the new requests: they share what it found */
         handle_completions(loop);
         io_policy_update(loop);
         /* Idle keep-alive connections are the idle and drain timer queues: publish their size. */
@@ -396,6 +402,7 @@ int torus_loop_run(struct torus_shard *shard)
     uint64_t reap_until = monotonic_ms() + 2000;
     while (loop->conn_pool.in_use > 0 && monotonic_ms() < reap_until) {
         dispatch_take_responses(loop); /* releases free the connections executors held */
+        route_lookup_reap(loop);       /* and lookups the connections they waited for */
         struct __kernel_timespec tick = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
         struct io_uring_cqe *cqe;
         io_uring_submit_and_wait_timeout(&loop->ring, &cqe, 1, &tick, NULL);

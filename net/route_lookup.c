@@ -1,0 +1,235 @@
+/*
+ * Routing a request without blocking the I/O thread on the file system.
+ *
+ * torus_route_resolve() makes stat() and realpath() calls and a static
+ * file's answer needs open() and a read; on a slow or hung disk each would
+ * stall every connection of the core. The I/O thread makes none of them:
+ *
+ *   route_lookup_begin(c, path)
+ *     the loop's memo (net/route.h) knows the path, and for a static file
+ *     the static cache holds it as that memo saw it: the route comes back at
+ *     once (the common case under load: one look at the file system serves
+ *     a batch of requests);
+ *     otherwise the connection waits (CONN_ROUTING) on a job for its path,
+ *     run by one of the shard's file-system workers (net/fs_worker.h): the route
+ *     and, for a static file, the file opened and, when small, read.
+ *     Connections that ask for a path whose job is in flight wait on that
+ *     job: one look serves them all.
+ *
+ *   route_lookup_reap(loop), every iteration of the loop
+ *     for each finished job: its route goes into the memo (the requests of
+ *     this iteration share it), and every waiting connection goes on with
+ *     its request (session_on_routed). A connection closed meanwhile is
+ *     only released.
+ *
+ * While a connection waits its head stays in its input buffer (the parser
+ * paused after the head; net/http_session.c keeps the bytes), and it counts
+ * as held (c->held), so it is not freed under the job. Jobs past the
+ * workers' ring sizes wait in a FIFO backlog and are submitted as earlier
+ * ones finish.
+ */
+#include "net/conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/fs_worker.h"
+#include "runtime/log.h"
+
+struct route_job {
+    struct torus_fs_job base;   /* run on the worker: route_job_run */
+    struct route_job *next;     /* in its bucket of jobs in flight, or in the backlog */
+    struct torus_conn *waiters; /* linked by route_next */
+    const struct torus_router *router;
+    size_t read_max; /* a static file of at most this many bytes is read whole */
+    uint64_t hash;
+    /* Written by the worker. */
+    int rc;
+    struct torus_route route; /* PATH_INFO points into path */
+    struct torus_static_file file;
+    size_t path_len;
+    char path[]; /* path_len bytes and a NUL */
+};
+
+/* Worker thread: everything here may block. */
+static void route_job_run(struct torus_fs_job *base)
+{
+    struct route_job *job = (struct route_job *)base;
+    job->rc = torus_route_resolve(job->router, job->path, job->path_len, &job->route);
+    job->file.fd = -1;
+    job->file.data = NULL;
+    job->file.error = 0;
+    if (job->rc == TORUS_OK && job->route.kind == TORUS_ROUTE_STATIC)
+        torus_static_open(job->route.filename, job->read_max, &job->file);
+}
+
+static uint64_t path_hash(const char *path, size_t len)
+{
+    uint64_t hash = 0xcbf29ce484222325ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ (unsigned char)path[i]) * 0x100000001b3ull;
+    return hash;
+}
+
+static struct route_job **bucket_of(struct torus_loop *loop, uint64_t hash)
+{
+    return &loop->lookups[hash & (ROUTE_LOOKUP_BUCKETS - 1)];
+}
+
+static void job_unlink(struct torus_loop *loop, struct route_job *job)
+{
+    for (struct route_job **at = bucket_of(loop, job->hash); *at; at = &(*at)->next) {
+        if (*at == job) {
+            *at = job->next;
+            return;
+        }
+    }
+}
+
+/* Submits backlogged jobs while the worker takes them. */
+static void backlog_submit(struct torus_loop *loop)
+{
+    while (loop->lookup_backlog) {
+        struct route_job *job = loop->lookup_backlog;
+        if (torus_fs_pool_submit(&loop->fs, &job->base) != TORUS_OK)
+            return;
+        loop->lookup_backlog = job->next;
+        if (!loop->lookup_backlog)
+            loop->lookup_backlog_last = NULL;
+        job->next = NULL;
+        struct route_job **bucket = bucket_of(loop, job->hash);
+        job->next = *bucket;
+        *bucket = job;
+    }
+}
+
+int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, bool want_file,
+                       struct torus_route *route)
+{
+    struct torus_loop *loop = c->loop;
+    if (fast_path(torus_route_memo_find(&loop->route_memo, path, path_len, route))) {
+        if (route->kind != TORUS_ROUTE_STATIC || !want_file ||
+            torus_static_has(loop->static_cache, route->filename, route->filename_len, &route->st))
+            return TORUS_OK;
+    }
+
+    /* A job for this path in flight (or waiting to be): wait on it. */
+    uint64_t hash = path_hash(path, path_len);
+    struct route_job *job = NULL;
+    for (struct route_job *j = *bucket_of(loop, hash); j; j = j->next) {
+        if (j->hash == hash && j->path_len == path_len && memcmp(j->path, path, path_len) == 0) {
+            job = j;
+            break;
+        }
+    }
+    for (struct route_job *j = loop->lookup_backlog; !job && j; j = j->next) {
+        if (j->hash == hash && j->path_len == path_len && memcmp(j->path, path, path_len) == 0)
+            job = j;
+    }
+    if (!job) {
+        job = malloc(sizeof(*job) + path_len + 1);
+        if (slow_path(!job))
+            return TORUS_ERROR;
+        memset(job, 0, sizeof(*job));
+        job->base.run = route_job_run;
+        job->router = &loop->router;
+        job->read_max = torus_static_cache_max_entry(loop->static_cache);
+        job->hash = hash;
+        job->path_len = path_len;
+        memcpy(job->path, path, path_len);
+        job->path[path_len] = '\0';
+        if (!loop->lookup_backlog && torus_fs_pool_submit(&loop->fs, &job->base) == TORUS_OK) {
+            struct route_job **bucket = bucket_of(loop, hash);
+            job->next = *bucket;
+            *bucket = job;
+        } else {
+            if (loop->lookup_backlog_last)
+                loop->lookup_backlog_last->next = job;
+            else
+                loop->lookup_backlog = job;
+            loop->lookup_backlog_last = job;
+        }
+    }
+    c->route_next = job->waiters;
+    job->waiters = c;
+    c->held++;
+    return TORUS_AGAIN;
+}
+
+/* Hands every finished job's route to its waiting connections. */
+static void reap_done(struct torus_loop *loop)
+{
+    struct torus_fs_job *done;
+    while ((done = torus_fs_pool_pop(&loop->fs)) != NULL) {
+        struct route_job *job = (struct route_job *)done;
+        job_unlink(loop, job);
+        if (job->rc == TORUS_OK)
+            torus_route_memo_store(&loop->route_memo, job->path, job->path_len, &job->route);
+        else
+            job->route.kind = TORUS_ROUTE_NOT_FOUND;
+        /* Waiters were pushed in front: answer them in arrival order. */
+        struct torus_conn *order = NULL;
+        for (struct torus_conn *c = job->waiters, *next; c; c = next) {
+            next = c->route_next;
+            c->route_next = order;
+            order = c;
+        }
+        for (struct torus_conn *c = order, *next; c; c = next) {
+            next = c->route_next;
+            c->route_next = NULL;
+            c->held--;
+            if (c->closing) {
+                conn_maybe_free(c);
+                continue;
+            }
+            /* Each waiter answers with its own descriptor: the response takes and closes it. */
+            struct torus_static_file file = job->file;
+            if (file.fd >= 0)
+                file.fd = next ? dup(file.fd) : job->file.fd;
+            if (!next)
+                job->file.fd = -1;
+            session_on_routed(c, job->path, job->path_len, &job->route, &file);
+            if (file.fd >= 0)
+                close(file.fd);
+        }
+        torus_static_file_release(&job->file);
+        free(job);
+    }
+}
+
+void route_lookup_reap(struct torus_loop *loop)
+{
+    reap_done(loop);
+    backlog_submit(loop);
+}
+
+int route_lookup_start(struct torus_loop *loop)
+{
+    return torus_fs_pool_start(&loop->fs, &loop->shard->waker, loop->shard->cpu);
+}
+
+void route_lookup_stop(struct torus_loop *loop)
+{
+    if (torus_fs_pool_stop(&loop->fs) != TORUS_OK) {
+        /* Stuck in the file system: its jobs and rings stay with it until the process ends. */
+        torus_log_warn("shard %d: the file-system worker is still in a system call at shutdown",
+                       loop->shard->id);
+        return;
+    }
+    reap_done(loop); /* what finished; the connections it held are released */
+    /* Never submitted: release their waiters. */
+    for (struct route_job *job = loop->lookup_backlog, *next; job; job = next) {
+        next = job->next;
+        for (struct torus_conn *c = job->waiters, *cn; c; c = cn) {
+            cn = c->route_next;
+            c->route_next = NULL;
+            c->held--;
+            conn_close(c);
+            conn_maybe_free(c);
+        }
+        free(job);
+    }
+    loop->lookup_backlog = loop->lookup_backlog_last = NULL;
+    torus_fs_pool_free(&loop->fs);
+}
