@@ -26,17 +26,35 @@
  * inode rather than on the name is sound because containment is a property of
  * the file reached, and any change of a symlink along the way reaches another
  * inode or changes the ctime.
+ *
+ * Two ways to look at the file system, per call (route_mode, per thread):
+ * torus_route_resolve() may block (stat(), realpath()): the shard's
+ * file-system workers call it. torus_route_try_resolve(), for the I/O
+ * thread, looks only at what the kernel can answer from its caches without
+ * waiting: openat2(O_PATH, RESOLVE_CACHED) walks the path through the dentry
+ * cache or fails with EAGAIN (a lookup that would read a disk or ask a
+ * network or FUSE server), statx(AT_STATX_DONT_SYNC) reads the inode's
+ * attributes as cached, and the real path of the opened file comes from
+ * /proc/self/fd. The first look that would wait marks the call as blocked and
+ * its result is thrown away (TORUS_AGAIN): the caller hands the path to a
+ * worker. An old kernel without openat2 makes every call blocked.
  */
 #include "net/route.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Normalisation                                                            */
@@ -148,6 +166,83 @@ int torus_path_normalize(const char *target, size_t target_len, char *out, size_
 #define ROUTE_INSIDE_SLOTS   256 /* power of two */
 #define ROUTE_INSIDE_SECONDS 1
 
+/* ------------------------------------------------------------------------ */
+/* Looking at the file system                                               */
+/* ------------------------------------------------------------------------ */
+
+enum route_fs_mode {
+    ROUTE_MAY_BLOCK,   /* stat(), realpath(): a worker thread */
+    ROUTE_CACHED_ONLY, /* only what the kernel's caches answer at once: the I/O thread */
+};
+
+static _Thread_local enum route_fs_mode route_mode;
+static _Thread_local bool route_blocked; /* CACHED_ONLY: a look would have waited */
+
+/* name opened O_PATH through the dentry cache only: a descriptor, or -1 (route_blocked when it
+ * would have waited). */
+static int route_open_cached(const char *name)
+{
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_CACHED};
+    long fd = syscall(SYS_openat2, AT_FDCWD, name, &how, sizeof(how));
+    if (fd < 0 && (errno == EAGAIN || errno == ENOSYS || errno == EINVAL || errno == E2BIG)) {
+        route_blocked = true; /* not cached, or a kernel without RESOLVE_CACHED */
+        errno = EAGAIN;
+    }
+    return (int)fd;
+}
+
+/* stat(), or in CACHED_ONLY mode the same answer from the caches. */
+static int route_stat(const char *name, struct stat *st)
+{
+    if (fast_path(route_mode == ROUTE_MAY_BLOCK))
+        return stat(name, st);
+    int fd = route_open_cached(name);
+    if (fd < 0)
+        return -1;
+    struct statx sx;
+    int rc = statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &sx);
+    int error = errno;
+    close(fd);
+    if (rc != 0) {
+        errno = error;
+        return -1;
+    }
+    memset(st, 0, sizeof(*st));
+    st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    st->st_ino = sx.stx_ino;
+    st->st_mode = sx.stx_mode;
+    st->st_nlink = sx.stx_nlink;
+    st->st_uid = sx.stx_uid;
+    st->st_gid = sx.stx_gid;
+    st->st_size = (off_t)sx.stx_size;
+    st->st_blksize = (blksize_t)sx.stx_blksize;
+    st->st_blocks = (blkcnt_t)sx.stx_blocks;
+    st->st_atim = (struct timespec){sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec};
+    st->st_mtim = (struct timespec){sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec};
+    st->st_ctim = (struct timespec){sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec};
+    return 0;
+}
+
+/* realpath(), or in CACHED_ONLY mode the path of the file opened through the caches. */
+static char *route_realpath(const char *name, char resolved[PATH_MAX])
+{
+    if (route_mode == ROUTE_MAY_BLOCK)
+        return realpath(name, resolved);
+    int fd = route_open_cached(name);
+    if (fd < 0)
+        return NULL;
+    char link[32];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, resolved, PATH_MAX - 1);
+    close(fd);
+    if (n <= 0 || n >= PATH_MAX - 1 || resolved[0] != '/') {
+        route_blocked = true; /* no /proc, or an odd answer: let a worker use realpath() */
+        return NULL;
+    }
+    resolved[n] = '\0';
+    return resolved;
+}
+
 struct route_inside {
     uint64_t root_hash;
     dev_t device;
@@ -201,7 +296,7 @@ static bool route_is_inside_root(const struct torus_router *router, size_t root_
         return true;
 
     char resolved[PATH_MAX];
-    if (slow_path(realpath(filename, resolved) == NULL))
+    if (slow_path(route_realpath(filename, resolved) == NULL))
         return false;
     bool inside = route_path_is_under(resolved, router->root, root_len);
     if (!inside) {
@@ -211,7 +306,7 @@ static bool route_is_inside_root(const struct torus_router *router, size_t root_
             return false;
         memcpy(root_copy, router->root, root_len);
         root_copy[root_len] = '\0';
-        if (realpath(root_len ? root_copy : "/", real_root) == NULL)
+        if (route_realpath(root_len ? root_copy : "/", real_root) == NULL)
             return false;
         size_t real_root_len = strlen(real_root);
         if (real_root_len == 1)
@@ -315,7 +410,7 @@ static int route_directory_index(const struct torus_router *router, size_t root_
         memcpy(route->filename + directory_len, index_names[i], name_len + 1);
         route->filename_len = directory_len + name_len;
         struct stat st;
-        if (stat(route->filename, &st) != 0 || !S_ISREG(st.st_mode))
+        if (route_stat(route->filename, &st) != 0 || !S_ISREG(st.st_mode))
             continue;
         if (slow_path(!route_is_inside_root(router, root_len, route->filename, &st))) {
             route->kind = TORUS_ROUTE_FORBIDDEN;
@@ -376,7 +471,7 @@ static int route_missing(const struct torus_router *router, size_t root_len, con
     if (script_end != 0) {
         route->filename_len = root_len + script_end;
         route->filename[route->filename_len] = '\0';
-        if (stat(route->filename, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (route_stat(route->filename, &st) == 0 && S_ISREG(st.st_mode)) {
             if (!router->php) {
                 route->kind = TORUS_ROUTE_NOT_FOUND;
                 return TORUS_OK;
@@ -398,7 +493,7 @@ static int route_missing(const struct torus_router *router, size_t root_len, con
     static const char front_controller[] = "/index.php";
     memcpy(route->filename + root_len, front_controller, sizeof(front_controller));
     route->filename_len = root_len + sizeof(front_controller) - 1;
-    if (stat(route->filename, &st) != 0 || !S_ISREG(st.st_mode))
+    if (route_stat(route->filename, &st) != 0 || !S_ISREG(st.st_mode))
         return route_to_fallback(router, route);
     if (slow_path(!route_is_inside_root(router, root_len, route->filename, &st))) {
         route->kind = TORUS_ROUTE_FORBIDDEN;
@@ -439,7 +534,7 @@ int torus_route_resolve(const struct torus_router *router, const char *path, siz
     route->filename[route->filename_len] = '\0';
 
     struct stat st;
-    if (fast_path(stat(route->filename, &st) == 0)) {
+    if (fast_path(route_stat(route->filename, &st) == 0)) {
         if (fast_path(S_ISREG(st.st_mode)))
             return route_regular_file(router, root_len, path, path_len, &st, route);
         if (S_ISDIR(st.st_mode)) {
@@ -457,6 +552,16 @@ int torus_route_resolve(const struct torus_router *router, const char *path, siz
     if (errno == ENOENT || errno == ENOTDIR)
         return route_missing(router, root_len, path, path_len, route);
     return route_to_fallback(router, route); /* ELOOP, ENAMETOOLONG... */
+}
+
+int torus_route_try_resolve(const struct torus_router *router, const char *path, size_t path_len,
+                            struct torus_route *route)
+{
+    route_mode = ROUTE_CACHED_ONLY;
+    route_blocked = false;
+    int rc = torus_route_resolve(router, path, path_len, route);
+    route_mode = ROUTE_MAY_BLOCK;
+    return route_blocked ? TORUS_AGAIN : rc;
 }
 
 /* Copies what a memo slot holds back into a route (path_info points into path). */

@@ -120,6 +120,17 @@ int torus_route_resolve(const struct torus_router *router, const char *path, siz
                         struct torus_route *route);
 
 /*
+ * torus_route_resolve() without waiting on the file system, for the I/O
+ * thread: the same result when the kernel's caches can answer every look it
+ * makes (the dentry cache, cached inode attributes), else TORUS_AGAIN at
+ * once (a look would read a disk, or ask a network or FUSE server): resolve
+ * it on a thread that may block. Costs three system calls per look instead
+ * of one stat().
+ */
+int torus_route_try_resolve(const struct torus_router *router, const char *path, size_t path_len,
+                            struct torus_route *route);
+
+/*
  * The routes one I/O thread resolved since it last called
  * torus_route_memo_forget(): its loop forgets them at every iteration, so the
  * requests of one batch of completions share one look at the file system (a

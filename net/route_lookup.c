@@ -6,10 +6,11 @@
  * stall every connection of the core. The I/O thread makes none of them:
  *
  *   route_lookup_begin(c, path)
- *     the loop's memo (net/route.h) knows the path, and for a static file
- *     the static cache holds it as that memo saw it: the route comes back at
- *     once (the common case under load: one look at the file system serves
- *     a batch of requests);
+ *     the loop's memo (net/route.h) knows the path, or the kernel's caches
+ *     answer every look routing makes (torus_route_try_resolve: no waiting),
+ *     and for a static file the static cache holds it as routing saw it: the
+ *     route comes back at once (the common case: a file system in memory,
+ *     and under load one look serves a batch of requests);
  *     otherwise the connection waits (CONN_ROUTING) on a job for its path,
  *     run by one of the shard's file-system workers (net/fs_worker.h): the route
  *     and, for a static file, the file opened and, when small, read.
@@ -108,10 +109,16 @@ int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, 
                        struct torus_route *route)
 {
     struct torus_loop *loop = c->loop;
-    if (fast_path(torus_route_memo_find(&loop->route_memo, path, path_len, route))) {
+    bool known = torus_route_memo_find(&loop->route_memo, path, path_len, route);
+    if (!known && torus_route_try_resolve(&loop->router, path, path_len, route) == TORUS_OK) {
+        torus_route_memo_store(&loop->route_memo, path, path_len, route);
+        known = true;
+    }
+    if (fast_path(known)) {
         if (route->kind != TORUS_ROUTE_STATIC || !want_file ||
             torus_static_has(loop->static_cache, route->filename, route->filename_len, &route->st))
             return TORUS_OK;
+        /* A static file the cache does not hold: opening and reading it may wait. */
     }
 
     /* A job for this path in flight (or waiting to be): wait on it. */
