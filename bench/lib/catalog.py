@@ -18,6 +18,9 @@ class Scenario:
     static_copy: bool = False  # nginx-static can serve the same bytes (pre-rendered)
     k6_script: str = ""  # in bench/k6/; "" = NAME.js
     tls: bool = False  # served and loaded over HTTPS (servers that cannot do TLS have no row)
+    torus_args: tuple = ()  # extra flags for build/torus
+    php_ini: tuple = ()  # (key, value) for PHP: -d for Torus, php_admin_value for php-fpm
+    nginx_http: tuple = ()  # extra directives in nginx's http block
 
     @property
     def scripts(self):

@@ -204,7 +204,7 @@ class HttpsServerConfig(unittest.TestCase):
     def test_nginx_conf_renders_tls(self):
         conf = servers._fill(servers._read_conf("nginx-common.conf.in"), {
             "USER_LINE": "", "WORKERS": 1, "NOFILE": 4096, "WORKER_CONNECTIONS": 3840, "PREFIX": "/p",
-            "LISTEN": servers.nginx_listen(8443, ("/c/cert.pem", "/c/key.pem")), "DOCROOT": "/d",
+            "LISTEN": servers.nginx_listen(8443, ("/c/cert.pem", "/c/key.pem")), "DOCROOT": "/d", "HTTP_EXTRA": "",
             "LOCATIONS": servers._fill(servers._read_conf("nginx-static.locations.in"), {"PRERENDERED": "/r"}),
         })
         self.assertIn("        listen 127.0.0.1:8443 ssl backlog=4096;\n        ssl_certificate /c/cert.pem;\n", conf)
