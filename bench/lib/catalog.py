@@ -25,6 +25,7 @@ class Scenario:
     php_ini: tuple = ()  # (key, value) for PHP: -d for Torus, php_admin_value for php-fpm
     nginx_http: tuple = ()  # extra directives in nginx's http block
     target_growth: int = 0  # bytes: the RSS growth the server should stay under (memory)
+    target_per_connection: int = 0  # bytes: the RSS an idle connection should cost at most (idle)
 
     @property
     def scripts(self):
@@ -56,8 +57,11 @@ SCENARIOS = (
              kind="cpu-mix", needs=("burn",), k6_script="hello.js"),
     Scenario("static-file", "/static/page.html", "a 2 KiB static HTML file", static_copy=True),
     Scenario("idle-10k", "/hello.php",
-             "hello with 10,000 idle keep-alive connections open; RSS they add",
-             kind="idle", static_copy=True, k6_script="hello.js"),
+             "hello with 10,000 idle keep-alive connections open; RSS they add, bytes per connection",
+             kind="idle", static_copy=True, k6_script="hello.js", target_per_connection=1024),
+    Scenario("idle-10k-tls", "/hello.php",
+             "idle-10k over HTTPS: 10,000 idle TLS connections, bytes per connection; hello over HTTPS",
+             kind="idle", needs=("tls",), static_copy=True, tls=True, k6_script="hello.js"),
     Scenario("https-hello", "/hello.php", "hello over HTTPS (TLS 1.2/1.3), keep-alive",
              needs=("tls",), static_copy=True, tls=True, k6_script="hello.js"),
     Scenario("https-new-conn", "/hello.php",

@@ -149,15 +149,17 @@ class Runner:
         if count < wanted:
             row.notes.append(f"only {count} idle conns: the open-files limit is {self.ws.nofile}")
         before = procs.tree_rss(server.roots())
-        pool = idle.IdleConnections(server.port, scenario.path, count)
-        pool.open(timeout=60)
+        pool = idle.IdleConnections(server.port, scenario.path, count, tls=scenario.tls)
+        pool.open(timeout=120 if scenario.tls else 60)
         time.sleep(0.5)
         added = procs.tree_rss(server.roots()) - before
         pool.opened_and_idle = pool.still_open()
-        per_conn = f" ({added / pool.opened_and_idle / 1024:.1f} KiB each)" if pool.opened_and_idle else ""
-        row.notes.append(f"idle: {pool.opened_and_idle}/{count} open, RSS +{added / 1048576:.1f} MiB{per_conn}")
-        log(f"  {scenario.name} {server.name}: {pool.opened_and_idle}/{count} idle conns open, "
-            f"RSS +{added / 1048576:.1f} MiB")
+        row.rss_growth = added
+        if pool.opened_and_idle:
+            row.per_connection = round(added / pool.opened_and_idle)
+        note = idle.per_connection_note(pool.opened_and_idle, count, added, scenario.target_per_connection)
+        row.notes.append(note)
+        log(f"  {scenario.name} {server.name}: {note}")
         return pool
 
     # -- the whole run -----------------------------------------------------

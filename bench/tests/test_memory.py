@@ -1,12 +1,17 @@
 """The memory scenarios (bench/lib/memory.py) end to end, scaled down, against a small
 HTTP server of this file's own (in a thread: its RSS is this process's); where the
-growth went; the rows, servers and settings the catalog gives them; their table cells."""
+growth went; the rows, servers and settings the catalog gives them; their table
+cells; and the idle connections' per-connection note and TLS handshakes."""
 
 import hashlib
+import http.server
 import json
 import os
+import shutil
 import socket
 import socketserver
+import ssl
+import tempfile
 import threading
 import unittest
 from urllib.parse import parse_qs
@@ -14,11 +19,13 @@ from urllib.parse import parse_qs
 import support  # noqa: F401  (sets the import path)
 import catalog
 import cli
+import idle
 import memory
 import rawhttp
 import servers
 import stats
 import table
+import workspace
 
 MIB = rawhttp.MIB
 
@@ -184,9 +191,14 @@ class Catalog(unittest.TestCase):
                 self.assertTrue(catalog.server_runs_scenario(server, name), (server, name))
         self.assertTrue(catalog.server_runs_scenario("nginx-static", "pipeline-20k"))
         self.assertFalse(catalog.server_runs_scenario("nginx-static", "slow-reader"))
+        self.assertTrue(catalog.server_runs_scenario("php-server", "idle-10k"))
+        self.assertFalse(catalog.server_runs_scenario("php-server", "idle-10k-tls"))
 
     def test_targets(self):
         self.assertEqual([catalog.scenario(n).target_growth for n in self.MEMORY], [32 * MIB, 32 * MIB, 16 * MIB])
+        self.assertEqual(catalog.scenario("idle-10k").target_per_connection, 1024)
+        tls = catalog.scenario("idle-10k-tls")
+        self.assertEqual((tls.kind, tls.tls, tls.needs, tls.target_per_connection), ("idle", True, ("tls",), 0))
 
     def test_upload_settings_for_each_server(self):
         upload = catalog.scenario("upload-400m")
@@ -223,6 +235,67 @@ class Table(unittest.TestCase):
                 for v in ("no flush", "flush")] + [stats.Row("torus-worker", "hello", 64)]
         names = [line.split("|")[1].strip() for line in table.render_table(rows).splitlines()[2:]]
         self.assertEqual(names, ["hello", "slow-reader (flush)", "slow-reader (no flush)"])
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"hi")
+
+    def log_message(self, *args):
+        pass
+
+
+class _QuietHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
+class Idle(unittest.TestCase):
+    def test_per_connection_note(self):
+        self.assertEqual(idle.per_connection_note(10000, 10000, 6502400, 1024),
+                         "idle: 10000/10000 open, RSS +6.2 MiB (650 B each); target <= 1 KiB/conn: met")
+        self.assertIn("(2,048 B each); target <= 1 KiB/conn: MISSED", idle.per_connection_note(10, 10, 20480, 1024))
+        self.assertEqual(idle.per_connection_note(0, 10000, 0), "idle: 0/10000 open, RSS +0.0 MiB")
+
+    def serve(self, tls_context=None):
+        httpd = _QuietHTTPServer(("127.0.0.1", 0), _Hello)
+        if tls_context is not None:
+            httpd.socket = tls_context.wrap_socket(httpd.socket, server_side=True)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        self.addCleanup(httpd.server_close)
+        self.addCleanup(httpd.shutdown)
+        return httpd.server_address[1]
+
+    def check_pool(self, port, tls):
+        pool = idle.IdleConnections(port, "/hello.php", 20, tls=tls)
+        try:
+            self.assertEqual(pool.open(timeout=20), 20)
+            self.assertEqual(pool.failed, 0)
+            self.assertEqual(pool.still_open(), 20)
+            if tls:
+                self.assertTrue(all(isinstance(s, ssl.SSLSocket) for s in pool.open_sockets))
+        finally:
+            pool.close()
+
+    def test_plain(self):
+        self.check_pool(self.serve(), tls=False)
+
+    @unittest.skipUnless(shutil.which("openssl"), "openssl is not installed")
+    def test_tls_handshakes(self):
+        tmp = tempfile.mkdtemp(prefix="bench-test-idle-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        workspace.make_certificate(shutil.which("openssl"), cert, key)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.check_pool(self.serve(context), tls=True)
 
 
 if __name__ == "__main__":
