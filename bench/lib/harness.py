@@ -6,6 +6,9 @@ with --warmup seconds of the same load (discarded), then for each
 connection count do --runs runs of --duration seconds, sampling the
 server's RSS during each run; stop the server. A server that fails to start
 or dies gives n/a rows with the reason and the next one is measured.
+Idle scenarios start a fresh server for each connection count (each row opens
+its own idle connections); memory scenarios run their own client instead of
+wrk (bench/lib/memory.py), one row per variant.
 
 Exit codes: 0 done (rows may be n/a), 2 bad input or a missing peer binary,
 3 the machine is too busy (load average above --max-load, no --force),
@@ -183,7 +186,13 @@ class Runner:
                 if setup_failure:
                     self.fail(rows, setup_failure)
                     continue
-                self.run_server(server_name, scenario, rows)
+                if scenario.kind == "idle":
+                    # A fresh server per row: the second pool of idle connections would
+                    # reuse what the first one left in the heap and look almost free.
+                    for row in rows:
+                        self.run_server(server_name, scenario, [row])
+                else:
+                    self.run_server(server_name, scenario, rows)
 
     def run_server(self, server_name, scenario, rows):
         server = servers.make(self.ws, server_name)

@@ -23,6 +23,7 @@ import json
 import socket
 import threading
 import time
+from collections import namedtuple
 
 import procs
 import rawhttp
@@ -51,7 +52,30 @@ def variants(scenario_name):
     return VARIANTS.get(scenario_name, ("",))
 
 
-# -- the clients: each returns (problem or None, note) and raises rawhttp.ClientFailed
+# What a client found: problem is None when the data arrived intact, else a one-line
+# reason; note says what happened, with "{seconds}" where its duration goes (seconds,
+# or None when the note has no duration), so the notes of several runs fold into one.
+Outcome = namedtuple("Outcome", "problem note seconds", defaults=(None,))
+
+
+def fold_notes(outcomes):
+    """The notes of several runs, each text once, its durations as a range."""
+    durations = {}
+    for outcome in outcomes:
+        durations.setdefault(outcome.note, [])
+        if outcome.seconds is not None:
+            durations[outcome.note].append(outcome.seconds)
+    notes = []
+    for note, seconds in durations.items():
+        if not seconds:
+            notes.append(note)
+            continue
+        low, high = f"{min(seconds):.1f}", f"{max(seconds):.1f}"
+        notes.append(note.replace("{seconds}", low if low == high else f"{low} to {high}"))
+    return notes
+
+
+# -- the clients: each returns an Outcome and raises rawhttp.ClientFailed
 
 def slow_reader(port, mib, flush, pause):
     """GET /stream.php?mib=MIB, nothing read for pause seconds, then everything, checked."""
@@ -66,11 +90,11 @@ def slow_reader(port, mib, flush, pause):
         status, _, _ = rawhttp.ResponseReader(sock, deadline).read_response(check)
         took = time.monotonic() - started
     if status != 200:
-        return f"status {status}", f"{path} answered {status}"
+        return Outcome(f"status {status}", f"{path} answered {status}")
     problem = check.verdict(mib * MIB)
-    unread = f" after {pause:.0f} s unread" if pause else ""
-    return problem, (f"{check.offset / MIB:,.0f} MiB read{unread} in {took:.1f} s, "
-                     + (problem or "every byte as PHP printed it"))
+    unread = f" after {pause:g} s unread" if pause else ""
+    return Outcome(problem, f"{check.offset / MIB:,.0f} MiB read{unread} in {{seconds}} s, "
+                   + (problem or "every byte as PHP printed it"), took)
 
 
 def upload(port, mib):
@@ -95,23 +119,23 @@ def upload(port, mib):
                 status, _, body = reader.read_response()
             except rawhttp.ClientFailed:
                 raise e
-            return f"status {status}", f"answered {status} after {sent / MIB:,.0f} MiB sent: {body[:80]!r}"
+            return Outcome(f"status {status}", f"answered {status} after {sent / MIB:,.0f} MiB sent: {body[:80]!r}")
         status, _, body = reader.read_response()
     took = time.monotonic() - started
     if status != 200:
-        return f"status {status}", f"answered {status}: {body[:80]!r}"
+        return Outcome(f"status {status}", f"answered {status}: {body[:80]!r}")
     try:
         answer = json.loads(body)
         got_bytes, got_sha = int(answer["bytes"]), str(answer["sha256"])
     except (ValueError, KeyError, TypeError):
-        return "bad answer", f"not the JSON of upload.php: {body[:80]!r}"
+        return Outcome("bad answer", f"not the JSON of upload.php: {body[:80]!r}")
     if got_bytes != length:
         problem = f"PHP read {got_bytes:,} bytes of {length:,}"
     elif got_sha != digest.hexdigest():
         problem = "sha256 differs"
     else:
         problem = None
-    return problem, f"{mib} MiB sent and hashed in {took:.1f} s, " + (problem or "sha256 matches")
+    return Outcome(problem, f"{mib} MiB sent and hashed in {{seconds}} s, " + (problem or "sha256 matches"), took)
 
 
 def pipeline(port, count):
@@ -153,7 +177,7 @@ def pipeline(port, count):
     if failure:
         note += f"; {failure}"
     problem = None if good == count else f"{count - good:,} of {count:,} requests without a good answer"
-    return problem, note
+    return Outcome(problem, note)
 
 
 class _Writer:
@@ -229,11 +253,13 @@ def measure(server, scenario, row, runs, log):
     run_client = _client(scenario.name, row.variant)
     label = scenario.name + (f" ({row.variant})" if row.variant else "")
     try:
-        _client(scenario.name, row.variant, warm_up=True)(server.port)
+        warm = _client(scenario.name, row.variant, warm_up=True)(server.port)
     except rawhttp.ClientFailed as e:
         row.failure = f"warm-up request failed: {e}"
         return
-    peaks, growths, notes, errors = [], [], [], 0
+    if warm.problem:
+        row.notes.append(f"warm-up: {warm.problem}")
+    peaks, growths, outcomes = [], [], []
     worst = None  # (growth, where it went) of the run that grew most
     for k in range(1, runs + 1):
         if not server.alive():
@@ -242,28 +268,26 @@ def measure(server, scenario, row, runs, log):
         before = procs.tree_status(server.roots())
         with procs.RssSampler(server.roots, interval=SAMPLE_INTERVAL_S, detail=True) as sampler:
             try:
-                problem, note = run_client(server.port)
+                outcome = run_client(server.port)
             except rawhttp.ClientFailed as e:
-                problem, note = str(e), f"client failed: {e}"
+                outcome = Outcome(str(e), f"client failed: {e}")
             time.sleep(AFTER_S)
         growth = sampler.peak - sum(s.get("VmRSS", 0) for s in before.values()) * 1024
         peaks.append(sampler.peak)
         growths.append(growth)
         if worst is None or growth > worst[0]:
             worst = (growth, growth_by_process(before, sampler.peak_status))
-        errors += problem is not None
-        if note not in notes:
-            notes.append(note)
+        outcomes.append(outcome)
         log(f"  {label} {server.name} run {k}/{runs}: RSS {growth / MIB:+.1f} MiB (peak "
-            f"{sampler.peak / MIB:.1f} MiB); {note}")
+            f"{sampler.peak / MIB:.1f} MiB); {fold_notes([outcome])[0]}")
     if not growths:
         if row.failure is None:
             row.failure = "no run"
         return
     row.peak_rss = max(peaks)
     row.rss_growth = max(growths)
-    row.errors = errors
-    row.notes.extend(notes)
+    row.errors = sum(outcome.problem is not None for outcome in outcomes)
+    row.notes.extend(fold_notes(outcomes))
     if not server.alive():
         row.notes.append(f"server died: {server.failure_reason()}")
     if scenario.target_growth:
