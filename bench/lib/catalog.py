@@ -13,17 +13,33 @@ class Scenario:
     path: str  # the URL path wrk loads
     summary: str
     wrk_script: str = "get.lua"  # in bench/wrk/
-    kind: str = "load"  # "load", "cpu-mix" (a second wrk burns CPU) or "idle" (10k idle conns)
+    # "load", "cpu-mix" (a second wrk burns CPU), "idle" (10k idle conns, then load) or
+    # "memory" (no wrk: a client of bench/lib/memory.py, RSS growth measured)
+    kind: str = "load"
     needs: tuple = ()  # fixtures: "sqlite", "mariadb", "burn", "tls" (the certificate)
     static_copy: bool = False  # nginx-static can serve the same bytes (pre-rendered)
     k6_script: str = ""  # in bench/k6/; "" = NAME.js
     tls: bool = False  # served and loaded over HTTPS (servers that cannot do TLS have no row)
+    servers: tuple = ()  # the only servers with a row; () = every one that can
+    torus_args: tuple = ()  # extra flags for build/torus
+    php_ini: tuple = ()  # (key, value) for PHP: -d for Torus, php_admin_value for php-fpm
+    nginx_http: tuple = ()  # extra directives in nginx's http block
+    target_growth: int = 0  # bytes: the RSS growth the server should stay under (memory)
+    target_per_connection: int = 0  # bytes: the RSS an idle connection should cost at most (idle)
 
     @property
     def scripts(self):
-        """(wrk script, k6 script) of the measured load."""
+        """(wrk script, k6 script) of the measured load; ("", "") for a memory scenario."""
+        if self.kind == "memory":
+            return ("", "")
         return (self.wrk_script, self.k6_script or self.name + ".js")
 
+
+MIB = 1 << 20
+
+# The servers of the memory scenarios: php -S serves one connection at a time and
+# closes it after each response (no pipelining), nginx-static has no PHP.
+_PHP_MEMORY_SERVERS = ("torus-classic", "torus-worker", "nginx-fpm")
 
 SCENARIOS = (
     Scenario("hello", "/hello.php", "13-byte text response", static_copy=True),
@@ -41,13 +57,28 @@ SCENARIOS = (
              kind="cpu-mix", needs=("burn",), k6_script="hello.js"),
     Scenario("static-file", "/static/page.html", "a 2 KiB static HTML file", static_copy=True),
     Scenario("idle-10k", "/hello.php",
-             "hello with 10,000 idle keep-alive connections open; RSS they add",
-             kind="idle", static_copy=True, k6_script="hello.js"),
+             "hello with 10,000 idle keep-alive connections open; RSS they add, bytes per connection",
+             kind="idle", static_copy=True, k6_script="hello.js", target_per_connection=1024),
+    Scenario("idle-10k-tls", "/hello.php",
+             "idle-10k over HTTPS: 10,000 idle TLS connections, bytes per connection; hello over HTTPS",
+             kind="idle", needs=("tls",), static_copy=True, tls=True, k6_script="hello.js"),
     Scenario("https-hello", "/hello.php", "hello over HTTPS (TLS 1.2/1.3), keep-alive",
              needs=("tls",), static_copy=True, tls=True, k6_script="hello.js"),
     Scenario("https-new-conn", "/hello.php",
              "one request per new TLS 1.3 connection (Connection: close): HTTPS connections/s",
              wrk_script="connection-close.lua", needs=("tls",), static_copy=True, tls=True),
+    # The memory scenarios (bench/lib/memory.py); the path is the readiness probe's.
+    Scenario("slow-reader", "/stream.php?mib=1",
+             "512 MiB PHP response (with and without flush()) unread for 8 s, then read: RSS growth",
+             wrk_script="", kind="memory", servers=_PHP_MEMORY_SERVERS, target_growth=32 * MIB),
+    Scenario("upload-400m", "/upload.php", "400 MiB POST body hashed by PHP from php://input: RSS growth",
+             wrk_script="", kind="memory", servers=_PHP_MEMORY_SERVERS, target_growth=32 * MIB,
+             torus_args=("--max-body-size", "600M"), php_ini=(("post_max_size", "600M"),),
+             nginx_http=("client_max_body_size 600m;",)),
+    Scenario("pipeline-20k", "/hello.php",
+             "20,000 pipelined GET /hello.php written before any answer is read: RSS growth",
+             wrk_script="", kind="memory", static_copy=True,
+             servers=_PHP_MEMORY_SERVERS + ("nginx-static",), target_growth=16 * MIB),
 )
 
 # cpu-mix's second load: 2 connections on a request that burns ~20 ms of CPU.
@@ -98,9 +129,11 @@ def server_kind(name):
 
 def server_runs_scenario(server_name, scenario_name):
     """Whether the pair makes a row: nginx-static only serves what needs no PHP,
-    and php -S has no HTTPS."""
+    php -S has no HTTPS, and a scenario may name its only servers."""
     kind = server_kind(server_name)
     s = scenario(scenario_name)
+    if s.servers and server_name not in s.servers:
+        return False
     if s.tls and not kind.tls:
         return False
     if kind.php:

@@ -205,12 +205,13 @@ def required_binaries(o):
     Torus is not among them: a missing or broken build/torus gives n/a rows,
     so the peers can be measured before the engine exists.
     """
-    needed = [o.tool]
+    scenarios = [catalog.scenario(n) for n in o.scenarios]
+    # The memory scenarios bring their own client; the others need the load generator.
+    needed = [o.tool] if any(s.kind != "memory" for s in scenarios) else []
     for server in o.servers:
         # A server without a row in any chosen scenario (php -S for https-*) needs nothing.
         if any(catalog.server_runs_scenario(server, name) for name in o.scenarios):
             needed.extend(b for b in catalog.server_kind(server).peer_binaries if b != "torus")
-    scenarios = [catalog.scenario(n) for n in o.scenarios]
     if any("mariadb" in s.needs for s in scenarios):
         needed.extend(("mariadbd", "mariadb_install_db", "mariadb"))
     # openssl (the CLI) makes the self-signed certificate of the https-* scenarios.

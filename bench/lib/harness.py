@@ -6,6 +6,9 @@ with --warmup seconds of the same load (discarded), then for each
 connection count do --runs runs of --duration seconds, sampling the
 server's RSS during each run; stop the server. A server that fails to start
 or dies gives n/a rows with the reason and the next one is measured.
+Idle scenarios start a fresh server for each connection count (each row opens
+its own idle connections); memory scenarios run their own client instead of
+wrk (bench/lib/memory.py), one row per variant.
 
 Exit codes: 0 done (rows may be n/a), 2 bad input or a missing peer binary,
 3 the machine is too busy (load average above --max-load, no --force),
@@ -27,6 +30,7 @@ import idle
 import loadgen
 import machine
 import mariadb
+import memory
 import procs
 import servers
 import stats
@@ -148,15 +152,17 @@ class Runner:
         if count < wanted:
             row.notes.append(f"only {count} idle conns: the open-files limit is {self.ws.nofile}")
         before = procs.tree_rss(server.roots())
-        pool = idle.IdleConnections(server.port, scenario.path, count)
-        pool.open(timeout=60)
+        pool = idle.IdleConnections(server.port, scenario.path, count, tls=scenario.tls)
+        pool.open(timeout=120 if scenario.tls else 60)
         time.sleep(0.5)
         added = procs.tree_rss(server.roots()) - before
         pool.opened_and_idle = pool.still_open()
-        per_conn = f" ({added / pool.opened_and_idle / 1024:.1f} KiB each)" if pool.opened_and_idle else ""
-        row.notes.append(f"idle: {pool.opened_and_idle}/{count} open, RSS +{added / 1048576:.1f} MiB{per_conn}")
-        log(f"  {scenario.name} {server.name}: {pool.opened_and_idle}/{count} idle conns open, "
-            f"RSS +{added / 1048576:.1f} MiB")
+        row.rss_growth = added
+        if pool.opened_and_idle:
+            row.per_connection = round(added / pool.opened_and_idle)
+        note = idle.per_connection_note(pool.opened_and_idle, count, added, scenario.target_per_connection)
+        row.notes.append(note)
+        log(f"  {scenario.name} {server.name}: {note}")
         return pool
 
     # -- the whole run -----------------------------------------------------
@@ -169,14 +175,24 @@ class Runner:
             for server_name in self.o.servers:
                 if not catalog.server_runs_scenario(server_name, name):
                     continue
-                rows = [stats.Row(server_name, name, c) for c in self.o.connections]
+                if scenario.kind == "memory":  # one client, a row per variant
+                    rows = [stats.Row(server_name, name, 1, kind="memory", variant=v)
+                            for v in memory.variants(name)]
+                else:
+                    rows = [stats.Row(server_name, name, c) for c in self.o.connections]
                 self.rows.extend(rows)
                 if setup_failure is None:
                     setup_failure = self.prepare(scenario) or ""
                 if setup_failure:
                     self.fail(rows, setup_failure)
                     continue
-                self.run_server(server_name, scenario, rows)
+                if scenario.kind == "idle":
+                    # A fresh server per row: the second pool of idle connections would
+                    # reuse what the first one left in the heap and look almost free.
+                    for row in rows:
+                        self.run_server(server_name, scenario, [row])
+                else:
+                    self.run_server(server_name, scenario, rows)
 
     def run_server(self, server_name, scenario, rows):
         server = servers.make(self.ws, server_name)
@@ -189,7 +205,7 @@ class Runner:
             self.server = None
             return
         try:
-            if self.o.warmup > 0:
+            if self.o.warmup > 0 and scenario.kind != "memory":
                 label = "warmup"
                 run = loadgen.LoadRun(self.ws, scenario.scripts, server.base_url, scenario.path,
                                       max(self.o.connections), self.o.warmup,
@@ -199,7 +215,10 @@ class Runner:
                 if not server.alive():
                     row.failure = f"server died: {server.failure_reason()}"
                     continue
-                self.measure(server, scenario, row)
+                if scenario.kind == "memory":
+                    memory.measure(server, scenario, row, self.o.runs, log)
+                else:
+                    self.measure(server, scenario, row)
         finally:
             server.stop()
             self.server = None
@@ -219,6 +238,10 @@ class Runner:
             self.mariadb = None
         procs.stop_all()
         for row in self.rows:
+            if row.kind == "memory":
+                if row.rss_growth is None and row.failure is None:
+                    row.failure = "not measured (interrupted)"
+                continue
             if row.rps is None and row.failure is None:
                 if any(r is not None for r in row.runs):
                     stats.summarize(row)
@@ -228,15 +251,24 @@ class Runner:
 
 
 def _method_facts(o, ws):
-    pin = "servers on CPU 1, wrk on CPU 0 (taskset)" if o.mode == "1core" else "no pinning, every CPU"
+    pin = ("servers on CPU 1, wrk and the harness's own clients on CPU 0 (taskset)" if o.mode == "1core"
+           else "no pinning, every CPU")
     children = o.fpm_children or 8 * ws.server_cpu_count
-    facts = [
-        ("mode", f"{o.mode}: {pin}"),
-        ("runs", f"{o.runs} x {o.duration} s per row after {o.warmup} s of warm-up; medians reported, "
-                 "errors summed, RSS = peak sum over the server's processes"),
-        ("load", f"{o.tool}, keep-alive, {', '.join(map(str, o.connections))} connections"),
-        ("peers", f"nginx-fpm: pm=static, {children} children, opcache on; php -S: opcache on"),
-    ]
+    facts = [("mode", f"{o.mode}: {pin}")]
+    if any(catalog.scenario(name).kind != "memory" for name in o.scenarios):
+        facts += [
+            ("runs", f"{o.runs} x {o.duration} s per row after {o.warmup} s of warm-up; medians reported, "
+                     "errors summed, RSS = peak sum over the server's processes"),
+            ("load", f"{o.tool}, keep-alive, {', '.join(map(str, o.connections))} connections"),
+        ]
+    facts.append(("peers", f"nginx-fpm: pm=static, {children} children, opcache on; php -S: opcache on"))
+    memory_names = [name for name in o.scenarios if catalog.scenario(name).kind == "memory"]
+    if memory_names:
+        facts.append(("memory", f"{', '.join(memory_names)}: one client (bench/lib/memory.py), {o.runs} run(s) "
+                                "per row after one small warm-up request; RSS growth = peak sum of VmRSS over the "
+                                "server's processes (sampled every 100 ms, during and 0.5 s after) minus the sum "
+                                "just before; the largest run is reported, errors = runs whose data did not "
+                                "arrive intact"))
     if any(catalog.scenario(name).tls for name in o.scenarios):
         facts.append(("tls", "https-*: HTTPS only, self-signed P-256 certificate (openssl req); nginx "
                              "TLSv1.2 TLSv1.3, session cache and tickets at its defaults; https-new-conn: "
@@ -300,7 +332,14 @@ def main(argv):
     facts += _method_facts(o, ws)
     if o.mode == "1core":
         os.sched_setaffinity(0, {0})  # this process samples RSS on the client's CPU
-    estimate = len(o.scenarios) * len(o.servers) * len(o.connections) * (o.runs * o.duration + o.warmup + 2)
+    estimate = 0
+    for name in o.scenarios:
+        servers_with_rows = sum(catalog.server_runs_scenario(server, name) for server in o.servers)
+        if catalog.scenario(name).kind == "memory":
+            per_run = memory.SLOW_READER_PAUSE_S + 10 if name == "slow-reader" else 10
+            estimate += servers_with_rows * len(memory.variants(name)) * int(o.runs * per_run + 5)
+        else:
+            estimate += servers_with_rows * len(o.connections) * (o.runs * o.duration + o.warmup + 2)
     log(f"{PROG}: {len(o.scenarios)} scenario(s) x {len(o.servers)} server(s) x {len(o.connections)} "
         f"connection count(s) x {o.runs} run(s) of {o.duration} s; at most ~{estimate // 60} min {estimate % 60} s")
     log(f"{PROG}: results in {results_dir}")

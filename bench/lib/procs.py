@@ -131,6 +131,29 @@ def tree_rss(roots):
     return sum((status_kib(pid, "VmRSS") or 0) for pid in process_tree(roots)) * 1024
 
 
+STATUS_KEYS = ("VmRSS", "RssAnon", "RssFile", "RssShmem")
+
+
+def tree_status(roots):
+    """{pid: {"Name": name, "VmRSS": KiB, "RssAnon": KiB, "RssFile": KiB, "RssShmem": KiB}}
+    over the trees of roots: where a tree's RSS is, process by process and by kind."""
+    found = {}
+    for pid in process_tree(roots):
+        fields = {}
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    key, _, value = line.partition(":")
+                    if key == "Name":
+                        fields["Name"] = value.strip()
+                    elif key in STATUS_KEYS:
+                        fields[key] = int(value.split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        found[pid] = fields
+    return found
+
+
 def tree_pss(roots):
     """Sum of Pss (shared pages split between their users) over the trees, in bytes."""
     total = 0
@@ -147,12 +170,15 @@ def tree_pss(roots):
 
 
 class RssSampler:
-    """Samples tree_rss(roots()) every interval seconds on a thread; keeps the peak."""
+    """Samples tree_rss(roots()) every interval seconds on a thread; keeps the peak
+    (with detail: also the tree_status() of the peak sample, as peak_status)."""
 
-    def __init__(self, roots, interval=0.2):
+    def __init__(self, roots, interval=0.2, detail=False):
         self.roots = roots
         self.interval = interval
+        self.detail = detail
         self.peak = 0
+        self.peak_status = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -167,8 +193,14 @@ class RssSampler:
         self.sample()
 
     def sample(self):
-        value = tree_rss(self.roots())
-        self.peak = max(self.peak, value)
+        if not self.detail:
+            value = tree_rss(self.roots())
+            self.peak = max(self.peak, value)
+            return value
+        status = tree_status(self.roots())
+        value = sum(fields.get("VmRSS", 0) for fields in status.values()) * 1024
+        if value > self.peak:
+            self.peak, self.peak_status = value, status
         return value
 
     def _loop(self):

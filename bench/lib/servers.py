@@ -10,7 +10,9 @@ into the result folder, and in 1core mode runs under `taskset -c 1`:
   nginx-fpm      nginx as above + php-fpm on a unix socket, pm=static
   php-server     php -S (one process; PHP_CLI_SERVER_WORKERS=CPUs in all mode)
 
-PHP runs with opcache on and timestamps not revalidated everywhere.
+PHP runs with opcache on and timestamps not revalidated everywhere. A
+scenario may add settings (upload-400m: Scenario.torus_args, .php_ini as -d
+for Torus and php_admin_value for php-fpm, .nginx_http in nginx's http block).
 In the https-* scenarios (Scenario.tls) the servers listen for HTTPS only,
 with the harness's self-signed certificate: Torus with --tls-listen instead
 of --listen, nginx with `listen ... ssl` (TLS 1.2 and 1.3, session cache and
@@ -174,8 +176,16 @@ class TorusServer(Server):
         argv = torus_argv(binary, self.port, self.ws.docroot, self.ws.options.mode,
                           os.path.join(self.ws.docroot, "worker.php") if self.worker else None,
                           (self.ws.tls_cert, self.ws.tls_key) if self.tls else None,
-                          self.ws.options.torus_args)
+                          scenario_torus_args(scenario) + list(self.ws.options.torus_args))
         self.spawn("torus", argv)
+
+
+def scenario_torus_args(scenario):
+    """The flags a scenario adds to build/torus: its own, then its php.ini settings as -d."""
+    args = list(scenario.torus_args)
+    for key, value in scenario.php_ini:
+        args += ["-d", f"{key}={value}"]
+    return args
 
 
 def torus_argv(binary, port, docroot, mode, worker=None, tls=None, extra=()):
@@ -202,7 +212,7 @@ class NginxServer(Server):
     def launch(self, scenario):
         fpm_socket = os.path.join(self.prefix, "php-fpm.sock")
         if self.with_fpm:
-            self.launch_fpm(fpm_socket)
+            self.launch_fpm(fpm_socket, scenario)
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             os.makedirs(os.path.join(self.prefix, sub), exist_ok=True)
         locations = _read_conf("nginx-fpm.locations.in" if self.with_fpm else "nginx-static.locations.in")
@@ -213,6 +223,7 @@ class NginxServer(Server):
             "WORKER_CONNECTIONS": max(1024, self.ws.nofile - 256),
             "PREFIX": self.prefix,
             "LISTEN": nginx_listen(self.port, (self.ws.tls_cert, self.ws.tls_key) if self.tls else None),
+            "HTTP_EXTRA": "\n    ".join(scenario.nginx_http),
             "DOCROOT": self.ws.docroot,
             "LOCATIONS": _fill(locations, {"PRERENDERED": self.ws.prerendered, "FPM_SOCKET": fpm_socket}),
         })
@@ -224,7 +235,7 @@ class NginxServer(Server):
         self.spawn("nginx", [binary, "-p", self.prefix + "/", "-e", os.path.join(self.prefix, "error.log"),
                              "-c", path])
 
-    def launch_fpm(self, socket_path):
+    def launch_fpm(self, socket_path, scenario):
         children = self.ws.options.fpm_children or 8 * self.ws.server_cpu_count
         user_lines = ""
         owner_lines = ""
@@ -237,6 +248,7 @@ class NginxServer(Server):
             "LISTEN_OWNER_LINES": owner_lines,
             "FPM_SOCKET": socket_path,
             "CHILDREN": children,
+            "EXTRA_INI": fpm_ini_lines(scenario.php_ini),
         })
         path = os.path.join(self.prefix, "php-fpm.conf")
         with open(path, "w") as f:
@@ -293,6 +305,11 @@ def nginx_listen(port, tls=None):
         f"ssl_certificate_key {key};",
         "ssl_protocols TLSv1.2 TLSv1.3;",
     ))
+
+
+def fpm_ini_lines(php_ini):
+    """A scenario's php.ini settings as php-fpm pool lines."""
+    return "\n".join(f"php_admin_value[{key}] = {value}" for key, value in php_ini)
 
 
 def tls_note(protocol, cipher, resumed):

@@ -36,6 +36,8 @@ class Row:
     server: str
     scenario: str
     connections: int
+    kind: str = "load"  # "memory": no requests/s, the figure is rss_growth (bench/lib/memory.py)
+    variant: str = ""  # a memory scenario's variant ("flush", "no flush"), shown after its name
     runs: list = field(default_factory=list)  # RunResult, or None for a run that failed
     rps: float = None
     p50_ms: float = None
@@ -43,6 +45,8 @@ class Row:
     errors: int = None
     peak_rss: int = None  # bytes
     pss_after: int = None  # bytes, shared pages split between processes, after the last run
+    rss_growth: int = None  # bytes: what the idle connections or the memory scenario's client added
+    per_connection: int = None  # bytes: rss_growth per idle connection (idle scenarios)
     ratio_fpm: float = None
     ratio_static: float = None
     notes: list = field(default_factory=list)
@@ -50,6 +54,8 @@ class Row:
 
     @property
     def ok(self):
+        if self.kind == "memory":
+            return self.failure is None and self.rss_growth is not None
         return self.failure is None and self.rps is not None
 
     def as_dict(self):

@@ -1,9 +1,11 @@
 """The markdown table bench/run prints and docs/PERFORMANCE.md carries.
 
-One row per scenario x connection count x server, in the catalog's order.
-Columns are padded so the table reads as plain text too; numbers are right
-aligned. A row without numbers shows "n/a" and its reason in the notes; a
-missing reference makes its ratio "-".
+One row per scenario (and variant) x connection count x server, in the
+catalog's order. Columns are padded so the table reads as plain text too;
+numbers are right aligned. A row without numbers shows "n/a" and its reason
+in the notes; a missing reference makes its ratio "-". "RSS growth" is what
+the idle connections (idle-*) or a memory scenario's client added to the
+server's RSS; "-" for the other rows.
 """
 
 import catalog
@@ -17,6 +19,7 @@ COLUMNS = (
     ("p99 ms", "right"),
     ("errors", "right"),
     ("peak RSS", "right"),
+    ("RSS growth", "right"),
     ("vs fpm", "right"),
     ("vs static", "right"),
     ("notes", "left"),
@@ -44,6 +47,11 @@ def format_rss(value):
     return NOT_AVAILABLE if value is None else f"{value / 1048576:.1f} MiB"
 
 
+def format_growth(value):
+    """An RSS growth in MiB with its sign; "-" when the row has none."""
+    return NO_REFERENCE if value is None else f"{value / 1048576:+.1f} MiB"
+
+
 def format_ratio(value):
     return NO_REFERENCE if value is None else f"{value:.2f}x"
 
@@ -59,7 +67,7 @@ def _cell(text):
 def _order(row):
     scenario = catalog.SCENARIO_NAMES.index(row.scenario) if row.scenario in catalog.SCENARIO_NAMES else 99
     server = catalog.SERVER_NAMES.index(row.server) if row.server in catalog.SERVER_NAMES else 99
-    return (scenario, row.connections, server)
+    return (scenario, row.variant, row.connections, server)
 
 
 def _label(server):
@@ -70,16 +78,20 @@ def _label(server):
 
 
 def row_cells(row):
+    """A memory row has no requests/s nor latency ("-" when measured); its errors are the
+    runs whose data did not arrive intact."""
     notes = ([row.failure] if row.failure else []) + list(row.notes)
+    no_load = row.kind == "memory" and row.ok
     return [
-        row.scenario,
+        row.scenario + (f" ({row.variant})" if row.variant else ""),
         str(row.connections),
         _label(row.server),
-        format_rps(row.rps),
-        format_ms(row.p50_ms),
-        format_ms(row.p99_ms),
+        NO_REFERENCE if no_load else format_rps(row.rps),
+        NO_REFERENCE if no_load else format_ms(row.p50_ms),
+        NO_REFERENCE if no_load else format_ms(row.p99_ms),
         format_count(row.errors),
         format_rss(row.peak_rss),
+        format_growth(row.rss_growth),
         format_ratio(row.ratio_fpm) if row.ok else NO_REFERENCE,
         format_ratio(row.ratio_static) if row.ok else NO_REFERENCE,
         "; ".join(notes),

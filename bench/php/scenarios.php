@@ -151,6 +151,51 @@ function bench_burn(): void
     echo bench_burn_rounds(BENCH_BURN_ITERATIONS);
 }
 
+/*
+ * `slow-reader`'s response: MIB chunks of 1 MiB (default 512), chunk i being
+ * its number as 16 decimal digits followed by the fixed pattern of
+ * bench_stream_pattern(), so the client can check every byte and its place.
+ * ?flush=1 calls flush() after each chunk; without it the server decides
+ * when the output leaves PHP.
+ */
+function bench_stream_pattern(): string
+{
+    return str_repeat('0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_', 16384);
+}
+
+function bench_stream(): void
+{
+    $mib = isset($_GET['mib']) ? max(1, min(1024, (int) $_GET['mib'])) : 512;
+    $flush = !empty($_GET['flush']);
+    header('Content-Type: application/octet-stream');
+    $pattern = substr(bench_stream_pattern(), 16);
+    for ($i = 0; $i < $mib; $i++) {
+        echo sprintf('%016d', $i), $pattern;
+        if ($flush) {
+            flush();
+        }
+    }
+}
+
+/* `upload-400m`: the sha256 and length of the request body, read from php://input in 1 MiB reads. */
+function bench_upload(): void
+{
+    $in = fopen('php://input', 'rb');
+    $context = hash_init('sha256');
+    $bytes = 0;
+    while (!feof($in)) {
+        $block = fread($in, 1 << 20);
+        if ($block === false || $block === '') {
+            break;
+        }
+        $bytes += strlen($block);
+        hash_update($context, $block);
+    }
+    fclose($in);
+    header('Content-Type: application/json');
+    echo json_encode(['bytes' => $bytes, 'sha256' => hash_final($context)]);
+}
+
 /* Worker mode: runs the scenario whose script the request path names. */
 function bench_dispatch(string $path): void
 {
@@ -175,6 +220,12 @@ function bench_dispatch(string $path): void
             return;
         case '/burn.php':
             bench_burn();
+            return;
+        case '/stream.php':
+            bench_stream();
+            return;
+        case '/upload.php':
+            bench_upload();
             return;
     }
     http_response_code(404);

@@ -74,18 +74,18 @@ class Table(unittest.TestCase):
 
     def test_a_measured_row(self):
         cells = self.line_of("php -S")
-        self.assertEqual(cells[4:11], ["13,503", "2.30", "6.52", "0", "21.5 MiB", "1.36x", "0.14x"])
-        self.assertIn("no keep-alive", cells[11])
+        self.assertEqual(cells[4:12], ["13,503", "2.30", "6.52", "0", "21.5 MiB", "-", "1.36x", "0.14x"])
+        self.assertIn("no keep-alive", cells[12])
 
     def test_a_failed_row_is_na_with_its_reason(self):
         cells = self.line_of("torus classic")
-        self.assertEqual(cells[4:11], ["n/a", "n/a", "n/a", "n/a", "n/a", "-", "-"])
-        self.assertEqual(cells[11], "build/torus not built (make build)")
+        self.assertEqual(cells[4:12], ["n/a", "n/a", "n/a", "n/a", "n/a", "-", "-", "-"])
+        self.assertEqual(cells[12], "build/torus not built (make build)")
 
     def test_references(self):
-        self.assertEqual(self.line_of("nginx + php-fpm")[9:11], ["1.00x", "0.11x"])
-        self.assertEqual(self.line_of("nginx static")[9:11], ["9.49x", "1.00x"])
-        self.assertEqual(self.line_of("nginx + php-fpm", conns="256")[9:11], ["1.00x", "-"])
+        self.assertEqual(self.line_of("nginx + php-fpm")[10:12], ["1.00x", "0.11x"])
+        self.assertEqual(self.line_of("nginx static")[10:12], ["9.49x", "1.00x"])
+        self.assertEqual(self.line_of("nginx + php-fpm", conns="256")[10:12], ["1.00x", "-"])
 
     def test_pipes_in_notes_are_escaped(self):
         row = stats.Row("nginx-fpm", "hello", 64, failure="a | b")
