@@ -177,6 +177,18 @@ enum route_fs_mode {
 
 static _Thread_local enum route_fs_mode route_mode;
 static _Thread_local bool route_blocked; /* CACHED_ONLY: a look would have waited */
+/* CACHED_ONLY: where the descriptors it opened go, for the caller to close (NULL: closed here). */
+static _Thread_local struct torus_route_fds *route_opened;
+
+/* A descriptor route_open_cached() gave, done with: handed to the caller, or closed. */
+static void route_done_with(int fd)
+{
+    struct torus_route_fds *opened = route_opened;
+    if (opened && opened->count < TORUS_ROUTE_FDS_MAX)
+        opened->fds[opened->count++] = fd;
+    else
+        close(fd);
+}
 
 /* name opened O_PATH through the dentry cache only: a descriptor, or -1 (route_blocked when it
  * would have waited). */
@@ -202,7 +214,7 @@ static int route_stat(const char *name, struct stat *st)
     struct statx sx;
     int rc = statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_BASIC_STATS, &sx);
     int error = errno;
-    close(fd);
+    route_done_with(fd);
     if (rc != 0) {
         errno = error;
         return -1;
@@ -234,7 +246,7 @@ static char *route_realpath(const char *name, char resolved[PATH_MAX])
     char link[32];
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
     ssize_t n = readlink(link, resolved, PATH_MAX - 1);
-    close(fd);
+    route_done_with(fd);
     if (n <= 0 || n >= PATH_MAX - 1 || resolved[0] != '/') {
         route_blocked = true; /* no /proc, or an odd answer: let a worker use realpath() */
         return NULL;
@@ -555,12 +567,16 @@ int torus_route_resolve(const struct torus_router *router, const char *path, siz
 }
 
 int torus_route_try_resolve(const struct torus_router *router, const char *path, size_t path_len,
-                            struct torus_route *route)
+                            struct torus_route *route, struct torus_route_fds *opened)
 {
     route_mode = ROUTE_CACHED_ONLY;
     route_blocked = false;
+    route_opened = opened;
+    if (opened)
+        opened->count = 0;
     int rc = torus_route_resolve(router, path, path_len, route);
     route_mode = ROUTE_MAY_BLOCK;
+    route_opened = NULL;
     return route_blocked ? TORUS_AGAIN : rc;
 }
 

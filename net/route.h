@@ -119,16 +119,26 @@ struct torus_router {
 int torus_route_resolve(const struct torus_router *router, const char *path, size_t path_len,
                         struct torus_route *route);
 
+/* The O_PATH descriptors torus_route_try_resolve() opened, for its caller to close. */
+#define TORUS_ROUTE_FDS_MAX 8
+struct torus_route_fds {
+    int count;
+    int fds[TORUS_ROUTE_FDS_MAX];
+};
+
 /*
  * torus_route_resolve() without waiting on the file system, for the I/O
  * thread: the same result when the kernel's caches can answer every look it
  * makes (the dentry cache, cached inode attributes), else TORUS_AGAIN at
  * once (a look would read a disk, or ask a network or FUSE server): resolve
- * it on a thread that may block. Costs three system calls per look instead
- * of one stat().
+ * it on a thread that may block. Each look opens the file O_PATH and reads
+ * its attributes: two system calls for one stat(). The descriptors are put
+ * in *opened (count first; past TORUS_ROUTE_FDS_MAX they are closed here),
+ * and the caller closes them, as the I/O thread does through its ring at
+ * no extra system call; with opened NULL they are closed here.
  */
 int torus_route_try_resolve(const struct torus_router *router, const char *path, size_t path_len,
-                            struct torus_route *route);
+                            struct torus_route *route, struct torus_route_fds *opened);
 
 /*
  * The routes one I/O thread resolved since it last called

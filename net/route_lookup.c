@@ -110,9 +110,18 @@ int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, 
 {
     struct torus_loop *loop = c->loop;
     bool known = torus_route_memo_find(&loop->route_memo, path, path_len, route);
-    if (!known && torus_route_try_resolve(&loop->router, path, path_len, route) == TORUS_OK) {
-        torus_route_memo_store(&loop->route_memo, path, path_len, route);
-        known = true;
+    if (!known) {
+        struct torus_route_fds opened;
+        if (torus_route_try_resolve(&loop->router, path, path_len, route, &opened) == TORUS_OK) {
+            torus_route_memo_store(&loop->route_memo, path, path_len, route);
+            known = true;
+        }
+        /* Closed by the ring with the next submission: no system call of their own. */
+        for (int i = 0; i < opened.count; i++) {
+            struct io_uring_sqe *sqe = get_sqe(loop);
+            io_uring_prep_close(sqe, opened.fds[i]);
+            io_uring_sqe_set_data64(sqe, user_data(NULL, TAG_IGNORE));
+        }
     }
     if (fast_path(known)) {
         if (route->kind != TORUS_ROUTE_STATIC || !want_file ||

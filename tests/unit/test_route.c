@@ -342,7 +342,8 @@ struct try_run {
 static void *try_thread(void *arg)
 {
     struct try_run *run = arg;
-    run->result = torus_route_try_resolve(run->router, run->path, strlen(run->path), &run->route);
+    run->result =
+        torus_route_try_resolve(run->router, run->path, strlen(run->path), &run->route, NULL);
     return NULL;
 }
 
