@@ -518,6 +518,7 @@ static void tick(struct supervisor *sv)
         torus_process_notify("READY=1");
     }
     reload_tick(sv);
+    torus_admin_server_tick(&sv->admin, now);
     if (sv->draining && now >= sv->drain_kill_ms) {
         for (int i = 0; i < sv->count; i++) {
             if (sv->runs[i].state == SHARD_RUNNING) {
