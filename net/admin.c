@@ -6,7 +6,11 @@
  *   GET /readyz    200 when every shard runs and has an executor ready, else
  *                  503 (booting, restarting after a crash, every executor
  *                  reloading, or draining);
- *   GET /metrics   Prometheus text format, the shards' metrics summed.
+ *   GET /metrics   Prometheus text format, the shards' metrics summed (and
+ *                  the responses of each shard, for a rate by shard);
+ *   GET /status.json  the same per shard, with the request each executor
+ *                  runs (net/admin_status.c, docs/STATUS.md);
+ *   GET /status    a page that polls /status.json (net/admin_status_page.html).
  * Reading the shards' metrics is a relaxed load of each counter: a scrape
  * may see one shard a few requests behind another, never a torn value.
  */
@@ -17,7 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/admin_status.h"
 #include "net/http_response.h"
+#include "net/json_writer.h"
 #include "runtime/executor.h"
 #include "runtime/process.h"
 #include "runtime/scoreboard.h"
@@ -150,6 +156,17 @@ static void render_metrics(struct text *t, struct torus_scoreboard *board)
                     (unsigned long long)sum(board, offsetof(struct torus_metrics, responses) +
                                                        (size_t)c * sizeof(torus_metric)));
 
+    text_printf(t, "# HELP torus_shard_requests_total Responses sent, per shard.\n"
+                   "# TYPE torus_shard_requests_total counter\n");
+    for (int i = 0; i < board->shard_count; i++) {
+        const struct torus_metrics *m = &torus_scoreboard_shard(board, i)->metrics;
+        uint64_t sent = 0;
+        for (int c = 0; c < 6; c++)
+            sent += torus_metric_get(&m->responses[c]);
+        text_printf(t, "torus_shard_requests_total{shard=\"%d\"} %llu\n", i,
+                    (unsigned long long)sent);
+    }
+
     text_printf(t, "# HELP torus_request_duration_seconds Time from a request's head to its "
                    "response's end.\n# TYPE torus_request_duration_seconds histogram\n");
     uint64_t cumulative = 0;
@@ -244,10 +261,18 @@ static void render_metrics(struct text *t, struct torus_scoreboard *board)
     render_shards(t, board);
 }
 
-struct torus_chunk *torus_admin_respond(struct torus_scoreboard *board, const char *method,
+/* The page's headers: nothing it could load from elsewhere, nothing sniffed. */
+#define STATUS_PAGE_HEADERS                                                                        \
+    "Content-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; "                    \
+    "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; "              \
+    "form-action 'none'; frame-ancestors 'none'\r\n"                                               \
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
+
+struct torus_chunk *torus_admin_respond(struct torus_admin_server *server, const char *method,
                                         const char *path, size_t path_len, bool keep_alive,
                                         int *status_out)
 {
+    struct torus_scoreboard *board = server->board;
     bool head = strcmp(method, "HEAD") == 0;
     struct text body = {.data = malloc(4096), .len = 0, .cap = 4096};
     if (!body.data)
@@ -256,6 +281,9 @@ struct torus_chunk *torus_admin_respond(struct torus_scoreboard *board, const ch
     int status = 200;
     const char *type = "text/plain; charset=utf-8";
     const char *extra = "";
+    const char *content = NULL; /* a body other than `body`: content_len bytes */
+    size_t content_len = 0;
+    struct torus_json_writer json = {0};
 #define IS(literal) (path_len == sizeof(literal) - 1 && memcmp(path, literal, path_len) == 0)
     if (strcmp(method, "GET") != 0 && !head) {
         status = 405;
@@ -270,25 +298,47 @@ struct torus_chunk *torus_admin_respond(struct torus_scoreboard *board, const ch
     } else if (IS("/metrics")) {
         type = "text/plain; version=0.0.4; charset=utf-8";
         render_metrics(&body, board);
+    } else if (IS("/status.json")) {
+        type = "application/json";
+        torus_json_init(&json);
+        torus_status_json(&json, board, &server->rates,
+                          torus_monotonic_ns() / 1000000u - server->started_ms);
+        if (json.failed) {
+            torus_json_free(&json);
+            free(body.data);
+            return NULL;
+        }
+        content = json.data;
+        content_len = json.len;
+    } else if (IS("/status")) {
+        type = "text/html; charset=utf-8";
+        extra = STATUS_PAGE_HEADERS;
+        content = torus_admin_status_page;
+        content_len = torus_admin_status_page_size;
     } else {
         status = 404;
-        text_printf(&body, "not found: try /healthz, /readyz or /metrics\n");
+        text_printf(&body, "not found: try /healthz, /readyz, /metrics, /status.json or /status\n");
     }
 #undef IS
-    char extra_headers[256];
+    if (!content) {
+        content = body.data;
+        content_len = body.len;
+    }
+    char extra_headers[1024];
     int extra_len = snprintf(extra_headers, sizeof(extra_headers),
                              "Content-Type: %s\r\nCache-Control: no-store\r\n%s", type, extra);
-    char head_text[1024];
+    char head_text[2048];
     size_t head_len = torus_http_head(head_text, sizeof(head_text), status, 1, keep_alive,
-                                      extra_headers, (size_t)extra_len, (int64_t)body.len);
-    size_t total = head_len + (head ? 0 : body.len);
+                                      extra_headers, (size_t)extra_len, (int64_t)content_len);
+    size_t total = head_len + (head ? 0 : content_len);
     struct torus_chunk *chunk = torus_chunk_new(total);
     if (chunk) {
         memcpy(chunk->data, head_text, head_len);
         if (!head)
-            memcpy(chunk->data + head_len, body.data, body.len);
+            memcpy(chunk->data + head_len, content, content_len);
         chunk->len = (uint32_t)total;
     }
+    torus_json_free(&json);
     free(body.data);
     *status_out = status;
     return chunk;

@@ -1,7 +1,7 @@
 /*
- * The admin endpoints of --admin-listen: /healthz, /readyz and /metrics
- * (net/admin.c), and the small poll-driven server the supervisor answers
- * them with (net/admin_server.c).
+ * The admin endpoints of --admin-listen: /healthz, /readyz, /metrics,
+ * /status.json and /status (net/admin.c, net/admin_status.c), and the small
+ * poll-driven server the supervisor answers them with (net/admin_server.c).
  */
 #ifndef TORUS_ADMIN_H
 #define TORUS_ADMIN_H
@@ -9,19 +9,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "net/admin_status.h"
 #include "net/chunk.h"
 #include "net/http.h"
 
 struct pollfd;
 
 struct torus_scoreboard;
+struct torus_admin_server;
 
 /*
- * Builds the whole response (head and body) to an admin request for `path`,
- * from what the scoreboard says; *status is set to its status code. NULL
- * when out of memory.
+ * Builds the whole response (head and body) to an admin request for `path`
+ * (without its query), from what the server's scoreboard and rate samples
+ * say; *status is set to its status code. NULL when out of memory.
  */
-struct torus_chunk *torus_admin_respond(struct torus_scoreboard *board, const char *method,
+struct torus_chunk *torus_admin_respond(struct torus_admin_server *server, const char *method,
                                         const char *path, size_t path_len, bool keep_alive,
                                         int *status);
 
@@ -44,6 +46,8 @@ struct torus_admin_server {
     struct torus_http_limits limits;
     struct torus_admin_conn conns[TORUS_ADMIN_MAX_CONNS];
     uint64_t accept_paused_until_ms; /* out of descriptors: accept again from then on */
+    uint64_t started_ms;             /* monotonic: when the server was prepared (uptime) */
+    struct torus_status_rates rates; /* for /status.json's requests per second */
 };
 
 /* Prepares the server for a bound, listening socket (-1: none), answering from board. */
@@ -66,7 +70,13 @@ int torus_admin_server_poll_fds(struct torus_admin_server *server, struct pollfd
 void torus_admin_server_handle(struct torus_admin_server *server, const struct pollfd *fds,
                                int count, uint64_t now_ms);
 
-/* Closes every connection and the listener. */
+/*
+ * Called on the supervisor's every tick with the monotonic clock in
+ * milliseconds: takes the once-a-second samples /status.json's rates need.
+ */
+void torus_admin_server_tick(struct torus_admin_server *server, uint64_t now_ms);
+
+/* Closes every connection and the listener, and frees the rate samples. */
 void torus_admin_server_close(struct torus_admin_server *server);
 
 #endif

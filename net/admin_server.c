@@ -23,6 +23,7 @@
 
 #include "net/http_response.h"
 #include "runtime/log.h"
+#include "runtime/scoreboard.h"
 
 #define ADMIN_IDLE_MS 10000
 /* Out of descriptors: how long the listener is left alone before the next try. */
@@ -70,8 +71,8 @@ static int respond(struct torus_admin_server *server, struct torus_admin_conn *c
         path_len = (size_t)(query - path);
     c->keep_alive = torus_http_keep_alive(p);
     int status;
-    c->out = torus_admin_respond(server->board, torus_http_method(p), path, path_len, c->keep_alive,
-                                 &status);
+    c->out =
+        torus_admin_respond(server, torus_http_method(p), path, path_len, c->keep_alive, &status);
     torus_http_head_done(p);
     return c->out ? TORUS_OK : TORUS_ERROR;
 }
@@ -195,6 +196,8 @@ void torus_admin_server_init(struct torus_admin_server *server, int listen_fd,
     server->limits.max_body_size = 0;
     for (int i = 0; i < TORUS_ADMIN_MAX_CONNS; i++)
         server->conns[i].fd = -1;
+    server->started_ms = torus_monotonic_ns() / 1000000u;
+    torus_status_rates_init(&server->rates, board ? board->shard_count : 0);
     if (listen_fd >= 0)
         fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
 }
@@ -256,8 +259,15 @@ void torus_admin_server_handle(struct torus_admin_server *server, const struct p
     }
 }
 
+void torus_admin_server_tick(struct torus_admin_server *server, uint64_t now_ms)
+{
+    if (server->listen_fd >= 0)
+        torus_status_rates_sample(&server->rates, server->board, now_ms);
+}
+
 void torus_admin_server_close(struct torus_admin_server *server)
 {
+    torus_status_rates_free(&server->rates);
     for (int i = 0; i < TORUS_ADMIN_MAX_CONNS; i++) {
         if (server->conns[i].fd >= 0)
             conn_close(&server->conns[i]);

@@ -148,6 +148,7 @@ void torus_config_print_help(void *file)
 {
     FILE *f = file;
     fprintf(f, "Usage: torus [FLAGS]\n"
+               "       torus status --admin HOST:PORT [--once]   a running server's live status\n"
                "Torus: an HTTP application server for PHP, one io_uring shard per CPU.\n\n"
                "Flags (sizes take K/M/G suffixes; durations are seconds, fractions allowed):\n");
     for (size_t i = 0; i < TORUS_ARRAY_SIZE(options); i++) {

@@ -3,13 +3,17 @@
  * --help, --version and --modules print and exit 0 (--modules starts PHP to
  * see what loads, and exits 2 when it cannot); anything else runs the server, a
  * supervisor process above one process per shard (runtime/supervisor.c).
+ * `torus status ...` is a client of a running server's admin listener
+ * (runtime/status_cli.c), handed its arguments before any flag is parsed.
  */
 #include <llhttp.h>
 #include <stdio.h>
+#include <string.h>
 #include <wolfssl/version.h>
 
 #include "alloc/arena.h"
 #include "runtime/config.h"
+#include "runtime/status_cli.h"
 #include "runtime/supervisor.h"
 #include "sapi/sapi.h"
 
@@ -42,6 +46,9 @@ static int check_php_support(const struct torus_config *cfg, char *err, size_t e
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "status") == 0)
+        return torus_status_main(argc - 1, argv + 1);
+
     struct torus_config cfg;
     char err[TORUS_CONFIG_ERROR_SIZE];
     torus_config_defaults(&cfg);

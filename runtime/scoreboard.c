@@ -111,17 +111,33 @@ static size_t put(char *out, size_t len, size_t size, const char *data, size_t n
     return len + n;
 }
 
+uint64_t torus_scoreboard_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 void torus_executor_slot_begin(struct torus_executor_slot *slot,
                                const struct torus_request *request, const char *worker)
 {
+    /* Sequence lock, one writer: odd while writing (see struct torus_executor_slot). */
+    uint32_t seq = atomic_load_explicit(&slot->request_seq, memory_order_relaxed);
+    atomic_store_explicit(&slot->request_seq, seq + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+
     /* The last byte stays NUL: a process that dies mid-copy leaves a string the supervisor can
      * still read. */
     char *out = slot->request;
     size_t size = sizeof(slot->request) - 1;
     size_t len = 0;
     len = put(out, len, size, request->method.data, request->method.len);
+    slot->method_len = (uint16_t)len;
     len = put(out, len, size, " ", 1);
+    size_t path_start = len;
     len = put(out, len, size, request->path.data, TORUS_MIN(request->path.len, 120));
+    slot->path_len = (uint16_t)(len - path_start);
+    slot->started_ns = torus_scoreboard_clock_ns();
     if (request->script_filename.len) {
         len = put(out, len, size, " (script ", 9);
         len = put(out, len, size, request->script_filename.data, request->script_filename.len);
@@ -132,6 +148,8 @@ void torus_executor_slot_begin(struct torus_executor_slot *slot,
         len = put(out, len, size, ")", 1);
     }
     out[len] = '\0';
+
+    atomic_store_explicit(&slot->request_seq, seq + 2, memory_order_release);
 }
 
 void torus_executor_slot_request(const struct torus_executor_slot *slot, char *out, size_t size)
@@ -144,4 +162,41 @@ void torus_executor_slot_request(const struct torus_executor_slot *slot, char *o
     size_t n = strnlen(slot->request, TORUS_MIN(size - 1, sizeof(slot->request) - 1));
     memcpy(out, slot->request, n);
     out[n] = '\0';
+}
+
+bool torus_executor_slot_current(const struct torus_executor_slot *slot,
+                                 struct torus_executor_current *out)
+{
+    struct torus_executor_slot *s = (struct torus_executor_slot *)slot;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        if (!atomic_load_explicit(&s->busy, memory_order_acquire))
+            return false;
+        uint32_t before = atomic_load_explicit(&s->request_seq, memory_order_acquire);
+        if (before & 1)
+            continue;
+        /* Copied without looking, then checked: a torn copy is thrown away below. */
+        char copy[sizeof(s->request)];
+        memcpy(copy, s->request, sizeof(copy));
+        size_t method_len = s->method_len, path_len = s->path_len;
+        uint64_t started = s->started_ns;
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&s->request_seq, memory_order_relaxed) != before)
+            continue;
+        /* The lengths always fit (the writer cut its copy); clamped all the same. */
+        method_len = TORUS_MIN(method_len, sizeof(copy) - 1);
+        size_t path_start = TORUS_MIN(method_len + 1, sizeof(copy) - 1);
+        path_len = TORUS_MIN(path_len, sizeof(copy) - 1 - path_start);
+        size_t m = TORUS_MIN(method_len, sizeof(out->method) - 1);
+        memcpy(out->method, copy, m);
+        out->method[m] = '\0';
+        const char *path = copy + path_start;
+        const char *query = memchr(path, '?', path_len);
+        if (query)
+            path_len = (size_t)(query - path);
+        memcpy(out->path, path, path_len);
+        out->path[path_len] = '\0';
+        out->started_ns = started;
+        return true;
+    }
+    return false;
 }

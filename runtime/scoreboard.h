@@ -32,13 +32,34 @@
 /* Room for "METHOD /path (script /abs/script.php)" of the request an executor runs. */
 #define TORUS_SCOREBOARD_REQUEST_SIZE 256
 
-/* One executor of one shard. */
+/* The longest method kept for /status.json; a longer one shows cut. */
+#define TORUS_SCOREBOARD_METHOD_MAX 32
+
+/*
+ * One executor of one shard.
+ *
+ * The request fields (request, method_len, path_len, started_ns) are written
+ * by the executor as a sequence lock: request_seq is odd while it writes
+ * them, so a reader in another process (the supervisor's /status.json) that
+ * sees the same even value before and after its copy has a consistent one.
+ */
 struct torus_executor_slot {
     _Atomic bool ready; /* waiting for or serving requests (a worker script has booted) */
     _Atomic bool busy;  /* running a request */
     _Atomic uint64_t events[TORUS_EXECUTOR_EVENTS];
+    _Atomic uint32_t request_seq; /* odd while the fields below are being written */
+    uint16_t method_len;          /* request[0, method_len) is the method */
+    uint16_t path_len;            /* request[method_len + 1, + path_len) is the path */
+    uint64_t started_ns;          /* CLOCK_MONOTONIC_COARSE when the executor took it */
     /* The request being run while busy, NUL-terminated: for the supervisor's crash line. */
     char request[TORUS_SCOREBOARD_REQUEST_SIZE];
+};
+
+/* What an executor runs now, as /status.json shows it (torus_executor_slot_current()). */
+struct torus_executor_current {
+    char method[TORUS_SCOREBOARD_METHOD_MAX + 1]; /* NUL-terminated */
+    char path[TORUS_SCOREBOARD_REQUEST_SIZE];     /* NUL-terminated, cut at the first '?' */
+    uint64_t started_ns;                          /* CLOCK_MONOTONIC_COARSE */
 };
 
 /* One shard: its process and its I/O thread's metrics. */
@@ -49,6 +70,8 @@ struct torus_shard_slot {
     _Atomic bool draining;     /* it stopped accepting */
     _Atomic uint64_t reloads;  /* SIGHUP reloads the shard has finished */
     _Atomic uint64_t restarts; /* times the supervisor started it again */
+    _Atomic uint64_t crashes;  /* its processes that died by a signal or an unasked exit */
+    _Atomic int cpu;           /* the CPU it is pinned to, -1 when not pinned (supervisor) */
 };
 
 /* What a dead shard process left behind; index 0 counts exits that were not signals. */
@@ -102,5 +125,17 @@ void torus_executor_slot_begin(struct torus_executor_slot *slot,
 
 /* Supervisor: copies the executor's current request into out ("" when it was idle). */
 void torus_executor_slot_request(const struct torus_executor_slot *slot, char *out, size_t size);
+
+/*
+ * Any process, while the executor may be writing: copies the method, the
+ * path (cut at a '?', which a decoded path may hold) and the start of the
+ * request the executor runs now into *out. False when it is not busy, or
+ * when it moved on to other requests during every one of a few tries.
+ */
+bool torus_executor_slot_current(const struct torus_executor_slot *slot,
+                                 struct torus_executor_current *out);
+
+/* CLOCK_MONOTONIC_COARSE in nanoseconds: the clock of started_ns (cheap, a few ms coarse). */
+uint64_t torus_scoreboard_clock_ns(void);
 
 #endif

@@ -219,6 +219,7 @@ static int prepare(struct supervisor *sv, uint16_t *ports, char *err, size_t err
         sv->shards[i].access_log_fd = sv->access_log_fd;
         sv->shards[i].tls = sv->tls;
         sv->shards[i].board = sv->board;
+        atomic_store(&torus_scoreboard_shard(sv->board, i)->cpu, sv->shards[i].cpu);
     }
     return torus_sapi_startup(cfg, cfg->threads * cfg->php_threads_per_core, err, err_size);
 }
@@ -337,11 +338,13 @@ static void on_shard_exit(struct supervisor *sv, int i, int status)
                  torus_process_signal_name(sig, name, sizeof(name)));
         if (sig < TORUS_SCOREBOARD_SIGNALS)
             atomic_fetch_add(&sv->board->crashes[sig], 1);
+        atomic_fetch_add(&torus_scoreboard_shard(sv->board, i)->crashes, 1);
     } else {
         int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         snprintf(cause, sizeof(cause), "%s (exit code %d)",
                  code == TORUS_SHARD_EXIT_FAILED ? "failed" : "exited", code);
         atomic_fetch_add(&sv->board->crashes[0], 1);
+        atomic_fetch_add(&torus_scoreboard_shard(sv->board, i)->crashes, 1);
     }
     if (sv->draining) {
         torus_log_error("shard %d (pid %d) %s while draining%s", i, (int)pid, cause, executors);
@@ -515,6 +518,7 @@ static void tick(struct supervisor *sv)
         torus_process_notify("READY=1");
     }
     reload_tick(sv);
+    torus_admin_server_tick(&sv->admin, now);
     if (sv->draining && now >= sv->drain_kill_ms) {
         for (int i = 0; i < sv->count; i++) {
             if (sv->runs[i].state == SHARD_RUNNING) {

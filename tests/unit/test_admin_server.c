@@ -4,7 +4,10 @@
  * /healthz, /readyz following the scoreboard, keep-alive and pipelined
  * requests answered in order, a malformed request answered 400 and the
  * connection closed, an oversized head refused, crash counters by signal
- * name in /metrics, and more clients than slots served one after another.
+ * name in /metrics, and more clients than slots served one after another;
+ * /status.json with a busy executor's method and path (query cut, quotes and
+ * escapes kept valid JSON) and the rate between two samples, /status the
+ * page with its Content-Security-Policy.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "net/admin_server.c"
+#include "runtime/json_reader.h"
 #include "runtime/scoreboard.h"
 #include "tests/unit/check.h"
 
@@ -208,6 +212,87 @@ static void test_metrics(void)
     close(fd);
 }
 
+static void test_status(void)
+{
+    struct torus_shard_slot *shard = torus_scoreboard_shard(board, 0);
+    struct torus_executor_slot *x = torus_scoreboard_executor(board, 0, 0);
+    atomic_store(&shard->loop_running, true);
+    atomic_store(&shard->pid, 4242);
+    atomic_store(&shard->cpu, 3);
+    atomic_store(&shard->crashes, 1);
+    atomic_store(&x->ready, true);
+    struct torus_request request;
+    memset(&request, 0, sizeof(request));
+    request.method = TORUS_STR("POST");
+    request.path = TORUS_STR("/a\"b\x1b[2J/c.php?x=1");
+    torus_executor_slot_begin(x, &request, NULL);
+    atomic_store(&x->busy, true);
+
+    /* Two samples a second apart, 50 responses between them: 50 per second. */
+    torus_metric_add(&shard->metrics.responses[2], 10);
+    torus_admin_server_tick(&server, 1000);
+    torus_metric_add(&shard->metrics.responses[2], 40);
+    torus_metric_add(&shard->metrics.responses[4], 10);
+    torus_admin_server_tick(&server, 1500); /* too soon: no new sample */
+    torus_admin_server_tick(&server, 2000);
+    torus_metrics_observe(&shard->metrics, 200, 3000000); /* 3 ms */
+
+    int fd = connect_client();
+    const char *req = "GET /status.json?ignored HTTP/1.1\r\nHost: a\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    static char out[65536];
+    bool closed;
+    size_t len = read_responses(fd, 1, out, sizeof(out), &closed);
+    close(fd);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    CHECK(strstr(out, "Content-Type: application/json\r\n") != NULL);
+    char *body = strstr(out, "\r\n\r\n");
+    char err[128] = "";
+    struct torus_json_value *doc =
+        body ? torus_json_parse(body + 4, len - (size_t)(body + 4 - out), err, sizeof(err)) : NULL;
+    CHECK(doc != NULL);
+    const struct torus_json_value *s = torus_json_item(torus_json_member(doc, "shards"), 0);
+    CHECK(strcmp(torus_json_get_string(torus_json_member(doc, "version"), ""), TORUS_VERSION) == 0);
+    CHECK(torus_json_get_number(torus_json_member(doc, "rate_interval_seconds"), 0) == 1);
+    CHECK(torus_json_length(torus_json_member(doc, "latency_bounds_seconds")) ==
+          TORUS_LATENCY_BUCKETS);
+    CHECK(torus_json_get_number(torus_json_member(s, "pid"), 0) == 4242);
+    CHECK(torus_json_get_number(torus_json_member(s, "cpu"), 0) == 3);
+    CHECK(torus_json_get_number(torus_json_member(s, "crashes"), 0) == 1);
+    CHECK(torus_json_get_number(torus_json_member(s, "requests_total"), 0) == 61);
+    CHECK(torus_json_get_number(torus_json_member(s, "requests_per_second"), 0) == 50);
+    const struct torus_json_value *buckets = torus_json_member(s, "latency_buckets");
+    CHECK(torus_json_length(buckets) == TORUS_LATENCY_BUCKETS + 1);
+    CHECK(torus_json_get_number(torus_json_item(buckets, 2), -1) == 0); /* <= 2.5 ms */
+    CHECK(torus_json_get_number(torus_json_item(buckets, 3), -1) == 1); /* <= 5 ms */
+    const struct torus_json_value *e = torus_json_item(torus_json_member(s, "executors"), 0);
+    CHECK(strcmp(torus_json_get_string(torus_json_member(e, "state"), ""), "busy") == 0);
+    CHECK(strcmp(torus_json_get_string(torus_json_member(e, "method"), ""), "POST") == 0);
+    CHECK(strcmp(torus_json_get_string(torus_json_member(e, "path"), ""), "/a\"b\x1b[2J/c.php") ==
+          0);
+    CHECK(torus_json_get_number(torus_json_member(e, "running_seconds"), -1) >= 0);
+    torus_json_value_free(doc);
+
+    fd = connect_client();
+    req = "GET /status HTTP/1.1\r\nHost: a\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    read_responses(fd, 1, out, sizeof(out), &closed);
+    close(fd);
+    CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0);
+    CHECK(strstr(out, "Content-Type: text/html; charset=utf-8\r\n") != NULL);
+    CHECK(strstr(out, "Content-Security-Policy: default-src 'none';") != NULL);
+    CHECK(strstr(out, "\r\n\r\n<!doctype html>") != NULL);
+    CHECK(strlen(torus_admin_status_page) == torus_admin_status_page_size);
+
+    fd = connect_client();
+    req = "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n";
+    send(fd, req, strlen(req), 0);
+    read_responses(fd, 1, out, sizeof(out), &closed);
+    close(fd);
+    CHECK(strstr(out, "torus_shard_requests_total{shard=\"0\"} 61\n") != NULL);
+    atomic_store(&x->busy, false);
+}
+
 static void test_more_clients_than_slots(void)
 {
     int fds[TORUS_ADMIN_MAX_CONNS + 4];
@@ -278,6 +363,7 @@ int main(void)
     test_pipelined_and_close();
     test_bad_requests();
     test_metrics();
+    test_status();
     test_more_clients_than_slots();
     test_out_of_descriptors();
 

@@ -4,7 +4,8 @@
  * the shard processes and the supervisor); a dead shard's gauges go back to
  * zero while its counters stay; readiness needs a running loop and a ready
  * executor; the request an executor runs is recorded, cut to the slot's size
- * and always NUL-terminated.
+ * and always NUL-terminated; /status.json's copy of it (method, path without
+ * a query, start time) is read only while the executor is busy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,12 +162,51 @@ static void test_current_request(void)
     torus_scoreboard_destroy(board);
 }
 
+static void test_status_copy(void)
+{
+    struct torus_scoreboard *board = torus_scoreboard_create(1, 1);
+    struct torus_executor_slot *x = torus_scoreboard_executor(board, 0, 0);
+    struct torus_request request;
+    memset(&request, 0, sizeof(request));
+    request.method = TORUS_STR("GET");
+    request.path = TORUS_STR("/report.php/a%3Fb?c"); /* a decoded path may hold a '?' */
+    request.script_filename = TORUS_STR("/srv/www/report.php");
+    struct torus_executor_current current;
+
+    uint64_t before = torus_scoreboard_clock_ns();
+    torus_executor_slot_begin(x, &request, NULL);
+    CHECK(!torus_executor_slot_current(x, &current)); /* idle */
+    atomic_store(&x->busy, true);
+    CHECK(torus_executor_slot_current(x, &current));
+    CHECK(strcmp(current.method, "GET") == 0);
+    CHECK(strcmp(current.path, "/report.php/a%3Fb") == 0);
+    CHECK(current.started_ns >= before && current.started_ns <= torus_scoreboard_clock_ns());
+    CHECK(atomic_load(&x->request_seq) % 2 == 0 && atomic_load(&x->request_seq) > 0);
+
+    /* A long path is cut as the crash line cuts it; the script never shows. */
+    char long_path[1000];
+    memset(long_path, 'a', sizeof(long_path));
+    long_path[0] = '/';
+    request.path = (torus_str){long_path, sizeof(long_path)};
+    torus_executor_slot_begin(x, &request, "/srv/worker.php");
+    CHECK(torus_executor_slot_current(x, &current));
+    CHECK(strlen(current.path) == 120 && current.path[0] == '/' && current.path[119] == 'a');
+
+    /* A writer caught mid-update (odd sequence) is not read. */
+    atomic_fetch_add(&x->request_seq, 1);
+    CHECK(!torus_executor_slot_current(x, &current));
+    atomic_fetch_add(&x->request_seq, 1);
+    CHECK(torus_executor_slot_current(x, &current));
+    torus_scoreboard_destroy(board);
+}
+
 int main(void)
 {
     test_layout();
     test_shared_with_child();
     test_ready_and_down();
     test_current_request();
+    test_status_copy();
     printf("test_scoreboard: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }
