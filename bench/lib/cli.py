@@ -11,6 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 
 import catalog
+import plot
 
 BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO_DIR = os.path.dirname(BENCH_DIR)
@@ -48,6 +49,7 @@ class Options:
     idle_connections: int = DEFAULT_IDLE_CONNECTIONS
     torus_args: list = field(default_factory=list)
     keep_temp: bool = False
+    plot: str = None  # --plot FILE
     list_only: bool = False
     binaries: dict = field(default_factory=dict)  # option name -> path
 
@@ -147,6 +149,9 @@ def build_parser():
                    metavar="N", help=f"idle connections of idle-10k [default: {DEFAULT_IDLE_CONNECTIONS}]")
     p.add_argument("--torus-arg", action="append", default=[], metavar="ARG",
                    help="extra argument for build/torus (repeatable; write --torus-arg=--flag)")
+    p.add_argument("--plot", metavar="FILE",
+                   help="also draw the results into FILE (.svg or .png) with gnuplot: a bar per server "
+                        "per scenario, p99 written above each")
     p.add_argument("--keep-temp", action="store_true",
                    help="keep the temporary folder with the generated configs and data")
     p.add_argument("--list", dest="list_only", action="store_true",
@@ -193,6 +198,12 @@ def parse(argv):
     o.idle_connections = args.idle_connections
     o.torus_args = list(args.torus_arg)
     o.keep_temp = args.keep_temp
+    o.plot = args.plot
+    if o.plot:
+        try:
+            plot.check_path(o.plot)
+        except plot.PlotError as e:
+            raise UsageError(str(e))
     o.list_only = args.list_only
     for name, (_, default) in BINARIES.items():
         o.binaries[name] = getattr(args, "bin_" + name) or default()

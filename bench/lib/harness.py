@@ -31,6 +31,7 @@ import loadgen
 import machine
 import mariadb
 import memory
+import plot
 import procs
 import servers
 import stats
@@ -363,4 +364,12 @@ def main(argv):
     report = write_results(ws, o, rows, facts, interrupted)
     print(report, end="")
     log(f"{PROG}: wrote {os.path.join(results_dir, 'table.md')}")
+    if o.plot:
+        try:
+            drawn = plot.render(rows, o.plot, title=f"bench/run {time.strftime('%Y-%m-%d %H:%M')}, "
+                                                     f"{o.mode}, median of {o.runs}")
+            log(f"{PROG}: drew {drawn}")
+        except plot.PlotError as e:
+            log(f"{PROG}: {e}")
+            return 2
     return 130 if interrupted else 0
