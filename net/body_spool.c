@@ -165,7 +165,9 @@ void spool_on_write(struct spool_write *w, int res)
         return;
     }
     if (slow_path(failed)) {
-        spool_fail(c, "write", error);
+        /* The first failure answers 500; the writes that fail after it say nothing new. */
+        if (conn_reading(c) || c->state == CONN_SPOOLING_BODY)
+            spool_fail(c, "write", error);
         return;
     }
     if (c->reading_paused && conn_reading(c) && c->spool_inflight_bytes <= SPOOL_INFLIGHT_MAX / 2) {
