@@ -56,12 +56,13 @@
  *   -> SPOOLING_BODY a PHP request is complete but writes of its body run.
  *   -> EXECUTING     a PHP request is complete and an executor takes it.
  *   -> PARKED        no executor takes it now.
- * SPOOLING_BODY  The last writes of the body to its file run; no timer (the
- *                disk is awaited, not the client); spool_on_write() goes on.
+ * SPOOLING_BODY  The last writes of the body to its file run; no timer but
+ *                the send timer (the disk is awaited, not the client);
+ *                spool_on_write() goes on.
  *   -> EXECUTING, PARKED  every write is done.
  *   -> WRITING_LAST       a write failed: 500.
  * PARKED         In the shard's FIFO until an executor frees up
- *                (net/dispatch.c). No timer.
+ *                (net/dispatch.c). No timer but the send timer.
  *   -> EXECUTING     an executor took it.
  * EXECUTING      An executor has the request; the parts of its response are
  *                sent as they come. Nothing is parsed: pipelined bytes are
@@ -84,7 +85,8 @@
  *                    is done: close_notify is queued.
  *   -> LINGERING     everything is out: our write side is shut.
  * TLS_CLOSING    close_notify goes out.
- *   -> LINGERING     it is out: our write side is shut.
+ *   -> LINGERING     it is out (or there was none to send): our write side
+ *                    is shut.
  * LINGERING      nginx's lingering close: what the client still sends is
  *                discarded until its FIN, for at most LINGER_MS, so an early
  *                answer (413, 400) is not destroyed by a reset.
