@@ -10,8 +10,11 @@
  * SPOOL_INFLIGHT_MAX bytes are being written (a slow disk), the connection
  * stops reading, so memory stays bounded there too. When the whole body has
  * arrived, its last bytes are written the same way, and the request goes to
- * PHP only once every write has completed (spool_finish): PHP then reads the
- * body from the file (request->body_fd), pread() on the executor's thread.
+ * PHP only once every write has completed (spool_finish; meanwhile the
+ * connection is CONN_SPOOLING_BODY): PHP then reads the body from the file
+ * (request->body_fd), pread() on the executor's thread. A write that fails
+ * answers 500 and closes (CONN_WRITING_LAST); a body that stops coming is
+ * cut by the body timer like any other.
  *
  * The file descriptor belongs to the connection until the request is
  * dispatched, then to the request. A connection that closes while writes
@@ -137,7 +140,7 @@ int spool_finish(struct torus_conn *c)
     struct torus_request *r = &c->exchange->request;
     r->body = (torus_str){NULL, c->spool_size};
     if (c->spool_inflight) {
-        c->spool_waiting = true; /* spool_on_write() dispatches it */
+        conn_set_state(c, CONN_SPOOLING_BODY); /* spool_on_write() dispatches it */
         return TORUS_AGAIN;
     }
     r->body_in_file = true;
@@ -156,23 +159,22 @@ void spool_on_write(struct spool_write *w, int res)
     int error = res < 0 ? -res : ENOSPC;
     free(w->data);
     free(w);
-    if (c->closing) {
+    if (conn_closed(c)) {
         spool_close_if_idle(c);
         conn_maybe_free(c);
         return;
     }
     if (slow_path(failed)) {
-        c->spool_waiting = false;
-        spool_fail(c, "write", error);
+        /* The first failure answers 500; the writes that fail after it say nothing new. */
+        if (conn_reading(c) || c->state == CONN_SPOOLING_BODY)
+            spool_fail(c, "write", error);
         return;
     }
-    if (c->reading_paused && c->state == CONN_READING &&
-        c->spool_inflight_bytes <= SPOOL_INFLIGHT_MAX / 2) {
+    if (c->reading_paused && conn_reading(c) && c->spool_inflight_bytes <= SPOOL_INFLIGHT_MAX / 2) {
         c->reading_paused = false;
         conn_arm_recv(c);
     }
-    if (c->spool_waiting && c->spool_inflight == 0) {
-        c->spool_waiting = false;
+    if (c->state == CONN_SPOOLING_BODY && c->spool_inflight == 0) {
         c->exchange->request.body_in_file = true;
         c->exchange->request.body_fd = c->spool_fd;
         c->spool_fd = -1;
@@ -182,6 +184,5 @@ void spool_on_write(struct spool_write *w, int res)
 
 void spool_release(struct torus_conn *c)
 {
-    c->spool_waiting = false;
     spool_close_if_idle(c);
 }

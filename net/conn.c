@@ -3,7 +3,8 @@
  * multishot recv into the shard's provided-buffer ring (so an idle
  * connection holds no receive buffer), timed by one timer at a time (the
  * queue its state calls for), closed through the ring, and freed once no
- * operation and no executor refers to it. TLS ciphertext is turned into
+ * operation and no executor refers to it (net/conn_state.c describes the
+ * states and that reference counting). TLS ciphertext is turned into
  * plaintext here, so the HTTP session only ever sees plaintext.
  */
 #include "net/conn.h"
@@ -21,20 +22,43 @@ void conn_update_timer(struct torus_conn *c)
 {
     struct torus_loop *loop = c->loop;
     struct torus_timer_queue *want;
-    if (c->state == CONN_LINGERING)
-        want = &loop->linger_timers;
-    else if (c->out_first || c->send_inflight || c->read_inflight)
+    bool output = c->out_first || c->send_inflight || c->read_inflight;
+    switch (c->state) {
+    case CONN_READING_HEAD:
+    case CONN_READING_BODY:
+    case CONN_OUTPUT_FULL:
+        if (output)
+            want = &loop->send_timers;
+        else if (torus_http_in_head(&c->parser) || (c->tls && !torus_tls_handshake_done(c->tls)))
+            want = &loop->header_timers; /* a TLS handshake counts as part of the first head */
+        else if (torus_http_in_request(&c->parser))
+            want = &loop->body_timers;
+        else if (c->in_len)
+            want = &loop->header_timers;
+        else
+            want = loop->draining ? &loop->drain_timers : &loop->idle_timers;
+        break;
+    case CONN_ROUTING:
+    case CONN_SPOOLING_BODY:
+    case CONN_PARKED:
+    case CONN_EXECUTING:
+        /* The file system, an executor or PHP is awaited (PHP has max_execution_time), not the
+         * client. */
+        want = output ? &loop->send_timers : NULL;
+        break;
+    case CONN_WRITING_FILE:
+    case CONN_WRITING_LAST:
+    case CONN_TLS_CLOSING:
         want = &loop->send_timers;
-    else if (c->state == CONN_BUSY || c->state == CONN_ROUTING)
-        want = NULL; /* PHP has max_execution_time; the server, not the client, is routing */
-    else if (torus_http_in_head(&c->parser) || (c->tls && !torus_tls_handshake_done(c->tls)))
-        want = &loop->header_timers; /* a TLS handshake counts as part of the first head */
-    else if (torus_http_in_request(&c->parser))
-        want = &loop->body_timers;
-    else if (c->in_len)
-        want = &loop->header_timers;
-    else
-        want = loop->draining ? &loop->drain_timers : &loop->idle_timers;
+        break;
+    case CONN_LINGERING:
+        want = &loop->linger_timers;
+        break;
+    case CONN_CLOSED:
+    default:
+        want = NULL;
+        break;
+    }
 
     if (c->timer.queue == want)
         return; /* it keeps its deadline: the header timeout counts from the first byte */
@@ -80,7 +104,7 @@ uint64_t conn_next_deadline(struct torus_loop *loop)
 
 void conn_arm_recv(struct torus_conn *c)
 {
-    if (c->recv_armed || c->closing)
+    if (c->recv_armed || conn_closed(c))
         return;
     struct io_uring_sqe *sqe = get_sqe(c->loop);
     io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
@@ -93,7 +117,7 @@ void conn_arm_recv(struct torus_conn *c)
 
 void conn_maybe_free(struct torus_conn *c)
 {
-    if (c->ops || c->held)
+    if (!conn_closed(c) || c->ops || c->held)
         return;
     struct torus_loop *loop = c->loop;
     torus_http_release(&c->parser);
@@ -111,17 +135,18 @@ void conn_maybe_free(struct torus_conn *c)
 
 void conn_close(struct torus_conn *c)
 {
-    if (c->closing)
+    if (conn_closed(c))
         return;
     struct torus_loop *loop = c->loop;
-    c->closing = true;
+    bool parked = c->state == CONN_PARKED;
+    conn_set_state(c, CONN_CLOSED);
     spool_release(c);
     if (c->log_pending) {
         /* nginx's 499: the client went away before its response was complete. */
         conn_observe(c, 499, c->response_bytes);
     }
     torus_timer_disarm(&c->timer);
-    if (c->parked) {
+    if (parked) {
         dispatch_unpark(loop, c);
         torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }
@@ -195,7 +220,7 @@ static void on_cipher(struct torus_conn *c, const char *data, size_t len)
         if (n > 0) {
             tls_count_handshake(c);
             session_on_data(c, plain, (size_t)n);
-            if (c->closing)
+            if (conn_closed(c))
                 return;
             continue;
         }
@@ -208,9 +233,7 @@ static void on_cipher(struct torus_conn *c, const char *data, size_t len)
         }
         torus_log_debug("shard %d: TLS connection failed: %s", c->loop->shard->id,
                         torus_tls_error(c->tls));
-        c->keep_alive = false;
-        c->close_after = true;
-        c->state = CONN_BUSY;
+        conn_finish_after_output(c);
         if (torus_tls_plaintext_http(c->tls)) {
             /* nginx's answer to plain HTTP on a TLS port: a plaintext 400, then close. */
             static const char refusal[] =
@@ -240,7 +263,7 @@ static void on_recv_result(struct torus_conn *c, int res)
         c->peer_closed = true;
         if (c->state == CONN_LINGERING)
             conn_close(c);
-        else if (c->state == CONN_READING)
+        else if (conn_reading(c))
             session_parse(c);
         return;
     }
@@ -258,7 +281,7 @@ void conn_on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         char *buf = loop->buf_base + (size_t)bid * RECV_BUFFER_SIZE;
-        if (res > 0 && !c->closing) {
+        if (res > 0 && !conn_closed(c)) {
             if (c->tls)
                 on_cipher(c, buf, (size_t)res);
             else
@@ -267,12 +290,12 @@ void conn_on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
         io_uring_buf_ring_add(loop->buf_ring, buf, RECV_BUFFER_SIZE, (unsigned short)bid,
                               io_uring_buf_ring_mask(RECV_BUFFER_COUNT), loop->buf_returned++);
     }
-    if (!c->closing && res <= 0)
+    if (!conn_closed(c) && res <= 0)
         on_recv_result(c, res);
     /* The operation's reference is dropped last, so nothing above can free the connection. */
     if (!more)
         c->ops--;
-    if (c->closing)
+    if (conn_closed(c))
         conn_maybe_free(c);
     else if (!more && !c->recv_armed && !c->peer_closed && !c->reading_paused)
         conn_arm_recv(c);
@@ -292,7 +315,7 @@ void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
     c->file_fd = -1;
     c->spool_fd = -1;
     c->listener = (uint8_t)l->index;
-    c->state = CONN_READING;
+    c->state = CONN_READING_HEAD; /* the first state (from the pool, zeroed) */
     if (l->tls) {
         c->tls = torus_tls_conn_new(loop->shard->tls);
         if (slow_path(!c->tls)) {

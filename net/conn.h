@@ -4,14 +4,17 @@
  *
  *   net/loop.c          set-up, the loop itself, completions, drain
  *   net/listener.c      accepting connections (and backing off without descriptors)
+ *   net/conn_state.c    a connection's phase: the states, their transitions, when it is freed
  *   net/conn.c          a connection's lifecycle: open, receive, timers, close, free
  *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
  *   net/dispatch.c      requests to executors, response parts back
  *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
  *   net/route_lookup.c  routing off the I/O thread, on the shard's file-system worker
  *
- * A connection is freed only when no operation refers to it any more (ops ==
- * 0) and no executor holds one of its requests (held == 0).
+ * A connection is in exactly one state (enum conn_state, net/conn_state.c
+ * explains them), and it is freed only once it is CONN_CLOSED, no operation
+ * refers to it any more (ops == 0) and no executor holds one of its requests
+ * (held == 0).
  */
 #ifndef TORUS_CONN_H
 #define TORUS_CONN_H
@@ -76,11 +79,29 @@ static inline uint64_t user_data(void *ptr, enum op_tag tag)
 /* ------------------------------------------------------------------------ */
 /* Types                                                                    */
 
+/*
+ * The phase of a connection: what it waits for and what it may do next. One
+ * state at a time, changed only by conn_set_state(), which checks the
+ * transition against the table in net/conn_state.c (the comment there draws
+ * the machine). What is not a phase stays a field of its own: operations in
+ * flight (recv_armed, send_inflight, read_inflight, ops), receiving suspended
+ * for backpressure (reading_paused), the client's FIN (peer_closed), and the
+ * current request's own properties (keep_alive, head_request).
+ */
 enum conn_state {
-    CONN_READING,   /* waiting for or parsing a request (head or body) */
-    CONN_ROUTING,   /* a head waits for the file-system worker's route: its bytes are kept */
-    CONN_BUSY,      /* a request is at an executor or a file is streaming: no parsing */
-    CONN_LINGERING, /* the last response is out and the write side shut: waiting for FIN */
+    CONN_READING_HEAD,  /* idle between requests, a TLS handshake, or a head arriving */
+    CONN_READING_BODY,  /* a head routed: its body arriving (for PHP, or discarded) */
+    CONN_ROUTING,       /* a head waits for its route from the file-system workers; its bytes kept */
+    CONN_SPOOLING_BODY, /* the body is complete; its last writes to the temporary file run */
+    CONN_PARKED,        /* the request is complete and waits for a free executor */
+    CONN_EXECUTING,     /* an executor has the request; its response comes until its END */
+    CONN_WRITING_FILE,  /* a static file streams out; the next request waits until it is out */
+    CONN_OUTPUT_FULL,   /* between pipelined requests: too much output waits for the client */
+    CONN_WRITING_LAST,  /* no more requests: the queued output goes out, then the close */
+    CONN_TLS_CLOSING,   /* the TLS close_notify goes out */
+    CONN_LINGERING,     /* our side shut: the client's input is discarded until its FIN */
+    CONN_CLOSED,        /* the socket is closed; freed once ops and held are 0 */
+    CONN_STATE_COUNT
 };
 
 struct torus_listener {
@@ -109,20 +130,16 @@ struct torus_conn {
     struct torus_loop *loop;
     struct torus_conn *prev, *next; /* every open connection of the loop */
     int fd;
-    uint8_t state;
+    enum conn_state state; /* changed by conn_set_state() only */
     uint8_t listener;
-    bool recv_armed;
-    bool send_inflight;
-    bool read_inflight;
-    bool peer_closed;
-    bool close_after;  /* close once the queued output is sent */
-    bool closing;      /* being torn down */
-    bool keep_alive;   /* the current request's verdict */
-    bool head_request; /* the current request is HEAD */
-    bool reading_paused;
-    bool output_paused;         /* no more requests parsed: too much output waits for this client */
-    bool tls_shut;              /* close_notify queued */
-    bool tls_counted;           /* its handshake is in the metrics */
+    bool recv_armed;     /* a multishot recv is in flight */
+    bool send_inflight;  /* a send is in flight (one at most) */
+    bool read_inflight;  /* a read of a streamed file is in flight */
+    bool reading_paused; /* recv cancelled for backpressure: not re-armed until it is lifted */
+    bool peer_closed;    /* the client's FIN (or close_notify) arrived */
+    bool keep_alive;     /* the current request's verdict: the connection may carry the next one */
+    bool head_request;   /* the current request is HEAD */
+    bool tls_counted;    /* its handshake is in the metrics */
     struct torus_tls_conn *tls; /* NULL on a plain connection */
     uint16_t ops;               /* io_uring operations in flight that refer to this connection */
     uint16_t held;              /* requests of this connection that an executor has not released */
@@ -144,24 +161,22 @@ struct torus_conn {
     struct torus_chunk *pending;
     int pending_status;
 
-    /* A file being streamed after the queued output. */
+    /* A file streamed after the queued output: held with `pending` while the request's body is
+     * read (a reading state), streamed in CONN_WRITING_FILE or CONN_WRITING_LAST. */
     int file_fd;
     uint64_t file_offset, file_remaining;
     struct torus_chunk *file_chunk;
-    bool pending_file; /* a file waits for the request body to be read */
 
     /* A request body larger than --body-buffer-size, going to a temporary file. */
     int spool_fd;                  /* -1 when none */
     uint64_t spool_size;           /* bytes handed to writes so far */
     uint32_t spool_inflight;       /* writes in flight */
     uint64_t spool_inflight_bytes; /* and their bytes */
-    bool spool_waiting;            /* the body is complete: dispatch once the writes are done */
 
     struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
-    struct torus_exchange *exchange;  /* the request being executed, until its END */
-    struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor */
-    bool parked;
-    struct torus_conn *route_next; /* the other connections waiting for the same route */
+    struct torus_exchange *exchange;  /* the PHP request of this connection, until its END */
+    struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor (PARKED) */
+    struct torus_conn *route_next;    /* the other connections waiting for the same route (ROUTING) */
 };
 
 struct torus_exchange {
@@ -239,6 +254,59 @@ static inline uint64_t ms_of(double seconds)
 {
     return (uint64_t)(seconds * 1000.0 + 0.5);
 }
+
+/* ------------------------------------------------------------------------ */
+/* States (net/conn_state.c) */
+
+/* conn_state_next[s] has bit t set when the transition s -> t is allowed. */
+extern const uint16_t conn_state_next[CONN_STATE_COUNT];
+
+/* The state's name as the code spells it ("READING_HEAD"); "?" when out of range. */
+const char *conn_state_name(enum conn_state state);
+
+/* True when the table allows from -> to. */
+bool conn_state_allowed(enum conn_state from, enum conn_state to);
+
+/*
+ * An illegal transition of c to `next`: in a debug build (TORUS_DEBUG) one line
+ * naming both states, then abort(); otherwise the line only.
+ */
+void conn_state_illegal(const struct torus_conn *c, enum conn_state next);
+
+/* Moves the connection to state `next`, checking the transition against the table. */
+static inline void conn_set_state(struct torus_conn *c, enum conn_state next)
+{
+    if (slow_path(!(conn_state_next[c->state] & (1u << next))))
+        conn_state_illegal(c, next);
+    c->state = next;
+}
+
+/* True while requests are parsed: a head or a body is awaited. */
+static inline bool conn_reading(const struct torus_conn *c)
+{
+    return c->state <= CONN_READING_BODY;
+}
+
+/* True once the connection is closed (it may still wait to be freed). */
+static inline bool conn_closed(const struct torus_conn *c)
+{
+    return c->state == CONN_CLOSED;
+}
+
+/*
+ * The connection can carry no further request (a TLS failure, no memory for
+ * its output): in a reading state the request being read is dropped and the
+ * queued output becomes the last (CONN_WRITING_LAST); while PHP has its
+ * request, that request's response is the last (decided at its END). The
+ * caller flushes.
+ */
+void conn_finish_after_output(struct torus_conn *c);
+
+/*
+ * Drops the request being read (a reading state, or a body being spooled):
+ * its held response, its held file and an exchange no executor has seen.
+ */
+void conn_drop_request(struct torus_conn *c);
 
 /* ------------------------------------------------------------------------ */
 /* Output (net/conn_output.c) */

@@ -7,7 +7,14 @@
  * static file follows the queued chunks: one io_uring read of a bounded
  * buffer, then its send, then the next read, so a slow reader holds one
  * buffer. When everything is out, conn_output_drained() decides what comes
- * next: the lingering close, the next pipelined request, or the idle timer.
+ * next from the connection's state (net/conn_state.c): the TLS close_notify
+ * and the lingering close after the last response, the next pipelined
+ * request after a file, or the idle timer.
+ *
+ * Output marks: more than TORUS_OUTPUT_HIGH_MARK bytes unsent stops the
+ * producer (a streamed PHP response is throttled in dispatch_on_response(),
+ * pipelined requests stop being parsed: CONN_OUTPUT_FULL); conn_on_send()
+ * lets it go on below TORUS_OUTPUT_LOW_MARK.
  */
 #include "net/conn.h"
 
@@ -49,7 +56,7 @@ void out_append_tls(struct torus_conn *c)
     while ((len = torus_tls_output(c->tls, &data)) > 0) {
         struct torus_chunk *chunk = torus_chunk_new(len);
         if (slow_path(!chunk)) {
-            c->close_after = true;
+            conn_finish_after_output(c);
             return;
         }
         memcpy(chunk->data, data, len);
@@ -66,7 +73,7 @@ void out_append(struct torus_conn *c, struct torus_chunk *chunk)
         return;
     }
     if (slow_path(torus_tls_write(c->tls, chunk->data + chunk->sent, chunk->len - chunk->sent) < 0))
-        c->close_after = true;
+        conn_finish_after_output(c);
     if (chunk == c->file_chunk)
         chunk->sent = chunk->len;
     else
@@ -119,8 +126,8 @@ void out_respond_simple(struct torus_conn *c, int status, const char *extra_head
     char *head = extra + extra_size;
     int extra_len = snprintf(extra, extra_size, "Content-Type: text/html\r\n%s",
                              extra_headers ? extra_headers : "");
-    size_t head_len = torus_http_head(head, head_size, status, 1, c->keep_alive && !c->close_after,
-                                      extra, (size_t)extra_len, body_len);
+    size_t head_len = torus_http_head(head, head_size, status, 1, c->keep_alive, extra,
+                                      (size_t)extra_len, body_len);
     bool with_body = !c->head_request && status != 304 && status >= 200;
     struct torus_chunk *chunk =
         head_len ? out_chunk(head, head_len, with_body ? (size_t)body_len : 0) : NULL;
@@ -144,14 +151,18 @@ void out_respond_simple(struct torus_conn *c, int status, const char *extra_head
 
 void out_respond_error_and_close(struct torus_conn *c, int status)
 {
+    if (slow_path(!conn_reading(c) && c->state != CONN_SPOOLING_BODY))
+        return; /* its last response is already decided (or it is closed) */
     if (!c->request_start_ns)
         c->request_start_ns = torus_monotonic_ns();
     c->keep_alive = false;
-    c->close_after = true;
     c->head_request = false;
+    conn_drop_request(c); /* the response it held, if any, is never sent */
     out_respond_simple(c, status, NULL, false);
+    if (slow_path(conn_closed(c)))
+        return;
     conn_observe(c, status, c->out_last ? c->out_last->len : 0);
-    c->state = CONN_BUSY; /* parse nothing more */
+    conn_set_state(c, CONN_WRITING_LAST); /* parse nothing more */
     conn_flush(c);
 }
 
@@ -213,57 +224,72 @@ static void submit_file_read(struct torus_conn *c)
     c->ops++;
 }
 
+/* Lingering close, as nginx does: shut our side, then wait for the client's FIN. */
+static void conn_linger(struct torus_conn *c)
+{
+    conn_set_state(c, CONN_LINGERING);
+    /* A direct call (it never blocks on a socket): an io_uring shutdown names the socket by its
+     * number, which a later accept may already have reused when the op runs. */
+    shutdown(c->fd, SHUT_WR);
+    if (c->peer_closed) {
+        conn_close(c);
+        return;
+    }
+    if (!c->recv_armed)
+        conn_arm_recv(c);
+    conn_update_timer(c);
+}
+
 /* Called when a connection has nothing more to send for its current response(s). */
 static void conn_output_drained(struct torus_conn *c)
 {
-    if (c->close_after && c->tls && !c->tls_shut && torus_tls_handshake_done(c->tls)) {
-        /* Say goodbye in TLS first; the lingering close follows once it is sent. */
-        c->tls_shut = true;
-        torus_tls_shutdown(c->tls);
-        out_append_tls(c);
-        if (c->out_first) {
-            conn_flush(c);
-            return;
+    switch (c->state) {
+    case CONN_WRITING_LAST:
+        if (c->tls && torus_tls_handshake_done(c->tls)) {
+            /* Say goodbye in TLS first; the lingering close follows once it is sent. */
+            conn_set_state(c, CONN_TLS_CLOSING);
+            torus_tls_shutdown(c->tls);
+            out_append_tls(c);
+            if (c->out_first) {
+                conn_flush(c);
+                return;
+            }
         }
-    }
-    if (c->close_after) {
-        /* Lingering close, as nginx does: shut our side, then wait for the client's FIN. */
-        c->state = CONN_LINGERING;
-        /* A direct call (it never blocks on a socket): an io_uring shutdown names the socket by
-         * its number, which a later accept may already have reused when the op runs. */
-        shutdown(c->fd, SHUT_WR);
-        if (c->peer_closed) {
-            conn_close(c);
-            return;
-        }
-        if (!c->recv_armed)
-            conn_arm_recv(c);
-        conn_update_timer(c);
+        conn_linger(c);
         return;
-    }
-    if (c->state == CONN_BUSY && !c->exchange && c->file_fd < 0) {
+    case CONN_TLS_CLOSING:
+        conn_linger(c);
+        return;
+    case CONN_WRITING_FILE:
         /* A streamed file is done: go on with pipelined requests. */
-        c->state = CONN_READING;
+        conn_set_state(c, CONN_READING_HEAD);
         session_parse(c);
         return;
-    }
-    if (c->state == CONN_READING && c->peer_closed) {
-        session_parse(c); /* the last answer is out: close, or answer the next pipelined request */
-        return;
+    case CONN_READING_HEAD:
+    case CONN_READING_BODY:
+        if (c->peer_closed) {
+            /* The last answer is out: close, or answer the next pipelined request. */
+            session_parse(c);
+            return;
+        }
+        break;
+    default:
+        break;
     }
     conn_update_timer(c);
 }
 
 void conn_flush(struct torus_conn *c)
 {
-    if (c->closing || c->send_inflight || c->read_inflight)
+    if (conn_closed(c) || c->send_inflight || c->read_inflight)
         return;
     if (c->out_first) {
         submit_send(c);
         conn_update_timer(c);
         return;
     }
-    if (c->file_fd >= 0 && !c->pending_file) {
+    /* A file is streamed once its response is queued (before, it is held with the response). */
+    if (c->file_fd >= 0 && (c->state == CONN_WRITING_FILE || c->state == CONN_WRITING_LAST)) {
         if (c->file_remaining > 0) {
             submit_file_read(c);
             conn_update_timer(c);
@@ -280,7 +306,7 @@ void conn_flush(struct torus_conn *c)
 void conn_on_send(struct torus_conn *c, int res)
 {
     c->send_inflight = false;
-    if (c->closing)
+    if (conn_closed(c))
         return;
     if (slow_path(res < 0)) {
         if (res == -EINTR || res == -EAGAIN) {
@@ -313,16 +339,16 @@ void conn_on_send(struct torus_conn *c, int res)
     /* Progress re-arms the send timeout (nginx's send_timeout is between two writes). */
     if (c->timer.queue == &c->loop->send_timers)
         torus_timer_disarm(&c->timer);
-    if (slow_path(c->output_paused) && c->out_bytes < TORUS_OUTPUT_LOW_MARK) {
+    if (slow_path(c->state == CONN_OUTPUT_FULL) && c->out_bytes < TORUS_OUTPUT_LOW_MARK) {
         /* The client caught up with its pipeline: parse and read again (after the bookkeeping
          * above: parsing queues and coalesces chunks). */
-        c->output_paused = false;
-        if (c->reading_paused && c->state == CONN_READING) {
+        conn_set_state(c, CONN_READING_HEAD);
+        if (c->reading_paused) {
             c->reading_paused = false;
             conn_arm_recv(c);
         }
         session_parse(c);
-        if (c->closing)
+        if (conn_closed(c))
             return;
     }
     conn_flush(c);
@@ -331,7 +357,7 @@ void conn_on_send(struct torus_conn *c, int res)
 void conn_on_file_read(struct torus_conn *c, int res)
 {
     c->read_inflight = false;
-    if (c->closing)
+    if (conn_closed(c))
         return;
     if (slow_path(res <= 0)) {
         /* The file shrank or failed under us: the framing is broken, so close. */

@@ -4,8 +4,8 @@
  * (runtime/executor.h). With one executor per shard, requests queue at it
  * (up to EXECUTOR_DEPTH) so it takes them in batches; with several, a
  * request goes only to an idle one and otherwise waits, parked, in the
- * shard's FIFO. A parked connection is not parsed further: nothing is
- * dropped, nothing queues without bound.
+ * shard's FIFO (CONN_PARKED). A parked connection is not parsed further:
+ * nothing is dropped, nothing queues without bound.
  */
 #include "net/conn.h"
 
@@ -24,7 +24,7 @@ void dispatch_flow_release(struct torus_request *r)
 
 void dispatch_park(struct torus_loop *loop, struct torus_conn *c)
 {
-    c->parked = true;
+    conn_set_state(c, CONN_PARKED);
     c->next_parked = NULL;
     if (loop->parked_last)
         loop->parked_last->next_parked = c;
@@ -48,7 +48,6 @@ void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c)
         if (loop->parked_last == c)
             loop->parked_last = prev;
     }
-    c->parked = false;
 }
 
 int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
@@ -93,7 +92,7 @@ static void dispatch_parked(struct torus_loop *loop)
         loop->parked_first = c->next_parked;
         if (!loop->parked_first)
             loop->parked_last = NULL;
-        c->parked = false;
+        conn_set_state(c, CONN_EXECUTING);
         torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }
 }
@@ -113,7 +112,7 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
     if (part->chunk) {
         uint32_t len = part->chunk->len;
         c->response_bytes += len;
-        if (c->closing)
+        if (conn_closed(c))
             torus_chunk_free(part->chunk);
         else
             out_append(c, part->chunk);
@@ -123,24 +122,25 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
             atomic_store_explicit(&r->taken,
                                   atomic_load_explicit(&r->taken, memory_order_relaxed) + len,
                                   memory_order_release);
-            if (!c->closing && c->out_bytes > TORUS_OUTPUT_HIGH_MARK)
+            if (!conn_closed(c) && c->out_bytes > TORUS_OUTPUT_HIGH_MARK)
                 atomic_store_explicit(&r->throttled, true, memory_order_release);
             dispatch_flow_release(r);
         }
     }
-    if (part->flags & TORUS_EMIT_CLOSE)
-        c->close_after = true;
     if ((part->flags & TORUS_EMIT_END) && c->exchange == x) {
+        /* The response is complete (c->exchange is NULL once the connection closed). */
         conn_observe(c, x->request.status, c->response_bytes);
         c->exchange = NULL;
-        if (!c->keep_alive)
-            c->close_after = true;
-        if (!c->closing && !c->close_after) {
-            c->state = CONN_READING;
+        if (part->flags & TORUS_EMIT_CLOSE)
+            c->keep_alive = false;
+        if (c->keep_alive) {
+            conn_set_state(c, CONN_READING_HEAD);
             if (c->reading_paused) {
                 c->reading_paused = false;
                 conn_arm_recv(c);
             }
+        } else {
+            conn_set_state(c, CONN_WRITING_LAST);
         }
     }
     if (part->flags & TORUS_EMIT_RELEASE) {
@@ -149,15 +149,15 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
         torus_executor_set_demoted(&loop->shard->executors[x->executor], false);
         c->held--;
         dispatch_exchange_free(x);
-        if (c->closing) {
+        if (conn_closed(c)) {
             conn_maybe_free(c);
             return;
         }
     }
-    if (c->closing)
+    if (conn_closed(c))
         return;
     conn_flush(c);
-    if (!c->closing && c->state == CONN_READING && (part->flags & TORUS_EMIT_END))
+    if (conn_reading(c) && (part->flags & TORUS_EMIT_END))
         session_parse(c);
 }
 

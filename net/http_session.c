@@ -6,7 +6,8 @@
  * the end of the message it is answered: a static file (net/static.c), a
  * response the server makes itself, or an exchange handed to PHP
  * (net/dispatch.c). Pipelined requests wait in the input buffer until the
- * response before them has been queued.
+ * response before them has been queued. Requests are parsed only in the
+ * reading states (READING_HEAD, READING_BODY: net/conn_state.c).
  */
 #include "net/conn.h"
 
@@ -215,8 +216,7 @@ static void respond_static(struct torus_conn *c, const struct torus_route *route
         c->file_fd = resp.fd;
         c->file_offset = resp.offset;
         c->file_remaining = resp.length;
-        c->pending_file = true;
-        resp.fd = -1; /* the connection owns it now */
+        resp.fd = -1; /* the connection owns it now, held with the response */
     }
     torus_static_response_release(c->loop->static_cache, &resp);
 }
@@ -306,6 +306,10 @@ static int on_route(struct torus_conn *c, const char *path, size_t path_len, con
         }
     }
 
+    if (slow_path(conn_closed(c)))
+        return TORUS_ERROR; /* no memory for the response */
+    conn_set_state(c, CONN_READING_BODY);
+
     /* Expect: 100-continue — ask for the body only when it is wanted and not already on its way. */
     if (p->expect_continue && p->has_body && torus_http_minor(p) == 1) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -352,7 +356,7 @@ static int on_head(struct torus_conn *c)
     struct torus_route route;
     int rc = route_lookup_begin(c, path, path_len, get, &route);
     if (rc == TORUS_AGAIN) {
-        c->state = CONN_ROUTING;
+        conn_set_state(c, CONN_ROUTING);
         return TORUS_AGAIN;
     }
     if (slow_path(rc != TORUS_OK)) {
@@ -365,7 +369,6 @@ static int on_head(struct torus_conn *c)
 void session_on_routed(struct torus_conn *c, const char *path, size_t path_len,
                        const struct torus_route *route, struct torus_static_file *file)
 {
-    c->state = CONN_READING;
     char scratch[PATH_MAX];
     size_t scratch_len;
     const char *query;
@@ -381,7 +384,9 @@ void session_on_routed(struct torus_conn *c, const char *path, size_t path_len,
 
 void session_dispatch(struct torus_conn *c)
 {
-    if (dispatch_request(c->loop, c->exchange) != TORUS_OK)
+    if (dispatch_request(c->loop, c->exchange) == TORUS_OK)
+        conn_set_state(c, CONN_EXECUTING);
+    else
         dispatch_park(c->loop, c);
     conn_update_timer(c);
 }
@@ -390,9 +395,9 @@ void session_dispatch(struct torus_conn *c)
 static void on_message(struct torus_conn *c)
 {
     if (c->exchange) {
-        /* close_after waits for the response's end (dispatch_on_response()): set now, a drained
-         * output in between (a TLS session ticket) would close before PHP answered. */
-        c->state = CONN_BUSY;
+        /* The connection leaves the reading states here (EXECUTING, PARKED, SPOOLING_BODY, or
+         * WRITING_LAST when its body could not be kept); whether it closes after the response
+         * waits for the response's END (dispatch_on_response()). */
         int rc = spool_finish(c);
         if (rc == TORUS_OK) {
             if (!c->exchange->request.body_in_file) {
@@ -407,21 +412,21 @@ static void on_message(struct torus_conn *c)
         }
         return;
     }
-    if (!c->keep_alive)
-        c->close_after = true;
-    /* The held response goes out now, in request order. */
+    /* The held response goes out now, in request order; a held file after it. */
     conn_observe(c, c->pending_status,
-                 (c->pending ? c->pending->len : 0) + (c->pending_file ? c->file_remaining : 0));
+                 (c->pending ? c->pending->len : 0) + (c->file_fd >= 0 ? c->file_remaining : 0));
     struct torus_chunk *k = c->pending;
     c->pending = NULL;
+    if (!c->keep_alive)
+        conn_set_state(c, CONN_WRITING_LAST);
+    else if (c->file_fd >= 0)
+        conn_set_state(c, CONN_WRITING_FILE); /* parse nothing until the file is out */
+    else
+        conn_set_state(c, CONN_READING_HEAD);
     while (k) { /* pending is a stack of one; keep order anyway */
         struct torus_chunk *next = k->next;
         out_append(c, k);
         k = next;
-    }
-    if (c->pending_file) {
-        c->pending_file = false;
-        c->state = CONN_BUSY; /* parse nothing until the file is out */
     }
     conn_flush(c);
 }
@@ -439,7 +444,7 @@ static void on_message(struct torus_conn *c)
  */
 static void pause_for_output(struct torus_conn *c)
 {
-    c->output_paused = true;
+    conn_set_state(c, CONN_OUTPUT_FULL);
     if (c->recv_armed && !c->reading_paused) {
         c->reading_paused = true;
         struct io_uring_sqe *sqe = get_sqe(c->loop);
@@ -451,7 +456,7 @@ static void pause_for_output(struct torus_conn *c)
 static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
 {
     size_t done = 0;
-    while (c->state == CONN_READING && !c->closing && !c->close_after) {
+    while (conn_reading(c)) {
         if (slow_path(c->out_bytes > TORUS_OUTPUT_HIGH_MARK) &&
             !torus_http_in_request(&c->parser)) {
             pause_for_output(c);
@@ -566,28 +571,28 @@ static int keep_rest(struct torus_conn *c, const char *data, size_t len, size_t 
 
 void session_parse(struct torus_conn *c)
 {
-    if (c->closing)
+    if (conn_closed(c))
         return;
     /* Bytes to parse, or a request whose head was routed late and may complete without more. */
     bool past_head = torus_http_in_request(&c->parser) && !torus_http_in_head(&c->parser);
-    if ((c->in_len > c->in_parsed || past_head) && c->state == CONN_READING) {
+    if ((c->in_len > c->in_parsed || past_head) && conn_reading(c)) {
         size_t done = c->in_parsed + parse_bytes(c, c->in + c->in_parsed, c->in_len - c->in_parsed);
-        if (c->closing)
+        if (conn_closed(c))
             return;
         if (keep_rest(c, c->in, c->in_len, done) != TORUS_OK) {
             conn_close(c);
             return;
         }
     }
-    if (c->state == CONN_READING && c->peer_closed && !c->out_first && !c->send_inflight &&
-        c->file_fd < 0) {
+    if (conn_reading(c) && c->peer_closed && !c->out_first && !c->send_inflight && c->file_fd < 0) {
         /* The client sent its last byte and every request it completed has been answered; an
          * incomplete one never will be (while reading, an exchange is a PHP request whose body
          * is still incomplete). */
         conn_close(c);
         return;
     }
-    if (c->state == CONN_READING && !torus_http_in_request(&c->parser) && c->in_len == 0) {
+    if ((conn_reading(c) || c->state == CONN_OUTPUT_FULL) && !torus_http_in_request(&c->parser) &&
+        c->in_len == 0) {
         /* Idle between requests: hold no parsing memory. */
         torus_http_idle(&c->parser);
         free(c->in);
@@ -604,10 +609,10 @@ void session_on_data(struct torus_conn *c, const char *data, size_t len)
     if (c->state == CONN_LINGERING)
         return; /* discarded */
 
-    if (c->state == CONN_READING && c->in_len == c->in_parsed && c->in_len == 0) {
+    if (conn_reading(c) && c->in_len == c->in_parsed && c->in_len == 0) {
         /* The common case: parse straight from the receive buffer, copy nothing. */
         size_t done = parse_bytes(c, data, len);
-        if (c->closing)
+        if (conn_closed(c))
             return;
         if (keep_rest(c, data, len, done) != TORUS_OK) {
             conn_close(c);
@@ -620,9 +625,9 @@ void session_on_data(struct torus_conn *c, const char *data, size_t len)
         }
         memcpy(c->in + c->in_len, data, len);
         c->in_len += (uint32_t)len;
-        if (c->state == CONN_READING) {
+        if (conn_reading(c)) {
             session_parse(c);
-            if (c->closing)
+            if (conn_closed(c))
                 return;
         } else if (c->in_len > PENDING_INPUT_CAP && c->recv_armed && !c->reading_paused) {
             /* Pipelined bytes pile up behind a slow request: stop reading until it is done. */

@@ -151,7 +151,7 @@ static void handle_cqe(struct torus_loop *loop, struct io_uring_cqe *cqe)
         struct torus_conn *c = ptr;
         conn_on_send(c, cqe->res);
         c->ops--; /* dropped last: nothing in conn_on_send() can free the connection */
-        if (c->closing)
+        if (conn_closed(c))
             conn_maybe_free(c);
         break;
     }
@@ -159,7 +159,7 @@ static void handle_cqe(struct torus_loop *loop, struct io_uring_cqe *cqe)
         struct torus_conn *c = ptr;
         conn_on_file_read(c, cqe->res);
         c->ops--;
-        if (c->closing)
+        if (conn_closed(c))
             conn_maybe_free(c);
         break;
     }

@@ -195,8 +195,10 @@ static void reap_done(struct torus_loop *loop)
             next = c->route_next;
             c->route_next = NULL;
             c->held--;
-            if (c->closing) {
-                conn_maybe_free(c);
+            if (c->state != CONN_ROUTING) {
+                /* Closed, or given up on (its request dropped) meanwhile: only released. */
+                if (conn_closed(c))
+                    conn_maybe_free(c);
                 continue;
             }
             /* Each waiter answers with its own descriptor: the response takes and closes it. */

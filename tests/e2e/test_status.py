@@ -241,9 +241,16 @@ class StatusJson(StatusTestCase):
         self.assertGreaterEqual(doc["shards"][shard]["connections_open"], 1)
 
         self.assertStatus(slow.join(), 200)
-        # Quiet now: the shards' numbers add up to /metrics' sums.
-        doc = status(self.admin_port)
-        m = metric_values(self.admin_port)
+        # Quiet now (once the last connections have closed: they close after their answers):
+        # the shards' numbers add up to /metrics' sums.
+        deadline = time.monotonic() + 5
+        while True:
+            doc = status(self.admin_port)
+            m = metric_values(self.admin_port)
+            settled = sum(s["connections_open"] for s in doc["shards"]) == m["torus_connections_open"]
+            if settled or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         total = sum(v for k, v in m.items() if k.startswith("torus_requests_total{"))
         self.assertEqual(sum(s["requests_total"] for s in doc["shards"]), total)
         self.assertGreaterEqual(total, 7)
