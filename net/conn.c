@@ -29,7 +29,7 @@ void conn_update_timer(struct torus_conn *c)
     case CONN_OUTPUT_FULL:
         if (output)
             want = &loop->send_timers;
-        else if (torus_http_in_head(&c->parser) || (c->tls && !torus_tls_handshake_done(c->tls)))
+        else if (torus_http_in_head(&c->parser) || c->transport->handshaking(c))
             want = &loop->header_timers; /* a TLS handshake counts as part of the first head */
         else if (torus_http_in_request(&c->parser))
             want = &loop->body_timers;
@@ -123,7 +123,7 @@ void conn_maybe_free(struct torus_conn *c)
     torus_http_release(&c->parser);
     free(c->in);
     free(c->addresses);
-    torus_tls_conn_free(c->tls);
+    transport_free(c);
     torus_chunk_free(c->file_chunk);
     torus_pool_put(&loop->conn_pool, c);
     if (loop->accept_paused && loop->open_conns < loop->max_conns && !loop->draining) {
@@ -192,68 +192,6 @@ void conn_close(struct torus_conn *c)
     conn_maybe_free(c);
 }
 
-static void on_recv_result(struct torus_conn *c, int res);
-
-static void tls_count_handshake(struct torus_conn *c)
-{
-    if (!c->tls_counted && torus_tls_handshake_done(c->tls)) {
-        c->tls_counted = true;
-        torus_metric_add(&c->loop->shard->metrics->tls_handshakes, 1);
-    }
-}
-
-/*
- * Ciphertext arrived on a TLS connection: run the handshake, decrypt, and
- * parse the plaintext exactly as on a plain connection.
- */
-static void on_cipher(struct torus_conn *c, const char *data, size_t len)
-{
-    if (c->state == CONN_LINGERING)
-        return;
-    if (slow_path(torus_tls_feed(c->tls, data, len) != TORUS_OK)) {
-        conn_close(c);
-        return;
-    }
-    char plain[16 * 1024];
-    for (;;) {
-        ssize_t n = torus_tls_read(c->tls, plain, sizeof(plain));
-        if (n > 0) {
-            tls_count_handshake(c);
-            session_on_data(c, plain, (size_t)n);
-            if (conn_closed(c))
-                return;
-            continue;
-        }
-        if (n == TORUS_AGAIN)
-            break;
-        if (n == 0) { /* close_notify: like a FIN */
-            out_append_tls(c);
-            on_recv_result(c, 0);
-            return;
-        }
-        torus_log_debug("shard %d: TLS connection failed: %s", c->loop->shard->id,
-                        torus_tls_error(c->tls));
-        conn_finish_after_output(c);
-        if (torus_tls_plaintext_http(c->tls)) {
-            /* nginx's answer to plain HTTP on a TLS port: a plaintext 400, then close. */
-            static const char refusal[] =
-                "HTTP/1.1 400 Bad Request\r\nServer: " TORUS_SERVER_NAME "\r\n"
-                "Content-Type: text/plain\r\nContent-Length: 47\r\nConnection: close\r\n\r\n"
-                "The plain HTTP request was sent to HTTPS port.\n";
-            struct torus_chunk *chunk = out_chunk(refusal, sizeof(refusal) - 1, 0);
-            if (chunk)
-                out_append_raw(c, chunk);
-        } else {
-            out_append_tls(c); /* the alert, if any */
-        }
-        conn_flush(c);
-        return;
-    }
-    tls_count_handshake(c);
-    out_append_tls(c);
-    conn_flush(c);
-}
-
 /* What a receive completion means for the connection; it may close it, never frees it. */
 static void on_recv_result(struct torus_conn *c, int res)
 {
@@ -271,6 +209,11 @@ static void on_recv_result(struct torus_conn *c, int res)
         conn_close(c);
 }
 
+void conn_on_peer_fin(struct torus_conn *c)
+{
+    on_recv_result(c, 0);
+}
+
 void conn_on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
 {
     struct torus_loop *loop = c->loop;
@@ -281,12 +224,8 @@ void conn_on_recv(struct torus_conn *c, struct io_uring_cqe *cqe)
     if (cqe->flags & IORING_CQE_F_BUFFER) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
         char *buf = loop->buf_base + (size_t)bid * RECV_BUFFER_SIZE;
-        if (res > 0 && !conn_closed(c)) {
-            if (c->tls)
-                on_cipher(c, buf, (size_t)res);
-            else
-                session_on_data(c, buf, (size_t)res);
-        }
+        if (res > 0 && !conn_closed(c))
+            c->transport->received(c, buf, (size_t)res);
         io_uring_buf_ring_add(loop->buf_ring, buf, RECV_BUFFER_SIZE, (unsigned short)bid,
                               io_uring_buf_ring_mask(RECV_BUFFER_COUNT), loop->buf_returned++);
     }
@@ -316,13 +255,10 @@ void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
     c->spool_fd = -1;
     c->listener = (uint8_t)l->index;
     c->state = CONN_READING_HEAD; /* the first state (from the pool, zeroed) */
-    if (l->tls) {
-        c->tls = torus_tls_conn_new(loop->shard->tls);
-        if (slow_path(!c->tls)) {
-            close(fd);
-            torus_pool_put(&loop->conn_pool, c);
-            return;
-        }
+    if (transport_open(c, l->tls) != TORUS_OK) {
+        close(fd);
+        torus_pool_put(&loop->conn_pool, c);
+        return;
     }
     torus_http_init(&c->parser, &loop->limits);
     c->next = loop->conns;

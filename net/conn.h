@@ -6,6 +6,7 @@
  *   net/listener.c      accepting connections (and backing off without descriptors)
  *   net/conn_state.c    a connection's phase: the states, their transitions, when it is freed
  *   net/conn.c          a connection's lifecycle: open, receive, timers, close, free
+ *   net/transport.c     plain or TLS between the socket and the session, one interface
  *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
  *   net/dispatch.c      requests to executors, response parts back
  *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
@@ -117,6 +118,24 @@ struct torus_listener {
 };
 
 struct torus_exchange;
+struct torus_conn;
+
+/*
+ * A connection's transport (net/transport.c): plain or TLS, the same calls
+ * either way, so the HTTP session never asks which.
+ */
+struct conn_transport {
+    /* Bytes from the socket: their plaintext goes to session_on_data(). */
+    void (*received)(struct torus_conn *c, const char *data, size_t len);
+    /* Response bytes for the client, onto the output queue (encrypted on TLS); chunk taken. */
+    void (*send)(struct torus_conn *c, struct torus_chunk *chunk);
+    /* A handshake still runs (the first head's timer covers it). */
+    bool (*handshaking)(const struct torus_conn *c);
+    /* Whether a goodbye goes before the last close, and queueing it (TLS close_notify). */
+    bool (*can_close_notify)(const struct torus_conn *c);
+    void (*close_notify)(struct torus_conn *c);
+    bool secure; /* HTTPS for PHP */
+};
 
 /* A connection's two addresses as PHP shows them (REMOTE_ADDR, SERVER_ADDR). */
 struct conn_addresses {
@@ -140,7 +159,8 @@ struct torus_conn {
     bool keep_alive;     /* the current request's verdict: the connection may carry the next one */
     bool head_request;   /* the current request is HEAD */
     bool tls_counted;    /* its handshake is in the metrics */
-    struct torus_tls_conn *tls; /* NULL on a plain connection */
+    const struct conn_transport *transport; /* plain or TLS (net/transport.c) */
+    struct torus_tls_conn *tls;             /* the TLS session; NULL on a plain connection */
     uint16_t ops;               /* io_uring operations in flight that refer to this connection */
     uint16_t held;              /* requests of this connection that an executor has not released */
 
@@ -316,12 +336,10 @@ void conn_observe(struct torus_conn *c, int status, uint64_t bytes);
 /* Queues bytes as they are to go on the wire (ciphertext on a TLS connection). */
 void out_append_raw(struct torus_conn *c, struct torus_chunk *chunk);
 
-/* Queues what TLS has to send (handshake flights, records, alerts). */
-void out_append_tls(struct torus_conn *c);
-
 /*
- * Queues response bytes: as they are on a plain connection, encrypted into
- * records on a TLS one. The chunk is taken (the file buffer is only read).
+ * Queues response bytes through the connection's transport: as they are on a
+ * plain connection, encrypted into records on a TLS one. The chunk is taken
+ * (the file buffer is only read).
  */
 void out_append(struct torus_conn *c, struct torus_chunk *chunk);
 
@@ -385,6 +403,16 @@ void conn_on_recv(struct torus_conn *c, struct io_uring_cqe *cqe);
 
 /* A connection was accepted on listener l. */
 void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd);
+
+/* The client finished sending (a FIN, or TLS close_notify): answer what it asked, then close. */
+void conn_on_peer_fin(struct torus_conn *c);
+
+/* Transports (net/transport.c) */
+/* Gives a new connection its transport: plain, or TLS with a new session. TORUS_OK or TORUS_ERROR. */
+int transport_open(struct torus_conn *c, bool tls);
+
+/* Frees what the transport holds (the TLS session). */
+void transport_free(struct torus_conn *c);
 
 /* Listeners (net/listener.c) */
 /* Listeners whose pause is over accept again (a failure pauses them for longer). */

@@ -49,36 +49,9 @@ void out_append_raw(struct torus_conn *c, struct torus_chunk *chunk)
     c->out_last = chunk;
 }
 
-void out_append_tls(struct torus_conn *c)
-{
-    const char *data;
-    size_t len;
-    while ((len = torus_tls_output(c->tls, &data)) > 0) {
-        struct torus_chunk *chunk = torus_chunk_new(len);
-        if (slow_path(!chunk)) {
-            conn_finish_after_output(c);
-            return;
-        }
-        memcpy(chunk->data, data, len);
-        chunk->len = (uint32_t)len;
-        torus_tls_output_consumed(c->tls, len);
-        out_append_raw(c, chunk);
-    }
-}
-
 void out_append(struct torus_conn *c, struct torus_chunk *chunk)
 {
-    if (fast_path(!c->tls)) {
-        out_append_raw(c, chunk);
-        return;
-    }
-    if (slow_path(torus_tls_write(c->tls, chunk->data + chunk->sent, chunk->len - chunk->sent) < 0))
-        conn_finish_after_output(c);
-    if (chunk == c->file_chunk)
-        chunk->sent = chunk->len;
-    else
-        torus_chunk_free(chunk);
-    out_append_tls(c);
+    c->transport->send(c, chunk);
 }
 
 void out_free_all(struct torus_conn *c)
@@ -245,11 +218,10 @@ static void conn_output_drained(struct torus_conn *c)
 {
     switch (c->state) {
     case CONN_WRITING_LAST:
-        if (c->tls && torus_tls_handshake_done(c->tls)) {
+        if (c->transport->can_close_notify(c)) {
             /* Say goodbye in TLS first; the lingering close follows once it is sent. */
             conn_set_state(c, CONN_TLS_CLOSING);
-            torus_tls_shutdown(c->tls);
-            out_append_tls(c);
+            c->transport->close_notify(c);
             if (c->out_first) {
                 conn_flush(c);
                 return;

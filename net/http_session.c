@@ -137,7 +137,7 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     r->http_minor = torus_http_minor(p);
     r->keep_alive = c->keep_alive;
     r->head = c->head_request;
-    r->tls = c->tls != NULL;
+    r->tls = c->transport->secure;
     r->document_root = c->loop->router.root;
 
     if (slow_path(!conn_addresses(c))) {
