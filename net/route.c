@@ -411,6 +411,32 @@ static int route_regular_file(const struct torus_router *router, size_t root_len
     return TORUS_OK;
 }
 
+/*
+ * route->filename is the directory "root/path/": when its index.php is a
+ * regular file, routes to it (FORBIDDEN when it leads out of the root) and
+ * returns true; else leaves route->filename as it was and returns false.
+ */
+static bool route_directory_index_php(const struct torus_router *router, size_t root_len,
+                                      const char *path, size_t path_len, struct torus_route *route)
+{
+    static const char index_php[] = "index.php";
+    size_t directory_len = route->filename_len;
+    memcpy(route->filename + directory_len, index_php, sizeof(index_php));
+    struct stat st;
+    if (route_stat(route->filename, &st) != 0 || !S_ISREG(st.st_mode)) {
+        route->filename[directory_len] = '\0';
+        return false;
+    }
+    route->filename_len = directory_len + sizeof(index_php) - 1;
+    if (slow_path(!route_is_inside_root(router, root_len, route->filename, &st))) {
+        route->kind = TORUS_ROUTE_FORBIDDEN;
+        return true;
+    }
+    route->kind = TORUS_ROUTE_PHP;
+    route_set_script_name(route, path, path_len, index_php, sizeof(index_php) - 1);
+    return true;
+}
+
 /* An existing directory asked for with its trailing slash: its index, or nothing. */
 static int route_directory_index(const struct torus_router *router, size_t root_len,
                                  const char *path, size_t path_len, struct torus_route *route)
@@ -544,6 +570,16 @@ int torus_route_resolve(const struct torus_router *router, const char *path, siz
     memcpy(route->filename + root_len, path, path_len);
     route->filename_len = root_len + path_len;
     route->filename[route->filename_len] = '\0';
+
+    /*
+     * "/dir/" with PHP on: its index.php first. Found as a regular file, it
+     * proves "dir" a directory and is the answer the longer way gives (look
+     * at dir, then at its index), for one look instead of two ("/" of a
+     * front-controller app on every request). Not found: the longer way.
+     */
+    if (path[path_len - 1] == '/' && router->php &&
+        route_directory_index_php(router, root_len, path, path_len, route))
+        return TORUS_OK;
 
     struct stat st;
     if (fast_path(route_stat(route->filename, &st) == 0)) {
