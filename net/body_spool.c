@@ -21,8 +21,10 @@
  * are in flight keeps the descriptor open until the last one completes, so
  * a write never lands in a file that reused its number.
  *
- * Creating the file is one openat(O_TMPFILE) on the I/O thread, once per
- * large body; everything else is asynchronous.
+ * The files are made ahead: the shard's file-system workers keep
+ * SPOOL_SPARES unlinked files ready (one openat(O_TMPFILE) each, off the I/O
+ * thread), and a large body takes one and asks for the next. Only a burst
+ * of large bodies that outruns them makes the I/O thread open one itself.
  */
 #include "net/conn.h"
 
@@ -63,6 +65,77 @@ static int spool_open(void)
     return fd;
 }
 
+/* A spare file being made by a file-system worker. */
+struct spare_job {
+    struct torus_fs_job base;
+    int fd;
+    int error;
+};
+
+static void spare_run(struct torus_fs_job *base)
+{
+    struct spare_job *job = (struct spare_job *)base;
+    job->fd = spool_open();
+    job->error = job->fd < 0 ? errno : 0;
+}
+
+static void spare_complete(struct torus_fs_job *base, void *ctx)
+{
+    struct spare_job *job = (struct spare_job *)base;
+    struct torus_loop *loop = ctx;
+    loop->spool_refilling = false;
+    int fd = job->fd;
+    int error = job->error;
+    free(job);
+    if (fd < 0) {
+        /* Not retried now (a full or read-only $TMPDIR): the next large body tries again. */
+        torus_log_warn("shard %d: cannot make a temporary file for request bodies: %s",
+                       loop->shard->id, strerror(error));
+        return;
+    }
+    if (loop->spool_spare_count >= SPOOL_SPARES) {
+        close(fd);
+        return;
+    }
+    loop->spool_spares[loop->spool_spare_count++] = fd;
+    spool_spares_refill(loop);
+}
+
+void spool_spares_refill(struct torus_loop *loop)
+{
+    if (loop->spool_refilling || loop->spool_spare_count >= SPOOL_SPARES)
+        return;
+    struct spare_job *job = calloc(1, sizeof(*job));
+    if (slow_path(!job))
+        return;
+    job->base.run = spare_run;
+    job->base.complete = spare_complete;
+    job->fd = -1;
+    if (torus_fs_pool_submit(&loop->fs, &job->base) != TORUS_OK) {
+        free(job);
+        return;
+    }
+    loop->spool_refilling = true;
+}
+
+void spool_spares_close(struct torus_loop *loop)
+{
+    while (loop->spool_spare_count > 0)
+        close(loop->spool_spares[--loop->spool_spare_count]);
+}
+
+/* A temporary file for a large body: a spare one, else (a burst) one opened here. */
+static int spool_file(struct torus_loop *loop)
+{
+    int fd;
+    if (fast_path(loop->spool_spare_count > 0))
+        fd = loop->spool_spares[--loop->spool_spare_count];
+    else
+        fd = spool_open();
+    spool_spares_refill(loop);
+    return fd;
+}
+
 /* The request cannot get its body: 500, and the connection closes. */
 static void spool_fail(struct torus_conn *c, const char *what, int error)
 {
@@ -89,7 +162,7 @@ static int spool_write(struct torus_conn *c)
         return TORUS_OK;
     }
     if (c->spool_fd < 0) {
-        c->spool_fd = spool_open();
+        c->spool_fd = spool_file(c->loop);
         if (c->spool_fd < 0) {
             int error = errno;
             free(data);

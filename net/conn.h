@@ -55,6 +55,7 @@
 #define ACCEPT_BACKOFF_FIRST_MS 50   /* out of descriptors: the first pause of accept */
 #define ACCEPT_BACKOFF_MAX_MS   1000 /* and the longest, while it keeps failing */
 #define ROUTE_LOOKUP_BUCKETS    64 /* a power of two: jobs in flight, hashed by path */
+#define SPOOL_SPARES            2  /* temporary files kept ready for large bodies */
 #define DRAIN_GRACE_MS                                                                             \
     1000 /* on SIGTERM, an idle keep-alive connection may still send a request                     \
           */
@@ -232,6 +233,12 @@ struct torus_loop {
     struct torus_router router;
     struct torus_route_memo route_memo; /* forgotten at every iteration */
     struct torus_static_cache *static_cache;
+
+    /* Unlinked temporary files for large request bodies, made ahead by the file-system workers
+     * (net/body_spool.c). */
+    int spool_spares[SPOOL_SPARES];
+    int spool_spare_count;
+    bool spool_refilling;
 
     /* Routing off the I/O thread (net/route_lookup.c). */
     struct torus_fs_pool fs;
@@ -454,6 +461,15 @@ int route_lookup_start(struct torus_loop *loop);
 void route_lookup_stop(struct torus_loop *loop);
 
 /* Request bodies in temporary files (net/body_spool.c) */
+/*
+ * Asks the file-system workers for temporary files until SPOOL_SPARES are
+ * ready (one request at a time); the loop calls it at start-up.
+ */
+void spool_spares_refill(struct torus_loop *loop);
+
+/* At the loop's end: closes the spare files. */
+void spool_spares_close(struct torus_loop *loop);
+
 struct spool_write;
 
 /*

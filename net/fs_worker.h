@@ -39,6 +39,8 @@
 struct torus_fs_job {
     /* Runs on the worker thread. */
     void (*run)(struct torus_fs_job *job);
+    /* Runs on the I/O thread once the job is popped back (ctx: the caller's, e.g. its loop). */
+    void (*complete)(struct torus_fs_job *job, void *ctx);
 };
 
 /* Jobs in flight at most (each ring's capacity); past it, torus_fs_worker_submit says TORUS_AGAIN. */

@@ -256,6 +256,7 @@ static void handle_completions(struct torus_loop *loop)
 static void loop_free(struct torus_loop *loop)
 {
     route_lookup_stop(loop);
+    spool_spares_close(loop);
     io_uring_queue_exit(&loop->ring);
     free(loop->buf_base);
     free(loop->buf_ring);
@@ -310,6 +311,7 @@ int torus_loop_run(struct torus_shard *shard)
     }
     loop->listener_count = shard->listen_count;
     arm_wake(loop);
+    spool_spares_refill(loop);
     if (shard->access_log_fd >= 0 &&
         torus_access_log_init(&loop->access_log, shard->access_log_fd,
                               strcmp(cfg->access_log_format, "json") == 0) == TORUS_OK)

@@ -53,6 +53,8 @@ struct route_job {
     char path[]; /* path_len bytes and a NUL */
 };
 
+static void route_job_complete(struct torus_fs_job *done, void *ctx);
+
 /* Worker thread: everything here may block. */
 static void route_job_run(struct torus_fs_job *base)
 {
@@ -149,6 +151,7 @@ int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, 
             return TORUS_ERROR;
         memset(job, 0, sizeof(*job));
         job->base.run = route_job_run;
+        job->base.complete = route_job_complete;
         job->router = &loop->router;
         job->read_max = torus_static_cache_max_entry(loop->static_cache);
         job->hash = hash;
@@ -173,47 +176,53 @@ int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, 
     return TORUS_AGAIN;
 }
 
-/* Hands every finished job's route to its waiting connections. */
+/* A finished lookup: its route goes into the memo and to its waiting connections. */
+static void route_job_complete(struct torus_fs_job *done, void *ctx)
+{
+    struct torus_loop *loop = ctx;
+    struct route_job *job = (struct route_job *)done;
+    job_unlink(loop, job);
+    if (job->rc == TORUS_OK)
+        torus_route_memo_store(&loop->route_memo, job->path, job->path_len, &job->route);
+    else
+        job->route.kind = TORUS_ROUTE_NOT_FOUND;
+    /* Waiters were pushed in front: answer them in arrival order. */
+    struct torus_conn *order = NULL;
+    for (struct torus_conn *c = job->waiters, *next; c; c = next) {
+        next = c->route_next;
+        c->route_next = order;
+        order = c;
+    }
+    for (struct torus_conn *c = order, *next; c; c = next) {
+        next = c->route_next;
+        c->route_next = NULL;
+        c->held--;
+        if (c->state != CONN_ROUTING) {
+            /* Closed, or given up on (its request dropped) meanwhile: only released. */
+            if (conn_closed(c))
+                conn_maybe_free(c);
+            continue;
+        }
+        /* Each waiter answers with its own descriptor: the response takes and closes it. */
+        struct torus_static_file file = job->file;
+        if (file.fd >= 0)
+            file.fd = next ? dup(file.fd) : job->file.fd;
+        if (!next)
+            job->file.fd = -1;
+        session_on_routed(c, job->path, job->path_len, &job->route, &file);
+        if (file.fd >= 0)
+            close(file.fd);
+    }
+    torus_static_file_release(&job->file);
+    free(job);
+}
+
+/* Every finished job of the workers (lookups, spare body files) goes to its completion. */
 static void reap_done(struct torus_loop *loop)
 {
     struct torus_fs_job *done;
-    while ((done = torus_fs_pool_pop(&loop->fs)) != NULL) {
-        struct route_job *job = (struct route_job *)done;
-        job_unlink(loop, job);
-        if (job->rc == TORUS_OK)
-            torus_route_memo_store(&loop->route_memo, job->path, job->path_len, &job->route);
-        else
-            job->route.kind = TORUS_ROUTE_NOT_FOUND;
-        /* Waiters were pushed in front: answer them in arrival order. */
-        struct torus_conn *order = NULL;
-        for (struct torus_conn *c = job->waiters, *next; c; c = next) {
-            next = c->route_next;
-            c->route_next = order;
-            order = c;
-        }
-        for (struct torus_conn *c = order, *next; c; c = next) {
-            next = c->route_next;
-            c->route_next = NULL;
-            c->held--;
-            if (c->state != CONN_ROUTING) {
-                /* Closed, or given up on (its request dropped) meanwhile: only released. */
-                if (conn_closed(c))
-                    conn_maybe_free(c);
-                continue;
-            }
-            /* Each waiter answers with its own descriptor: the response takes and closes it. */
-            struct torus_static_file file = job->file;
-            if (file.fd >= 0)
-                file.fd = next ? dup(file.fd) : job->file.fd;
-            if (!next)
-                job->file.fd = -1;
-            session_on_routed(c, job->path, job->path_len, &job->route, &file);
-            if (file.fd >= 0)
-                close(file.fd);
-        }
-        torus_static_file_release(&job->file);
-        free(job);
-    }
+    while ((done = torus_fs_pool_pop(&loop->fs)) != NULL)
+        done->complete(done, loop);
 }
 
 void route_lookup_reap(struct torus_loop *loop)
