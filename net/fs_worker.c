@@ -167,6 +167,8 @@ int torus_fs_pool_start(struct torus_fs_pool *pool, struct torus_io_waker *waker
 
 int torus_fs_pool_submit(struct torus_fs_pool *pool, struct torus_fs_job *job)
 {
+    if (slow_path(pool->stopped))
+        return TORUS_AGAIN;
     struct torus_fs_worker *best = NULL;
     for (int i = 0; i < pool->started; i++) {
         struct torus_fs_worker *w = &pool->workers[i];
@@ -215,6 +217,7 @@ bool torus_fs_pool_has_done(struct torus_fs_pool *pool)
 
 int torus_fs_pool_stop(struct torus_fs_pool *pool)
 {
+    pool->stopped = true;
     int result = TORUS_OK;
     for (int i = 0; i < pool->started; i++) {
         if (torus_fs_worker_stop(&pool->workers[i]) != TORUS_OK)

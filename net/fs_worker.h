@@ -112,13 +112,14 @@ struct torus_fs_pool {
     struct torus_io_waker *waker;
     int cpu;
     uint32_t in_flight; /* jobs in all of them */
+    bool stopped;       /* torus_fs_pool_stop() ran: no job is taken any more */
 };
 
 /* Starts the pool's first worker. TORUS_OK or TORUS_ERROR. */
 int torus_fs_pool_start(struct torus_fs_pool *pool, struct torus_io_waker *waker, int cpu);
 
 /* I/O thread: hands a job to an idle worker (started if need be), else the least loaded one.
- * TORUS_OK, or TORUS_AGAIN when every ring is full. */
+ * TORUS_OK, or TORUS_AGAIN when every ring is full or the pool is stopped. */
 int torus_fs_pool_submit(struct torus_fs_pool *pool, struct torus_fs_job *job);
 
 /* I/O thread: wakes the workers handed jobs since the last call. */

@@ -218,6 +218,8 @@ static void test_pool_starts_a_worker_when_all_are_busy(void)
     CHECK(second == &slow.base);
     CHECK(pool.in_flight == 0);
     CHECK(torus_fs_pool_stop(&pool) == TORUS_OK);
+    CHECK(torus_fs_pool_submit(&pool, &quick.base) == TORUS_AGAIN); /* stopped: nothing taken */
+    CHECK(pool.in_flight == 0);
     torus_fs_pool_free(&pool);
     close(waker.event_fd);
 }
