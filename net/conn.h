@@ -54,8 +54,8 @@
 #define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */
 #define ACCEPT_BACKOFF_FIRST_MS 50   /* out of descriptors: the first pause of accept */
 #define ACCEPT_BACKOFF_MAX_MS   1000 /* and the longest, while it keeps failing */
-#define ROUTE_LOOKUP_BUCKETS    64 /* a power of two: jobs in flight, hashed by path */
-#define SPOOL_SPARES            2  /* temporary files kept ready for large bodies */
+#define ROUTE_LOOKUP_BUCKETS    64   /* a power of two: jobs in flight, hashed by path */
+#define SPOOL_SPARES            2    /* temporary files kept ready for large bodies */
 #define DRAIN_GRACE_MS                                                                             \
     1000 /* on SIGTERM, an idle keep-alive connection may still send a request                     \
           */
@@ -91,9 +91,9 @@ static inline uint64_t user_data(void *ptr, enum op_tag tag)
  * current request's own properties (keep_alive, head_request).
  */
 enum conn_state {
-    CONN_READING_HEAD,  /* idle between requests, a TLS handshake, or a head arriving */
-    CONN_READING_BODY,  /* a head routed: its body arriving (for PHP, or discarded) */
-    CONN_ROUTING,       /* a head waits for its route from the file-system workers; its bytes kept */
+    CONN_READING_HEAD, /* idle between requests, a TLS handshake, or a head arriving */
+    CONN_READING_BODY, /* a head routed: its body arriving (for PHP, or discarded) */
+    CONN_ROUTING,      /* a head waits for its route from the file-system workers; its bytes kept */
     CONN_SPOOLING_BODY, /* the body is complete; its last writes to the temporary file run */
     CONN_PARKED,        /* the request is complete and waits for a free executor */
     CONN_EXECUTING,     /* an executor has the request; its response comes until its END */
@@ -162,8 +162,8 @@ struct torus_conn {
     bool tls_counted;    /* its handshake is in the metrics */
     const struct conn_transport *transport; /* plain or TLS (net/transport.c) */
     struct torus_tls_conn *tls;             /* the TLS session; NULL on a plain connection */
-    uint16_t ops;               /* io_uring operations in flight that refer to this connection */
-    uint16_t held;              /* requests of this connection that an executor has not released */
+    uint16_t ops;  /* io_uring operations in flight that refer to this connection */
+    uint16_t held; /* requests of this connection that an executor has not released */
 
     struct torus_timer timer;
     struct torus_http_parser parser;
@@ -197,7 +197,7 @@ struct torus_conn {
     struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
     struct torus_exchange *exchange;  /* the PHP request of this connection, until its END */
     struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor (PARKED) */
-    struct torus_conn *route_next;    /* the other connections waiting for the same route (ROUTING) */
+    struct torus_conn *route_next; /* the other connections waiting for the same route (ROUTING) */
 };
 
 struct torus_exchange {
@@ -243,7 +243,8 @@ struct torus_loop {
     /* Routing off the I/O thread (net/route_lookup.c). */
     struct torus_fs_pool fs;
     struct route_job *lookups[ROUTE_LOOKUP_BUCKETS]; /* jobs at the worker, by path */
-    struct route_job *lookup_backlog, *lookup_backlog_last; /* jobs the worker has no room for yet */
+    struct route_job *lookup_backlog,
+        *lookup_backlog_last; /* jobs the worker has no room for yet */
 
     struct torus_conn *parked_first, *parked_last;
 
@@ -415,7 +416,8 @@ void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd);
 void conn_on_peer_fin(struct torus_conn *c);
 
 /* Transports (net/transport.c) */
-/* Gives a new connection its transport: plain, or TLS with a new session. TORUS_OK or TORUS_ERROR. */
+/* Gives a new connection its transport: plain, or TLS with a new session. TORUS_OK or TORUS_ERROR.
+ */
 int transport_open(struct torus_conn *c, bool tls);
 
 /* Frees what the transport holds (the TLS session). */

@@ -22,7 +22,8 @@
 static bool worker_has_work(void *arg)
 {
     struct torus_fs_worker *w = arg;
-    return !torus_handoff_empty(&w->jobs) || atomic_load_explicit(&w->stopping, memory_order_seq_cst);
+    return !torus_handoff_empty(&w->jobs) ||
+           atomic_load_explicit(&w->stopping, memory_order_seq_cst);
 }
 
 static void *worker_main(void *arg)
@@ -61,11 +62,11 @@ int torus_fs_worker_start(struct torus_fs_worker *worker, struct torus_io_waker 
     worker->cpu = cpu;
     atomic_init(&worker->sleeping, 0);
     atomic_init(&worker->stopping, false);
-    if (torus_handoff_init(&worker->jobs, TORUS_FS_WORKER_RING_SIZE, sizeof(struct torus_fs_job *)) !=
-        TORUS_OK)
+    if (torus_handoff_init(&worker->jobs, TORUS_FS_WORKER_RING_SIZE,
+                           sizeof(struct torus_fs_job *)) != TORUS_OK)
         return TORUS_ERROR;
-    if (torus_handoff_init(&worker->done, TORUS_FS_WORKER_RING_SIZE, sizeof(struct torus_fs_job *)) !=
-        TORUS_OK) {
+    if (torus_handoff_init(&worker->done, TORUS_FS_WORKER_RING_SIZE,
+                           sizeof(struct torus_fs_job *)) != TORUS_OK) {
         torus_handoff_destroy(&worker->jobs);
         return TORUS_ERROR;
     }

@@ -43,7 +43,8 @@ struct torus_fs_job {
     void (*complete)(struct torus_fs_job *job, void *ctx);
 };
 
-/* Jobs in flight at most (each ring's capacity); past it, torus_fs_worker_submit says TORUS_AGAIN. */
+/* Jobs in flight at most (each ring's capacity); past it, torus_fs_worker_submit says TORUS_AGAIN.
+ */
 #define TORUS_FS_WORKER_RING_SIZE 1024
 
 struct torus_fs_worker {
@@ -108,7 +109,7 @@ void torus_fs_worker_free(struct torus_fs_worker *worker);
 
 struct torus_fs_pool {
     struct torus_fs_worker workers[TORUS_FS_POOL_MAX];
-    int started;  /* workers[0 .. started) run */
+    int started; /* workers[0 .. started) run */
     struct torus_io_waker *waker;
     int cpu;
     uint32_t in_flight; /* jobs in all of them */

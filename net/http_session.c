@@ -255,7 +255,8 @@ static int request_path(struct torus_conn *c, char *path, size_t path_size, size
  * PHP. file: what the file-system worker opened for a static route, or NULL.
  */
 static int on_route(struct torus_conn *c, const char *path, size_t path_len, const char *query,
-                    size_t query_len, const struct torus_route *route, struct torus_static_file *file)
+                    size_t query_len, const struct torus_route *route,
+                    struct torus_static_file *file)
 {
     struct torus_http_parser *p = &c->parser;
     if (route->kind == TORUS_ROUTE_PHP) {
@@ -504,7 +505,8 @@ static size_t parse_bytes(struct torus_conn *c, const char *data, size_t len)
     return done;
 }
 
-/* Whether the connection must keep the bytes of the head it parsed (in it, or waiting for a route). */
+/* Whether the connection must keep the bytes of the head it parsed (in it, or waiting for a route).
+ */
 static bool head_held(const struct torus_conn *c)
 {
     return torus_http_in_head(&c->parser) || c->state == CONN_ROUTING;
@@ -540,8 +542,7 @@ static int in_reserve(struct torus_conn *c, size_t need)
 static int keep_rest(struct torus_conn *c, const char *data, size_t len, size_t done)
 {
     const char *from = data + done;
-    if (head_held(c) && c->parser.head_start >= data &&
-        c->parser.head_start < data + len)
+    if (head_held(c) && c->parser.head_start >= data && c->parser.head_start < data + len)
         from = c->parser.head_start;
     size_t keep = (size_t)(data + len - from);
     size_t parsed = (size_t)(data + done - from);

@@ -296,7 +296,8 @@ int torus_loop_run(struct torus_shard *shard)
     loop->io_batch_works = true; /* io_policy_update() makes the thread SCHED_BATCH */
 
     loop->static_cache = torus_static_cache_new(64 * 1024, 32u << 20);
-    if (!loop->static_cache || setup_ring(loop) != TORUS_OK || route_lookup_start(loop) != TORUS_OK) {
+    if (!loop->static_cache || setup_ring(loop) != TORUS_OK ||
+        route_lookup_start(loop) != TORUS_OK) {
         loop_free(loop);
         shard->loop = NULL;
         return TORUS_ERROR;

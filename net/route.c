@@ -651,7 +651,8 @@ bool torus_route_memo_find(const struct torus_route_memo *memo, const char *path
 void torus_route_memo_store(struct torus_route_memo *memo, const char *path, size_t path_len,
                             const struct torus_route *route)
 {
-    if (path_len >= TORUS_ROUTE_MEMO_PATH || route->filename_len >= sizeof(memo->slots[0].filename) ||
+    if (path_len >= TORUS_ROUTE_MEMO_PATH ||
+        route->filename_len >= sizeof(memo->slots[0].filename) ||
         route->script_name_len >= sizeof(memo->slots[0].script_name) ||
         route->location_len >= sizeof(memo->slots[0].location))
         return;

@@ -437,9 +437,11 @@ static bool static_entry_is_current(const struct static_entry *entry, const stru
            entry->ctime.tv_sec == st->st_ctim.tv_sec && entry->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-/* A new entry (one reference, not in the table) holding a copy of data (st->st_size bytes), or NULL. */
-static struct static_entry *static_entry_make(const char *filename, size_t filename_len, uint64_t hash,
-                                              const struct stat *st, const char *data, time_t now)
+/* A new entry (one reference, not in the table) holding a copy of data (st->st_size bytes), or
+ * NULL. */
+static struct static_entry *static_entry_make(const char *filename, size_t filename_len,
+                                              uint64_t hash, const struct stat *st,
+                                              const char *data, time_t now)
 {
     size_t size = (size_t)st->st_size;
     size_t allocation = sizeof(struct static_entry) + filename_len + 1 + size;
@@ -555,9 +557,9 @@ void torus_static_file_release(struct torus_static_file *file)
 }
 
 /* The cached entry for filename, moved to the front of the LRU; NULL when absent or stale. */
-static struct static_entry *static_cache_take_current(struct torus_static_cache *cache, uint64_t hash,
-                                                      const char *filename, size_t filename_len,
-                                                      const struct stat *st)
+static struct static_entry *static_cache_take_current(struct torus_static_cache *cache,
+                                                      uint64_t hash, const char *filename,
+                                                      size_t filename_len, const struct stat *st)
 {
     struct static_entry *entry = static_cache_find(cache, hash, filename, filename_len);
     if (entry == NULL)
@@ -585,7 +587,8 @@ int torus_static_respond_cached(struct torus_static_cache *cache, const char *fi
 {
     static_response_clear(resp);
     uint64_t hash = static_hash(filename, filename_len);
-    struct static_entry *entry = static_cache_take_current(cache, hash, filename, filename_len, req->st);
+    struct static_entry *entry =
+        static_cache_take_current(cache, hash, filename, filename_len, req->st);
     if (entry == NULL)
         return TORUS_AGAIN;
     return static_respond_from_entry(entry, req, resp);

@@ -141,11 +141,11 @@ int torus_static_respond_opened(struct torus_static_cache *cache, const char *fi
                                 struct torus_static_file *file, struct torus_static_response *resp);
 
 /*
- * Blocking (never on an I/O thread): builds the response to req for the regular file `filename` (absolute,
- * NUL-terminated; filename_len its length). Returns TORUS_OK with *resp filled
- * whatever the status, or TORUS_ERROR when the file cannot be opened or is not
- * a regular file any more: resp->status then says what to answer (403 when
- * permission was denied, else 404), resp->head_len is 0 and nothing is held.
+ * Blocking (never on an I/O thread): builds the response to req for the regular file `filename`
+ * (absolute, NUL-terminated; filename_len its length). Returns TORUS_OK with *resp filled whatever
+ * the status, or TORUS_ERROR when the file cannot be opened or is not a regular file any more:
+ * resp->status then says what to answer (403 when permission was denied, else 404), resp->head_len
+ * is 0 and nothing is held.
  *
  * On TORUS_OK exactly one of these holds: a memory body (body, body_len; the
  * cache entry is pinned in resp->pin), a file body (fd >= 0, offset, length;

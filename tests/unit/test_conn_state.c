@@ -221,7 +221,8 @@ static void test_finish_after_output(void)
     CHECK(f.state == CONN_WRITING_LAST);
 
     /* Waiting for a route: the request is dropped; the lookup still holds the connection. */
-    struct torus_conn r = {.fd = -1, .file_fd = -1, .state = CONN_ROUTING, .keep_alive = true, .held = 1};
+    struct torus_conn r = {
+        .fd = -1, .file_fd = -1, .state = CONN_ROUTING, .keep_alive = true, .held = 1};
     conn_finish_after_output(&r);
     CHECK(r.state == CONN_WRITING_LAST);
     CHECK(!r.keep_alive);

@@ -361,19 +361,21 @@ static void check_try_agrees(const struct torus_router *router, const char *path
     if (run.result == TORUS_AGAIN)
         return; /* the kernel may always decline (a symlink to read, a rename meanwhile...) */
     try_answered++;
-    bool same = run.result == TORUS_OK && run.route.kind == route.kind &&
-                strcmp(run.route.filename, route.filename) == 0 &&
-                strcmp(run.route.script_name, route.script_name) == 0 &&
-                run.route.path_info_len == route.path_info_len &&
-                strcmp(run.route.location, route.location) == 0 &&
-                (route.kind != TORUS_ROUTE_STATIC ||
-                 (run.route.st.st_ino == route.st.st_ino && run.route.st.st_dev == route.st.st_dev &&
-                  run.route.st.st_size == route.st.st_size &&
-                  run.route.st.st_mtim.tv_nsec == route.st.st_mtim.tv_nsec));
+    bool same =
+        run.result == TORUS_OK && run.route.kind == route.kind &&
+        strcmp(run.route.filename, route.filename) == 0 &&
+        strcmp(run.route.script_name, route.script_name) == 0 &&
+        run.route.path_info_len == route.path_info_len &&
+        strcmp(run.route.location, route.location) == 0 &&
+        (route.kind != TORUS_ROUTE_STATIC ||
+         (run.route.st.st_ino == route.st.st_ino && run.route.st.st_dev == route.st.st_dev &&
+          run.route.st.st_size == route.st.st_size &&
+          run.route.st.st_mtim.tv_nsec == route.st.st_mtim.tv_nsec));
     checks++;
     if (!same) {
         failures++;
-        fprintf(stderr, "line %d: try_resolve(%s): result %d kind %s, filename '%s' (resolve: %s, '%s')\n",
+        fprintf(stderr,
+                "line %d: try_resolve(%s): result %d kind %s, filename '%s' (resolve: %s, '%s')\n",
                 line, path, run.result, kind_name(run.route.kind), run.route.filename,
                 kind_name(route.kind), route.filename);
     }

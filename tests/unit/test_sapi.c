@@ -118,7 +118,8 @@ struct test_port {
     test_before_fn before; /* called before handing out exchange `index`, may be NULL */
 };
 
-/* What the headers this test was compiled with say (php_config.h), to hold torus_sapi_thread_safe() to. */
+/* What the headers this test was compiled with say (php_config.h), to hold torus_sapi_thread_safe()
+ * to. */
 #ifdef ZTS
 #define ZTS_BUILT true
 #else
@@ -1273,7 +1274,8 @@ int main(void)
     char zts[8] = "";
     CHECK(sscanf(torus_sapi_php_version(), "%d.%d.%d (%3s)", &major, &minor, &release, zts) == 4 &&
               major == 8 && minor >= 2 &&
-              strcmp(zts, torus_sapi_thread_safe() ? "ZTS" : "NTS") == 0 && ZTS_BUILT == torus_sapi_thread_safe(),
+              strcmp(zts, torus_sapi_thread_safe() ? "ZTS" : "NTS") == 0 &&
+              ZTS_BUILT == torus_sapi_thread_safe(),
           NULL);
     CHECK(strcmp(torus_sapi_name, "fpm-fcgi") == 0, NULL);
 
