@@ -266,13 +266,19 @@ static void loop_free(struct torus_loop *loop)
     free(loop);
 }
 
-int torus_loop_run(struct torus_shard *shard)
+/*
+ * A shard's loop, ready to run: its limits and router from the
+ * configuration, its timer queues, static cache, io_uring, file-system
+ * workers and the eventfd read that wakes it; no listener armed yet. NULL
+ * (nothing kept) when a part cannot be set up. The unit tests of connections
+ * build their loop with it too.
+ */
+static struct torus_loop *loop_new(struct torus_shard *shard)
 {
     const struct torus_config *cfg = shard->config;
     struct torus_loop *loop = calloc(1, sizeof(*loop));
     if (!loop)
-        return TORUS_ERROR;
-    shard->loop = loop;
+        return NULL;
     loop->shard = shard;
     loop->config = cfg;
     loop->max_conns = (cfg->max_connections + (uint32_t)cfg->threads - 1) / (uint32_t)cfg->threads;
@@ -299,9 +305,19 @@ int torus_loop_run(struct torus_shard *shard)
     if (!loop->static_cache || setup_ring(loop) != TORUS_OK ||
         route_lookup_start(loop) != TORUS_OK) {
         loop_free(loop);
-        shard->loop = NULL;
-        return TORUS_ERROR;
+        return NULL;
     }
+    arm_wake(loop);
+    return loop;
+}
+
+int torus_loop_run(struct torus_shard *shard)
+{
+    const struct torus_config *cfg = shard->config;
+    struct torus_loop *loop = loop_new(shard);
+    if (!loop)
+        return TORUS_ERROR;
+    shard->loop = loop;
     for (int i = 0; i < shard->listen_count; i++) {
         struct torus_listener *l = &loop->listeners[i];
         l->loop = loop;
@@ -311,7 +327,6 @@ int torus_loop_run(struct torus_shard *shard)
         listener_arm(l);
     }
     loop->listener_count = shard->listen_count;
-    arm_wake(loop);
     spool_spares_refill(loop);
     if (shard->access_log_fd >= 0 &&
         torus_access_log_init(&loop->access_log, shard->access_log_fd,

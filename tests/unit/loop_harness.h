@@ -109,41 +109,14 @@ static void harness_init(struct harness *h, void (*adjust)(struct torus_config *
     h->shard.executors = &h->executor;
     h->shard.executor_count = 1;
 
-    /* What torus_loop_run() does before its loop. */
-    struct torus_loop *loop = calloc(1, sizeof(*loop));
-    const struct torus_config *cfg = &h->config;
-    h->loop = loop;
-    h->shard.loop = loop;
-    loop->shard = &h->shard;
-    loop->config = cfg;
-    loop->max_conns = cfg->max_connections;
-    loop->limits.max_uri_size = cfg->max_uri_size;
-    loop->limits.max_header_size = cfg->max_header_size;
-    loop->limits.max_body_size = cfg->max_body_size;
-    loop->limits.body_preallocate = cfg->body_buffer_size;
-    loop->router.root = cfg->root;
-    loop->router.root_len = strlen(cfg->root);
-    loop->router.php = true;
-    loop->router.worker_mode = false;
-    torus_pool_init(&loop->conn_pool, sizeof(struct torus_conn), 16);
-    torus_timer_queue_init(&loop->header_timers, ms_of(cfg->header_timeout));
-    torus_timer_queue_init(&loop->body_timers, ms_of(cfg->body_timeout));
-    torus_timer_queue_init(&loop->idle_timers, ms_of(cfg->idle_timeout));
-    torus_timer_queue_init(&loop->send_timers, ms_of(cfg->send_timeout));
-    torus_timer_queue_init(&loop->linger_timers, LINGER_MS);
-    torus_timer_queue_init(&loop->drain_timers, DRAIN_GRACE_MS);
-    loop->now_ms = monotonic_ms();
-    loop->now_s = time(NULL);
-    loop->static_cache = torus_static_cache_new(64 * 1024, 32u << 20);
-    if (!loop->static_cache || setup_ring(loop) != TORUS_OK) {
+    /* The loop torus_loop_run() runs, without its listeners. */
+    struct torus_loop *loop = loop_new(&h->shard);
+    if (!loop) {
         fprintf(stderr, "cannot set up the loop (io_uring unavailable?)\n");
         exit(77);
     }
-    if (route_lookup_start(loop) != TORUS_OK) {
-        fprintf(stderr, "cannot start the file-system worker\n");
-        exit(1);
-    }
-    arm_wake(loop);
+    h->loop = loop;
+    h->shard.loop = loop;
     loop->listeners[0].loop = loop;
     loop->listeners[0].fd = -1;
     loop->listener_count = 1;
