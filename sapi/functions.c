@@ -12,8 +12,9 @@
  *                                        Hints with the current Link headers),
  *                                        or, for a final status, send the
  *                                        head now; FrankenPHP's return values
- *   torus_handle_request(callable): bool worker mode (worker.c)
- *                                        (alias frankenphp_handle_request)
+ *   torus_handle_request(callable): bool worker mode (worker.c adds it through
+ *                                        torus_sapi_functions_add(); alias
+ *                                        frankenphp_handle_request)
  *
  * Worker scripts and applications written for PHP-FPM, the built-in server,
  * Apache or FrankenPHP find the functions they test for with function_exists().
@@ -29,9 +30,10 @@
 #include <strings.h>
 
 #include "sapi/response.h"
-#include "sapi/thread.h"
+#include "sapi/functions.h"
 
-ZEND_FUNCTION(torus_handle_request); /* worker.c */
+#include "sapi/request_bind.h"
+#include "sapi/thread.h"
 
 ZEND_FUNCTION(fastcgi_finish_request)
 {
@@ -167,10 +169,6 @@ ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_headers_send, 0, 0, IS_LON
 ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, status, IS_LONG, 0, "103")
 ZEND_END_ARG_INFO()
 
-ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_handle_request, 0, 1, _IS_BOOL, 0)
-ZEND_ARG_TYPE_INFO(0, callback, IS_CALLABLE, 0)
-ZEND_END_ARG_INFO()
-
 // clang-format off
 /* One entry per line, as PHP's own tables are laid out */
 static const zend_function_entry torus_functions[] = {
@@ -182,11 +180,31 @@ static const zend_function_entry torus_functions[] = {
     ZEND_FE(apache_response_headers, arginfo_torus_array_none)
     ZEND_FALIAS(frankenphp_response_headers, apache_response_headers, arginfo_torus_array_none)
     ZEND_FE(headers_send, arginfo_torus_headers_send)
-    ZEND_FE(torus_handle_request, arginfo_torus_handle_request)
-    ZEND_FALIAS(frankenphp_handle_request, torus_handle_request, arginfo_torus_handle_request)
     ZEND_FE_END
 };
 // clang-format on
+
+/* The tables the modes above the core added (torus_sapi_functions_add()). */
+static const zend_function_entry *added_functions[TORUS_SAPI_FUNCTION_TABLES];
+static int added_count;
+
+int torus_sapi_functions_add(const zend_function_entry *functions)
+{
+    if (added_count == TORUS_SAPI_FUNCTION_TABLES)
+        return TORUS_ERROR;
+    added_functions[added_count++] = functions;
+    return TORUS_OK;
+}
+
+static ZEND_MINIT_FUNCTION(torus)
+{
+    (void)type;
+    for (int i = 0; i < added_count; i++) {
+        if (zend_register_functions(NULL, added_functions[i], NULL, MODULE_PERSISTENT) != SUCCESS)
+            return FAILURE;
+    }
+    return SUCCESS;
+}
 
 static ZEND_MINFO_FUNCTION(torus)
 {
@@ -199,7 +217,7 @@ zend_module_entry torus_sapi_module_entry = {
     STANDARD_MODULE_HEADER,
     "torus",
     torus_functions,
-    NULL, /* MINIT */
+    ZEND_MINIT(torus),
     NULL, /* MSHUTDOWN */
     NULL, /* RINIT */
     NULL, /* RSHUTDOWN */

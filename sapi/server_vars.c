@@ -1,5 +1,5 @@
 /*
- * $_SERVER and getenv() for a request (part of the SAPI; sapi/thread.h).
+ * $_SERVER and getenv() for a request (sapi/server_vars.h).
  *
  * $_SERVER is registered directly: keys made once at start-up for Torus'
  * own variables, header names that need no rewriting ([A-Z0-9_]) put as
@@ -21,6 +21,9 @@
 #include <php_main.h>
 #include <php_variables.h>
 
+#include "sapi/server_vars.h"
+
+#include "sapi/request_bind.h"
 #include "sapi/thread.h"
 
 enum request_variable {

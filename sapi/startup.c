@@ -1,5 +1,5 @@
 /*
- * PHP's start-up and shutdown for Torus (part of the SAPI; sapi/thread.h):
+ * PHP's start-up and shutdown for Torus (sapi/startup.h):
  * Debian's defaults below php.ini, opcache found and loaded, the -d entries,
  * the session folder made when missing, module start-up once per process
  * (the supervisor's, before it forks the shards), --modules, shutdown.
@@ -21,9 +21,9 @@
 #include <zend_extensions.h>
 
 #include "runtime/log.h"
-#include "sapi/thread.h"
-
-extern sapi_module_struct torus_sapi_module; /* sapi.c */
+#include "sapi/hooks.h"
+#include "sapi/server_vars.h"
+#include "sapi/startup.h"
 
 static bool php_started;
 static char *ini_entries;
@@ -262,7 +262,8 @@ static int session_folder_prepare(char *err, size_t err_size)
     return TORUS_OK;
 }
 
-int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *err, size_t err_size)
+int torus_sapi_php_startup(const struct torus_config *cfg, int max_threads, char *err,
+                           size_t err_size)
 {
     if (php_start(cfg, max_threads, err, err_size) != TORUS_OK)
         return TORUS_ERROR;

@@ -1,9 +1,23 @@
 /*
- * What one executor thread's PHP side holds, shared by the files of the SAPI
- * (sapi.c: SAPI hooks, classic mode; startup.c: start-up; server_vars.c: $_SERVER and
- * getenv(); worker.c: worker mode;
- * functions.c: the PHP functions Torus adds; timer.c: max_execution_time).
- * Internal to sapi/: the rest of Torus only sees sapi/sapi.h.
+ * What one executor thread's PHP side holds, shared by the files of the SAPI,
+ * and the thread's PHP context. Internal to sapi/: the rest of Torus only sees
+ * sapi/sapi.h.
+ *
+ * The files of sapi/, bottom (core) to top; a file includes only headers of
+ * files at its level or below:
+ *   core     thread.c       this state, the thread's PHP context, counting events
+ *            request_bind.c a request as PHP's request globals and C strings
+ *            server_vars.c  $_SERVER and getenv()
+ *            response.c     response framing
+ *            hooks.c        the sapi_module_struct callbacks (output, headers, body...)
+ *            functions.c    the "torus" PHP module and the functions it adds
+ *            timer.c        per-thread max_execution_time
+ *            startup.c      PHP's process start-up and shutdown
+ *   modes    classic.c      classic execution: one PHP request per HTTP request
+ *            worker.c       worker mode: the script's loop, torus_handle_request()
+ *   entry    sapi.c         torus_sapi_startup(), torus_sapi_executor_main(): picks a mode
+ * The core never calls into a mode: worker.c hands its PHP functions to the
+ * module through torus_sapi_functions_add() (functions.h), called by sapi.c.
  */
 #ifndef TORUS_SAPI_THREAD_H
 #define TORUS_SAPI_THREAD_H
@@ -11,6 +25,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <php.h>
 
 #include "runtime/common.h"
 #include "runtime/config.h"
@@ -79,83 +95,26 @@ struct torus_sapi_thread {
 extern _Thread_local struct torus_sapi_thread *torus_sapi_current;
 
 /*
- * sapi.c: binds `request` to PHP's request globals (SG(request_info), the
- * response, the C strings) before php_request_startup() or sapi_activate().
- * Returns TORUS_OK, or TORUS_ERROR when memory is exhausted.
+ * Gives the calling thread its PHP context (ZTS: its own; NTS: the process's)
+ * with Torus' per-thread set-up: Zend signals' reset switched off, opcache_reset()
+ * refused, the filter functions wrapped.
  */
-int torus_sapi_request_bind(struct torus_sapi_thread *thread, struct torus_request *request);
+void torus_sapi_thread_context_acquire(void);
 
-/*
- * sapi.c: binds the worker script's own start-up "request" (no HTTP request:
- * $_SERVER holds the environment and the script's names).
- */
-int torus_sapi_bootstrap_bind(struct torus_sapi_thread *thread);
+/* Frees the calling thread's PHP context (ZTS); an NTS PHP has one, the process's, kept. */
+void torus_sapi_thread_context_release(void);
 
-/*
- * sapi.c: after PHP has deactivated the request: clears the pointers PHP
- * kept, ends the response (END, then RELEASE) and forgets the request.
- */
-void torus_sapi_request_unbind(struct torus_sapi_thread *thread);
-
-/* sapi.c: true when no earlier header of `request` has the same name as header `index`. */
-bool torus_sapi_header_first_of_name(const struct torus_request *request, uint32_t index);
-
-/*
- * sapi.c: the value of header `index` joined with the later headers of the
- * same name (", ", or "; " for Cookie). Points into the request, or into the
- * thread's scratch buffer (valid until its next use).
- */
-void torus_sapi_header_value(struct torus_sapi_thread *thread, const struct torus_request *request,
-                             uint32_t index, const char **value, size_t *len);
-
-/* $_SERVER['SERVER_SOFTWARE']. */
-#define SERVER_SOFTWARE "Torus/" TORUS_VERSION
-
-/* sapi.c: whether a request header is called `name` (len bytes), in any case. */
-bool torus_sapi_header_name_is(const struct torus_header *header, const char *name, size_t len);
-
-/* sapi.c: makes the thread's scratch buffer hold at least size bytes. TORUS_OK or TORUS_ERROR. */
-int torus_sapi_scratch_reserve(struct torus_sapi_thread *thread, size_t size);
-
-/* server_vars.c: after PHP's start-up, the permanent $_SERVER keys and the direct way. */
-void torus_sapi_server_startup(void);
-
-/* server_vars.c: before PHP's shutdown, releases what torus_sapi_server_startup() made. */
-void torus_sapi_server_shutdown(void);
-
-/* server_vars.c: on each executor thread, wraps the filter functions that read INPUT_SERVER. */
-void torus_sapi_filter_functions_wrap(void);
-
-/* server_vars.c: the SAPI's register_server_variables hook: fills $_SERVER. */
-void torus_sapi_register_variables(zval *array);
-
-/* server_vars.c: the SAPI's getenv hook: the request's variables, then the environment. */
-char *torus_sapi_getenv(const char *name, size_t name_len);
-
-/* startup.c: whether PHP's modules have been started (torus_sapi_startup()). */
-bool torus_sapi_php_started(void);
-
-/* sapi.c: runs the script file `filename` in the current PHP request, surviving bail-outs. */
+/* Runs the script file `filename` in the current PHP request, surviving bail-outs. */
 void torus_sapi_execute_file(const char *filename);
 
 /*
- * sapi.c: counts, for /metrics, a request that PHP ended with a fatal error
- * (by reason: timeout, memory, uncaught exception, other). Returns true when
+ * Counts, for /metrics, a request that PHP ended with a fatal error (by
+ * reason: timeout, memory, uncaught exception, other). Returns true when
  * there was one.
  */
 bool torus_sapi_note_failure(struct torus_sapi_thread *thread);
 
-/* sapi.c: counts an event for /metrics through the port. */
+/* Counts an event for /metrics through the port. */
 void torus_sapi_note(struct torus_sapi_thread *thread, enum torus_executor_event event);
-
-/* worker.c: worker mode's loop (restarts, back-off); TORUS_OK or TORUS_ERROR. */
-int torus_sapi_worker_main(struct torus_sapi_thread *thread);
-
-/* timer.c: the signal its watchdog sends an executor whose time limit has passed. */
-#define TORUS_TIMER_SIGNAL (SIGRTMIN + 2)
-
-/* timer.c: per-thread max_execution_time; called when an executor thread starts and ends. */
-void torus_sapi_timer_thread_start(void);
-void torus_sapi_timer_thread_stop(void);
 
 #endif

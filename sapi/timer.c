@@ -52,6 +52,9 @@
 #include <unistd.h>
 
 #include "runtime/log.h"
+#include "sapi/timer.h"
+
+#include "sapi/sapi.h"
 #include "sapi/thread.h"
 
 #ifndef ZEND_MAX_EXECUTION_TIMERS

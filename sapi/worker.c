@@ -35,7 +35,6 @@
  * retried after min(failures² × 100 ms, 1 s); after
  * --max-consecutive-failures of them in a row, the executor gives up.
  */
-#include <php.h>
 #include <SAPI.h>
 #include <ext/spl/spl_exceptions.h>
 #include <ext/standard/basic_functions.h>
@@ -51,6 +50,9 @@
 
 #include "runtime/log.h"
 #include "sapi/response.h"
+#include "sapi/worker.h"
+
+#include "sapi/request_bind.h"
 #include "sapi/thread.h"
 
 /* Modules whose per-request state must be reset between two requests of a worker. */
@@ -449,3 +451,15 @@ int torus_sapi_worker_main(struct torus_sapi_thread *t)
     }
     return TORUS_OK;
 }
+
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_handle_request, 0, 1, _IS_BOOL, 0)
+ZEND_ARG_TYPE_INFO(0, callback, IS_CALLABLE, 0)
+ZEND_END_ARG_INFO()
+
+// clang-format off
+const zend_function_entry torus_sapi_worker_functions[] = {
+    ZEND_FE(torus_handle_request, arginfo_torus_handle_request)
+    ZEND_FALIAS(frankenphp_handle_request, torus_handle_request, arginfo_torus_handle_request)
+    ZEND_FE_END
+};
+// clang-format on

@@ -1,0 +1,89 @@
+/*
+ * One executor thread's SAPI state and PHP context (sapi/thread.h), and the
+ * events it counts for /metrics.
+ */
+#include "sapi/thread.h"
+
+#include <string.h>
+
+#include <php.h>
+#include <SAPI.h>
+#include <php_main.h>
+
+#include "sapi/functions.h"
+#include "sapi/server_vars.h"
+
+_Thread_local struct torus_sapi_thread *torus_sapi_current;
+
+void torus_sapi_execute_file(const char *filename)
+{
+    zend_file_handle file;
+    zend_stream_init_filename(&file, filename);
+    file.primary_script = 1;
+    zend_first_try
+    {
+        php_execute_script(&file);
+    }
+    zend_end_try();
+    zend_destroy_file_handle(&file);
+}
+void torus_sapi_note(struct torus_sapi_thread *t, enum torus_executor_event event)
+{
+    if (t->port->note)
+        t->port->note(t->port, event);
+}
+
+bool torus_sapi_note_failure(struct torus_sapi_thread *t)
+{
+    const int fatal = E_ERROR | E_CORE_ERROR | E_COMPILE_ERROR | E_USER_ERROR | E_PARSE;
+    if (!PG(last_error_message) || !(PG(last_error_type) & fatal))
+        return false;
+    const char *message = ZSTR_VAL(PG(last_error_message));
+    enum torus_executor_event event = TORUS_EVENT_CRASH_FATAL_ERROR;
+    if (strstr(message, "Maximum execution time"))
+        event = TORUS_EVENT_CRASH_TIMEOUT;
+    else if (strstr(message, "Allowed memory size"))
+        event = TORUS_EVENT_CRASH_MEMORY;
+    else if (strncmp(message, "Uncaught ", 9) == 0)
+        event = TORUS_EVENT_CRASH_EXCEPTION;
+    torus_sapi_note(t, event);
+    return true;
+}
+
+/*
+ * Gives the calling thread its PHP context. Zend signals would otherwise
+ * install their own handler for SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and
+ * SIGUSR2 at every request, process-wide, replacing Torus' own and running
+ * on threads that have no PHP context: signal "reset" is switched off, so
+ * only the signals PHP arms itself (the time limit's SIGPROF, pcntl_signal())
+ * get its handler.
+ */
+void torus_sapi_thread_context_acquire(void)
+{
+#ifdef ZTS
+    (void)ts_resource(0);
+    ZEND_TSRMLS_CACHE_UPDATE();
+#endif
+#ifdef ZEND_SIGNALS
+    SIGG(reset) = 0;
+#endif
+    /*
+     * opcache_reset() would empty the shared cache under the scripts the
+     * other executors are running (opcache's "nobody is using it" check
+     * looks at processes, not threads). Each thread holds its own copy of
+     * the internal function, so its handler is swapped here, per thread.
+     */
+    zend_function *reset =
+        zend_hash_str_find_ptr(CG(function_table), "opcache_reset", sizeof("opcache_reset") - 1);
+    if (reset && reset->type == ZEND_INTERNAL_FUNCTION)
+        reset->internal_function.handler = ZEND_FN(torus_sapi_opcache_reset_refused);
+    torus_sapi_filter_functions_wrap();
+}
+
+/* Frees the calling thread's PHP context (ZTS); an NTS PHP has one, the process's, kept. */
+void torus_sapi_thread_context_release(void)
+{
+#ifdef ZTS
+    ts_free_thread();
+#endif
+}
