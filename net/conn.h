@@ -204,6 +204,7 @@ struct torus_exchange {
     struct torus_request request; /* what the executor sees */
     struct torus_conn *conn;
     int executor;
+    int pool; /* the executors that may take it (net/route_worker.h) */
 };
 
 struct torus_loop {

@@ -55,10 +55,15 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
     struct torus_shard *shard = loop->shard;
     int best = -1;
     uint32_t best_load = EXECUTOR_DEPTH;
+    int pool_size = 0;
+    for (int i = 0; i < shard->executor_count; i++)
+        pool_size += shard->executors[i].pool == x->pool;
     for (int i = 0; i < shard->executor_count; i++) {
         struct torus_executor *e = &shard->executors[i];
+        if (e->pool != x->pool)
+            continue; /* another worker's executor, or a classic one */
         uint32_t load = e->inflight;
-        if (load && shard->executor_count > 1) {
+        if (load && pool_size > 1) {
             if (loop->now_ms - e->progress_ms > EXECUTOR_STALL_MS)
                 torus_executor_set_demoted(e, true);
             continue;
@@ -83,15 +88,29 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
     return TORUS_OK;
 }
 
+/*
+ * Hands parked requests to executors, oldest first. Each pool of executors
+ * (a worker's, the classic ones) has its own order: a request whose pool is
+ * full stays parked, and so do the later ones of that pool (a pool that
+ * failed once is not asked again in this pass), while other pools' go.
+ */
 static void dispatch_parked(struct torus_loop *loop)
 {
-    while (loop->parked_first) {
-        struct torus_conn *c = loop->parked_first;
-        if (dispatch_request(loop, c->exchange) != TORUS_OK)
-            return;
-        loop->parked_first = c->next_parked;
-        if (!loop->parked_first)
-            loop->parked_last = NULL;
+    uint64_t full = 0; /* bit pool + 1: that pool took nothing more */
+    struct torus_conn **link = &loop->parked_first;
+    struct torus_conn *prev = NULL;
+    while (*link) {
+        struct torus_conn *c = *link;
+        uint64_t bit = 1ull << ((unsigned)(c->exchange->pool + 1) & 63);
+        if ((full & bit) || dispatch_request(loop, c->exchange) != TORUS_OK) {
+            full |= bit;
+            prev = c;
+            link = &c->next_parked;
+            continue;
+        }
+        *link = c->next_parked;
+        if (loop->parked_last == c)
+            loop->parked_last = prev;
         conn_set_state(c, CONN_EXECUTING);
         torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "net/http_response.h"
+#include "net/route_worker.h"
 #include "runtime/log.h"
 
 static size_t str_size(torus_str s)
@@ -99,9 +100,10 @@ static bool header_passes(const struct torus_conn *c, const struct torus_http_he
     return false;
 }
 
+/* worker_script: the worker runs its own script, not route's file (net/route_worker.h). */
 static struct torus_exchange *build_exchange(struct torus_conn *c, const struct torus_route *route,
-                                             const char *path, size_t path_len, const char *query,
-                                             size_t query_len)
+                                             bool worker_script, const char *path, size_t path_len,
+                                             const char *query, size_t query_len)
 {
     struct torus_http_parser *p = &c->parser;
     const char *method = torus_http_method(p);
@@ -124,8 +126,9 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     put_str(&cursor, p->url.data, p->url.len, &r->target);
     put_str(&cursor, path, path_len, &r->path);
     put_str(&cursor, query, query_len, &r->query);
-    put_str(&cursor, route->filename, route->filename_len, &r->script_filename);
-    put_str(&cursor, route->script_name, route->script_name_len, &r->script_name);
+    put_str(&cursor, route->filename, worker_script ? 0 : route->filename_len, &r->script_filename);
+    put_str(&cursor, route->script_name, worker_script ? 0 : route->script_name_len,
+            &r->script_name);
     put_str(&cursor, route->path_info ? route->path_info : "", route->path_info_len, &r->path_info);
     for (uint32_t i = 0; i < p->header_count; i++) {
         if (slow_path(!header_passes(c, &p->headers[i])))
@@ -252,11 +255,12 @@ static int request_path(struct torus_conn *c, char *path, size_t path_size, size
 /*
  * The request's route is known: decide what its body is for and answer it
  * (a static file, the server's own response) or prepare its exchange for
- * PHP. file: what the file-system worker opened for a static route, or NULL.
+ * PHP. file: what the file-system worker opened for a static route, or NULL;
+ * matched_worker: the worker whose match= pattern took the request, or -1.
  */
 static int on_route(struct torus_conn *c, const char *path, size_t path_len, const char *query,
                     size_t query_len, const struct torus_route *route,
-                    struct torus_static_file *file)
+                    struct torus_static_file *file, int matched_worker)
 {
     struct torus_http_parser *p = &c->parser;
     if (route->kind == TORUS_ROUTE_PHP) {
@@ -264,11 +268,15 @@ static int on_route(struct torus_conn *c, const char *path, size_t path_len, con
             out_respond_error_and_close(c, p->error_status);
             return TORUS_ERROR;
         }
-        c->exchange = build_exchange(c, route, path, path_len, query, query_len);
+        const struct torus_config *cfg = c->loop->config;
+        int pool = matched_worker >= 0 ? matched_worker : torus_route_pool(cfg, route);
+        c->exchange = build_exchange(c, route, torus_route_worker_replaces(cfg, pool, route), path,
+                                     path_len, query, query_len);
         if (slow_path(!c->exchange)) {
             out_respond_error_and_close(c, 500);
             return TORUS_ERROR;
         }
+        c->exchange->pool = pool;
         c->held++;
     } else {
         if (torus_http_set_body_mode(p, TORUS_BODY_DISCARD) != TORUS_OK) {
@@ -355,6 +363,12 @@ static int on_head(struct torus_conn *c)
     }
     bool get = strcmp(method, "GET") == 0 || c->head_request;
     struct torus_route route;
+    int worker = torus_route_worker_matched(loop->config, path, path_len);
+    if (worker >= 0) {
+        /* A worker's match= pattern: no file is looked at. */
+        torus_route_to_worker(&route);
+        return on_route(c, path, path_len, query, query_len, &route, NULL, worker);
+    }
     int rc = route_lookup_begin(c, path, path_len, get, &route);
     if (rc == TORUS_AGAIN) {
         conn_set_state(c, CONN_ROUTING);
@@ -364,7 +378,7 @@ static int on_head(struct torus_conn *c)
         out_respond_error_and_close(c, 500);
         return TORUS_ERROR;
     }
-    return on_route(c, path, path_len, query, query_len, &route, NULL);
+    return on_route(c, path, path_len, query, query_len, &route, NULL, -1);
 }
 
 void session_on_routed(struct torus_conn *c, const char *path, size_t path_len,
@@ -377,7 +391,7 @@ void session_on_routed(struct torus_conn *c, const char *path, size_t path_len,
     /* The query again, from the head kept meanwhile (the path is the one routed). */
     if (request_path(c, scratch, sizeof(scratch), &scratch_len, &query, &query_len) != TORUS_OK)
         query_len = 0; /* cannot happen: it was normalised before */
-    if (on_route(c, path, path_len, query, query_len, route, file) != TORUS_OK)
+    if (on_route(c, path, path_len, query, query_len, route, file, -1) != TORUS_OK)
         return;
     torus_http_head_done(&c->parser);
     session_parse(c);

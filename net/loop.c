@@ -19,6 +19,7 @@
  * net/conn_output.c.
  */
 #include "net/conn.h"
+#include "net/route_worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -289,7 +290,7 @@ static struct torus_loop *loop_new(struct torus_shard *shard)
     loop->router.root = cfg->root;
     loop->router.root_len = strlen(cfg->root);
     loop->router.php = true;
-    loop->router.worker_mode = cfg->worker != NULL;
+    loop->router.worker_mode = torus_route_has_front_worker(cfg);
     torus_pool_init(&loop->conn_pool, sizeof(struct torus_conn), 256);
     torus_timer_queue_init(&loop->header_timers, ms_of(cfg->header_timeout));
     torus_timer_queue_init(&loop->body_timers, ms_of(cfg->body_timeout));

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/config_worker.h"
 #include "runtime/log.h"
 
 enum option_id {
@@ -83,7 +84,8 @@ static const struct option_row options[] = {
     {OPT_NO_PIN, "no-pin", 0, NULL, "pinned", "do not pin each shard's threads to its CPU"},
     {OPT_PHP_THREADS, "php-threads-per-core", 0, "K", "1", "PHP executor threads per shard"},
     {OPT_WORKER, "worker", 0, "FILE", "classic mode",
-     "worker script run once per executor, looping on torus_handle_request()"},
+     "worker script run once per executor, looping on torus_handle_request() (repeatable; "
+     "with options: 'FILE match=/api/* num=N max-requests=N env=KEY=VALUE name=NAME')"},
     {OPT_MAX_REQUESTS, "max-requests", 0, "N", "0",
      "restart an executor's interpreter after N requests (0 = never)"},
     {OPT_MAX_FAILURES, "max-consecutive-failures", 0, "N", "6",
@@ -392,7 +394,7 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
     case OPT_ROOT:
         return set_file(&cfg->root, value, true, flag, err, err_size);
     case OPT_WORKER:
-        return set_file(&cfg->worker, value, false, flag, err, err_size);
+        return torus_config_worker_add(cfg, value, err, err_size);
     case OPT_PHP_INI:
         return set_file(&cfg->php_ini_file, value, false, flag, err, err_size);
     case OPT_THREADS:
@@ -659,6 +661,7 @@ void torus_config_free(struct torus_config *cfg)
     free(cfg->ini_entries);
     free(cfg->root);
     free(cfg->worker);
+    torus_config_workers_free(cfg);
     free(cfg->php_ini_file);
     free(cfg->tls_cert);
     free(cfg->tls_key);

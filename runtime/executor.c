@@ -55,7 +55,7 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
         if (slow_path(atomic_load_explicit(&e->reload, memory_order_acquire)))
             return NULL; /* the SAPI sees reload_requested() and restarts the worker script */
         if (torus_handoff_pop(&e->requests, &request) == TORUS_OK) {
-            torus_executor_slot_begin(slot, request, e->config->worker);
+            torus_executor_slot_begin(slot, request, e->worker ? e->worker->script : NULL);
             atomic_store_explicit(&slot->busy, true, memory_order_release);
             return request;
         }
@@ -226,7 +226,7 @@ static void *executor_main(void *arg)
     pthread_setname_np(pthread_self(), name);
     torus_arena_bind_thread();
     atomic_store(&e->tid, (int)syscall(SYS_gettid));
-    int result = torus_sapi_executor_main(e->config, &e->port);
+    int result = torus_sapi_executor_main(e->config, e->worker, &e->port);
     e->unsignaled = 0;
     atomic_store(&e->slot->ready, false);
     atomic_store(&e->slot->busy, false);
@@ -254,6 +254,8 @@ int torus_executor_init(struct torus_executor *e, const struct torus_config *con
     e->waker = waker;
     e->slot = slot;
     e->config = config;
+    e->worker = torus_config_executor_worker(config, index);
+    e->pool = e->worker ? (int)(e->worker - config->workers) : -1;
     e->shard_id = shard_id;
     e->index = index;
     e->cpu = cpu;
@@ -265,6 +267,7 @@ int torus_executor_init(struct torus_executor *e, const struct torus_config *con
     atomic_init(&e->reload, 0);
     atomic_store(&slot->ready, false);
     atomic_store(&slot->busy, false);
+    atomic_store(&slot->beside_workers, !e->worker && config->worker_count > 0);
     return TORUS_OK;
 }
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "runtime/config.h"
+#include "runtime/config_worker.h"
 #include "runtime/handoff.h"
 #include "runtime/request.h"
 #include "runtime/scoreboard.h"
@@ -78,6 +79,8 @@ struct torus_executor {
     struct torus_executor_port port;
     struct torus_io_waker *waker;
     const struct torus_config *config;
+    const struct torus_worker_config *worker; /* the worker script it runs; NULL: classic */
+    int pool; /* which requests it takes: the worker's index in config->workers, -1: classic */
     int shard_id;
     int index;
     int cpu; /* -1: not pinned */

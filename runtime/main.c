@@ -13,6 +13,7 @@
 
 #include "alloc/arena.h"
 #include "runtime/config.h"
+#include "runtime/config_worker.h"
 #include "runtime/status_cli.h"
 #include "runtime/supervisor.h"
 #include "sapi/sapi.h"
@@ -30,9 +31,10 @@ static void print_version(void)
 /*
  * What the linked PHP cannot do: an NTS PHP (Debian's libphpX.Y-embed) has
  * one interpreter per process, so one executor per shard. TORUS_OK or
- * TORUS_ERROR with the message in err.
+ * TORUS_ERROR with the message in err. Also completes the workers' options
+ * (runtime/config_worker.h), which depend on it.
  */
-static int check_php_support(const struct torus_config *cfg, char *err, size_t err_size)
+static int check_php_support(struct torus_config *cfg, char *err, size_t err_size)
 {
     if (cfg->php_threads_per_core > 1 && !torus_sapi_thread_safe()) {
         snprintf(err, err_size,
@@ -41,7 +43,7 @@ static int check_php_support(const struct torus_config *cfg, char *err, size_t e
                  cfg->php_threads_per_core, torus_sapi_php_version());
         return TORUS_ERROR;
     }
-    return TORUS_OK;
+    return torus_config_workers_finish(cfg, torus_sapi_thread_safe(), err, err_size);
 }
 
 int main(int argc, char **argv)

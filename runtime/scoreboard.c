@@ -83,8 +83,9 @@ bool torus_scoreboard_shard_ready(struct torus_scoreboard *board, int shard)
     if (!atomic_load(&slot->loop_running) || atomic_load(&slot->draining))
         return false;
     for (int e = 0; e < board->executors_per_shard; e++) {
-        if (atomic_load_explicit(&torus_scoreboard_executor(board, shard, e)->ready,
-                                 memory_order_acquire))
+        struct torus_executor_slot *slot = torus_scoreboard_executor(board, shard, e);
+        if (atomic_load_explicit(&slot->ready, memory_order_acquire) &&
+            !atomic_load_explicit(&slot->beside_workers, memory_order_relaxed))
             return true;
     }
     return false;

@@ -46,6 +46,9 @@
 struct torus_executor_slot {
     _Atomic bool ready; /* waiting for or serving requests (a worker script has booted) */
     _Atomic bool busy;  /* running a request */
+    /* A classic executor next to worker executors (worker mode's other scripts): its
+     * readiness does not make the shard ready, its workers' does. */
+    _Atomic bool beside_workers;
     _Atomic uint64_t events[TORUS_EXECUTOR_EVENTS];
     _Atomic uint32_t request_seq; /* odd while the fields below are being written */
     uint16_t method_len;          /* request[0, method_len) is the method */
@@ -109,7 +112,10 @@ struct torus_executor_slot *torus_scoreboard_executor(struct torus_scoreboard *b
  */
 void torus_scoreboard_shard_down(struct torus_scoreboard *board, int shard);
 
-/* True when the shard's loop runs and at least one of its executors is ready. */
+/*
+ * True when the shard's loop runs and one of its executors is ready (in
+ * worker mode, one of its worker executors).
+ */
 bool torus_scoreboard_shard_ready(struct torus_scoreboard *board, int shard);
 
 /* True when every shard is ready and the server does not drain. */

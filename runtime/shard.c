@@ -24,6 +24,7 @@
 
 #include "alloc/arena.h"
 #include "net/tls.h"
+#include "runtime/config_worker.h"
 #include "runtime/log.h"
 
 /*
@@ -181,10 +182,11 @@ int torus_shard_start(struct torus_shard *shard)
         return TORUS_ERROR;
     }
     const struct torus_config *cfg = shard->config;
-    shard->executors = calloc((size_t)cfg->php_threads_per_core, sizeof(*shard->executors));
+    int executors = torus_config_executors_per_shard(cfg);
+    shard->executors = calloc((size_t)executors, sizeof(*shard->executors));
     if (!shard->executors)
         return TORUS_ERROR;
-    for (int i = 0; i < cfg->php_threads_per_core; i++) {
+    for (int i = 0; i < executors; i++) {
         if (torus_executor_init(&shard->executors[i], cfg, &shard->waker,
                                 torus_scoreboard_executor(shard->board, shard->id, i), shard->id, i,
                                 shard->cpu) != TORUS_OK)

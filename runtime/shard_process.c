@@ -31,16 +31,25 @@
 #include "net/tls.h"
 #include "runtime/log.h"
 
-/* Restarts the worker scripts of the shard one executor at a time: the others keep serving. */
+/* Restarts the worker scripts of the shard one executor at a time: the others keep serving.
+ * Classic executors (worker mode's other scripts) have nothing to restart. */
 struct reload {
     int step; /* executor being restarted, -1 when no reload runs */
 };
 
+/* The first executor from `from` on that runs a worker script (classic ones have none). */
+static int reload_next(const struct torus_shard *shard, int from)
+{
+    while (from < shard->executor_count && !shard->executors[from].worker)
+        from++;
+    return from;
+}
+
 static void reload_start(struct reload *r, struct torus_shard *shard)
 {
-    r->step = 0;
-    if (shard->executor_count > 0)
-        torus_executor_reload(&shard->executors[0]);
+    r->step = reload_next(shard, 0);
+    if (r->step < shard->executor_count)
+        torus_executor_reload(&shard->executors[r->step]);
 }
 
 /* Moves the reload on when the executor being restarted is back; true when it just finished. */
@@ -52,7 +61,8 @@ static bool reload_tick(struct reload *r, struct torus_shard *shard)
         struct torus_executor *e = &shard->executors[r->step];
         if (atomic_load(&e->reload) || !atomic_load(&e->slot->ready))
             return false; /* still restarting */
-        if (++r->step < shard->executor_count) {
+        r->step = reload_next(shard, r->step + 1);
+        if (r->step < shard->executor_count) {
             torus_executor_reload(&shard->executors[r->step]);
             return false;
         }

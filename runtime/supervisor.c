@@ -48,6 +48,7 @@
 #include "net/access_log.h"
 #include "net/admin.h"
 #include "net/tls.h"
+#include "runtime/config_worker.h"
 #include "runtime/log.h"
 #include "runtime/process.h"
 #include "runtime/scoreboard.h"
@@ -209,7 +210,7 @@ static int prepare(struct supervisor *sv, uint16_t *ports, char *err, size_t err
     if (torus_process_drop_privileges(cfg->user, cfg->group, err, err_size) != TORUS_OK)
         return TORUS_ERROR;
 
-    sv->board = torus_scoreboard_create(cfg->threads, cfg->php_threads_per_core);
+    sv->board = torus_scoreboard_create(cfg->threads, torus_config_executors_per_shard(cfg));
     if (!sv->board) {
         snprintf(err, err_size, "cannot map the scoreboard: %s", strerror(errno));
         return TORUS_ERROR;
@@ -221,7 +222,8 @@ static int prepare(struct supervisor *sv, uint16_t *ports, char *err, size_t err
         sv->shards[i].board = sv->board;
         atomic_store(&torus_scoreboard_shard(sv->board, i)->cpu, sv->shards[i].cpu);
     }
-    return torus_sapi_startup(cfg, cfg->threads * cfg->php_threads_per_core, err, err_size);
+    return torus_sapi_startup(cfg, cfg->threads * torus_config_executors_per_shard(cfg), err,
+                              err_size);
 }
 
 /* In a new shard process: what belongs to the supervisor or to other shards is closed. */
@@ -633,7 +635,8 @@ int torus_supervisor_run(struct torus_config *cfg)
     torus_log_info("torus %s listening on %s; %d shard%s x %d PHP executor%s, %s mode, root %s; "
                    "PHP %s, liburing %s, %s, wolfSSL %s, llhttp %d.%d.%d",
                    TORUS_VERSION, listening, cfg->threads, cfg->threads == 1 ? "" : "s",
-                   cfg->php_threads_per_core, cfg->php_threads_per_core == 1 ? "" : "s",
+                   torus_config_executors_per_shard(cfg),
+                   torus_config_executors_per_shard(cfg) == 1 ? "" : "s",
                    cfg->worker ? "worker" : "classic", cfg->root, torus_sapi_php_version(),
                    TORUS_LIBURING_VERSION, torus_arena_allocator_version(),
                    LIBWOLFSSL_VERSION_STRING, LLHTTP_VERSION_MAJOR, LLHTTP_VERSION_MINOR,

@@ -121,9 +121,10 @@ static int strings_reserve(struct torus_sapi_thread *t, size_t size)
 }
 
 /* The worker script's URI path: its path under --root, else "/" + its file name. */
-static torus_str worker_script_name(const struct torus_config *config)
+static torus_str worker_script_name(const struct torus_config *config,
+                                    const struct torus_worker_config *w)
 {
-    const char *worker = config->worker;
+    const char *worker = w->script;
     size_t root_len = config->root ? strlen(config->root) : 0;
     while (root_len && config->root[root_len - 1] == '/')
         root_len--;
@@ -182,13 +183,13 @@ static int strings_build(struct torus_sapi_thread *t, const struct torus_request
         script_name = request->script_name;
         if (request->document_root)
             document_root = request->document_root;
-        if (script_filename.len == 0 && t->config->worker)
-            script_filename = (torus_str){t->config->worker, strlen(t->config->worker)};
-        if (script_name.len == 0 && t->config->worker)
-            script_name = worker_script_name(t->config);
+        if (script_filename.len == 0 && t->worker)
+            script_filename = (torus_str){t->worker->script, strlen(t->worker->script)};
+        if (script_name.len == 0 && t->worker)
+            script_name = worker_script_name(t->config, t->worker);
     } else {
-        script_filename = (torus_str){t->config->worker, strlen(t->config->worker)};
-        script_name = worker_script_name(t->config);
+        script_filename = (torus_str){t->worker->script, strlen(t->worker->script)};
+        script_name = worker_script_name(t->config, t->worker);
         if (t->config->root)
             document_root = t->config->root;
     }

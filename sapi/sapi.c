@@ -31,8 +31,20 @@ int torus_sapi_startup(const struct torus_config *cfg, int max_threads, char *er
     return torus_sapi_php_startup(cfg, max_threads, err, err_size);
 }
 
-int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_executor_port *port)
+int torus_sapi_executor_main(const struct torus_config *cfg,
+                             const struct torus_worker_config *worker,
+                             struct torus_executor_port *port)
 {
+    /* A configuration made without config_worker.c (the unit tests): cfg->worker, defaults. */
+    struct torus_worker_config plain = {0};
+    if (!worker && cfg->worker && cfg->worker_count == 0) {
+        plain.script = cfg->worker;
+        plain.name = cfg->worker;
+        plain.num = 1;
+        plain.max_requests = cfg->max_requests;
+        worker = &plain;
+    }
+
     if (slow_path(!torus_sapi_php_started()))
         return TORUS_ERROR;
 
@@ -53,13 +65,14 @@ int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_execut
         return TORUS_ERROR;
     }
     t->config = cfg;
+    t->worker = worker;
     t->port = port;
     torus_sapi_response_init(&t->response);
     torus_sapi_current = t;
     torus_sapi_timer_thread_start();
     SG(server_context) = t;
 
-    int result = cfg->worker ? torus_sapi_worker_main(t) : torus_sapi_classic_main(t);
+    int result = worker ? torus_sapi_worker_main(t) : torus_sapi_classic_main(t);
 
     SG(server_context) = NULL;
     torus_sapi_timer_thread_stop();

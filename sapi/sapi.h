@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #include "runtime/config.h"
+#include "runtime/config_worker.h"
 #include "runtime/request.h"
 
 /* The SAPI name PHP sees; chosen from opcache's allow-list so opcache stays on. */
@@ -52,10 +53,14 @@ void torus_sapi_shutdown(void);
 /*
  * Runs on an executor thread: serves requests from port until its
  * wait_request() returns NULL, then releases the thread's PHP context.
+ * worker: the worker script the executor runs (NULL: classic mode; with
+ * cfg->worker set and no cfg->workers, cfg->worker with every default).
  * Returns TORUS_OK, or TORUS_ERROR when a worker script failed to start
  * --max-consecutive-failures times in a row.
  */
-int torus_sapi_executor_main(const struct torus_config *cfg, struct torus_executor_port *port);
+int torus_sapi_executor_main(const struct torus_config *cfg,
+                             const struct torus_worker_config *worker,
+                             struct torus_executor_port *port);
 
 /*
  * Executor thread: it waited `ns` for a slow client (output flow control),

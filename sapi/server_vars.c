@@ -274,7 +274,8 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
         return SET_LITERAL("CGI/1.1");
     case VARIABLE_TORUS_WORKER:
     case VARIABLE_FRANKENPHP_WORKER:
-        return t->config->worker && SET_LITERAL("1");
+        /* The worker script's own $_SERVER (FrankenPHP's), not each request's. */
+        return !r && t->worker && SET_LITERAL("1");
     default:
         break;
     }
@@ -407,6 +408,18 @@ static void register_request_variables(struct torus_sapi_thread *t, zval *array,
     }
 }
 
+/* Adds the worker's own environment (--worker '... env=KEY=VALUE') to array. */
+static void worker_environment_add(const struct torus_sapi_thread *t, zval *array)
+{
+    for (int i = 0; t && t->worker && i < t->worker->env_count; i++) {
+        const char *kv = t->worker->env[i];
+        const char *eq = strchr(kv, '=');
+        zval value;
+        ZVAL_STRING(&value, eq + 1);
+        zend_hash_str_update(Z_ARRVAL_P(array), kv, (size_t)(eq - kv), &value);
+    }
+}
+
 void torus_sapi_register_variables(zval *array)
 {
     /* The environment first, as PHP-FPM with clear_env = no; the request's variables win. */
@@ -416,6 +429,7 @@ void torus_sapi_register_variables(zval *array)
         if (Z_TYPE(t->environment) != IS_ARRAY) {
             array_init(&t->environment);
             php_import_environment_variables(&t->environment);
+            worker_environment_add(t, &t->environment);
         }
         if (direct && zend_hash_num_elements(Z_ARRVAL_P(array)) == 0) {
             /* A copy of the environment, with room for the request's variables. */
@@ -429,6 +443,7 @@ void torus_sapi_register_variables(zval *array)
         }
     } else {
         php_import_environment_variables(array);
+        worker_environment_add(t, array);
     }
     if (!t || !t->script_filename)
         return;
@@ -490,6 +505,12 @@ char *torus_sapi_getenv(const char *name, size_t name_len)
         if (!request_variable(t, (enum request_variable)v, number, &value, &len))
             return NULL;
         return scratch_c_string(t, value, len);
+    }
+    /* The worker's own environment (--worker '... env=KEY=VALUE'), before the process's. */
+    for (int i = 0; t->worker && i < t->worker->env_count; i++) {
+        const char *kv = t->worker->env[i];
+        if (strncmp(kv, name, name_len) == 0 && kv[name_len] == '=')
+            return scratch_c_string(t, kv + name_len + 1, strlen(kv + name_len + 1));
     }
     return NULL;
 }

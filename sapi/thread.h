@@ -30,6 +30,7 @@
 
 #include "runtime/common.h"
 #include "runtime/config.h"
+#include "runtime/config_worker.h"
 #include "runtime/request.h"
 #include "sapi/response.h"
 
@@ -42,6 +43,8 @@ enum torus_sapi_worker_phase {
 
 struct torus_sapi_thread {
     const struct torus_config *config;
+    /* The worker script this executor runs (runtime/config_worker.h); NULL: classic. */
+    const struct torus_worker_config *worker;
     struct torus_executor_port *port;
 
     /* The request being served; NULL outside requests (and while a worker boots). */

@@ -296,7 +296,7 @@ ZEND_FUNCTION(torus_handle_request)
     ZEND_PARSE_PARAMETERS_END();
 
     struct torus_sapi_thread *t = torus_sapi_current;
-    if (!t || !t->config->worker) {
+    if (!t || !t->worker) {
         zend_throw_exception(spl_ce_RuntimeException,
                              "torus_handle_request() called while not in worker mode", 0);
         RETURN_THROWS();
@@ -308,7 +308,7 @@ ZEND_FUNCTION(torus_handle_request)
     t->worker_entered_loop = true;
     if (t->worker_phase == TORUS_SAPI_WORKER_BOOTING)
         bootstrap_end(t);
-    if (t->port_closed || (t->config->max_requests && t->worker_served >= t->config->max_requests))
+    if (t->port_closed || (t->worker->max_requests && t->worker_served >= t->worker->max_requests))
         RETURN_FALSE;
 
     struct torus_request *request = t->port->wait_request(t->port);
@@ -377,9 +377,13 @@ static void failure_describe(char *out, size_t size)
         snprintf(out, size, "the script ended without calling torus_handle_request()");
 }
 
-/* One run of the worker script. Returns true when it reached torus_handle_request(). */
-static bool worker_run(struct torus_sapi_thread *t)
+/*
+ * One run of the worker script; failures: the start-up failures in a row
+ * before it (for the log). Returns true when it reached torus_handle_request().
+ */
+static bool worker_run(struct torus_sapi_thread *t, int failures)
 {
+    int exit_status = 0;
     char failure[1024] = "";
     t->worker_phase = TORUS_SAPI_WORKER_BOOTING;
     t->worker_entered_loop = false;
@@ -389,13 +393,14 @@ static bool worker_run(struct torus_sapi_thread *t)
     ZVAL_UNDEF(&t->environment);
 
     if (slow_path(torus_sapi_bootstrap_bind(t) != TORUS_OK)) {
-        torus_log_error("worker %s: out of memory", t->config->worker);
+        torus_log_error("worker %s (%s): out of memory", t->worker->name, t->worker->script);
         return false;
     }
     if (fast_path(php_request_startup() == SUCCESS)) {
-        torus_sapi_execute_file(t->config->worker);
+        torus_sapi_execute_file(t->worker->script);
         if (!t->worker_entered_loop)
             failure_describe(failure, sizeof(failure));
+        exit_status = EG(exit_status);
     } else {
         snprintf(failure, sizeof(failure), "PHP request start-up failed");
     }
@@ -411,8 +416,10 @@ static bool worker_run(struct torus_sapi_thread *t)
     t->worker_phase = TORUS_SAPI_WORKER_BOOTING;
 
     if (!t->worker_entered_loop) {
-        torus_log_error("worker %s failed before torus_handle_request(): %s", t->config->worker,
-                        failure);
+        torus_log_error("worker %s (%s) failed before torus_handle_request(), exit code %d: %s; "
+                        "start-up failure %d in a row (the server gives up at %d)",
+                        t->worker->name, t->worker->script, exit_status, failure, failures + 1,
+                        t->config->max_consecutive_failures);
         torus_sapi_note(t, TORUS_EVENT_RESTART_BOOT_FAILURE);
     } else if (!t->port_closed) {
         /* Why this run ends (the script is started again). */
@@ -423,7 +430,7 @@ static bool worker_run(struct torus_sapi_thread *t)
             why = TORUS_EVENT_RESTART_FATAL;
         else if (t->exited)
             why = TORUS_EVENT_RESTART_EXIT;
-        else if (t->config->max_requests && t->worker_served >= t->config->max_requests)
+        else if (t->worker->max_requests && t->worker_served >= t->worker->max_requests)
             why = TORUS_EVENT_RESTART_MAX_REQUESTS;
         torus_sapi_note(t, why);
     }
@@ -435,13 +442,13 @@ int torus_sapi_worker_main(struct torus_sapi_thread *t)
     int limit = t->config->max_consecutive_failures > 0 ? t->config->max_consecutive_failures : 1;
     int failures = 0;
     while (!t->port_closed) {
-        if (worker_run(t)) {
+        if (worker_run(t, failures)) {
             failures = 0;
             continue;
         }
         if (++failures >= limit) {
-            torus_log_error("worker %s failed to start %d times in a row: giving up",
-                            t->config->worker, failures);
+            torus_log_error("worker %s (%s) failed to start %d times in a row: giving up",
+                            t->worker->name, t->worker->script, failures);
             return TORUS_ERROR;
         }
         long delay_ms = TORUS_MIN(100L * failures * failures, 1000L);

@@ -14,7 +14,14 @@ function hello_worker_served(): int
 
 $page = __DIR__ . '/index.php';
 
-$handler = static function () use ($page): void {
+// The worker's own $_SERVER (FRANKENPHP_WORKER, TORUS_WORKER, the environment)
+// is merged into each request's, as Symfony Runtime's FrankenPHP runner does:
+// the server sets those in the worker script's scope, not in every request's.
+$bootServer = array_filter($_SERVER, static fn (string $key): bool => !str_starts_with($key, 'HTTP_'),
+    ARRAY_FILTER_USE_KEY);
+
+$handler = static function () use ($page, $bootServer): void {
+    $_SERVER += $bootServer;
     header('X-Worker-Requests: ' . hello_worker_served());
     include $page;
 };

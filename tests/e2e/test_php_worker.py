@@ -73,8 +73,12 @@ class WorkerApi(WorkerTestCase):
 
     def test_worker_variables(self):
         data = self.dump()
-        self.assertEqual(data["FRANKENPHP_WORKER"], "1")
-        self.assertTrue(data["TORUS_WORKER"], data)
+        # Set in the worker script's own $_SERVER (at boot), as FrankenPHP does,
+        # not in each request's.
+        self.assertEqual(data["boot"]["FRANKENPHP_WORKER"], "1")
+        self.assertEqual(data["boot"]["TORUS_WORKER"], "1")
+        self.assertIsNone(data["FRANKENPHP_WORKER"], data)
+        self.assertIsNone(data["TORUS_WORKER"], data)
         self.assertEqual(data["env"], ENV_VALUE)  # the process environment
 
     def test_every_non_static_path_reaches_the_worker(self):

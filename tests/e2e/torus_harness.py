@@ -546,6 +546,9 @@ class Server:
             flag = "--" + key.replace("_", "-")
             if value is True:
                 args.append(flag)
+            elif isinstance(value, (list, tuple)):  # a repeatable flag: --worker A --worker B
+                for item in value:
+                    args += [flag, str(item)]
             elif value is not None and value is not False:
                 args += [flag, str(value)]
         return args

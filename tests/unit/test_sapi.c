@@ -350,7 +350,7 @@ struct executor_run {
 static void *executor_thread(void *arg)
 {
     struct executor_run *run = arg;
-    run->result = torus_sapi_executor_main(run->config, &run->port->port);
+    run->result = torus_sapi_executor_main(run->config, NULL, &run->port->port);
     return NULL;
 }
 

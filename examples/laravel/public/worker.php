@@ -56,7 +56,14 @@ $config = $app->make('config');
 $bootConfig = $config->all();
 $bootLocale = $app->getLocale();
 
-$handle = static function () use ($kernel): void {
+// The worker's own $_SERVER (FRANKENPHP_WORKER, TORUS_WORKER, the environment)
+// is merged into each request's, as Symfony Runtime's FrankenPHP runner does:
+// the server sets those in the worker script's scope, not in every request's.
+$bootServer = array_filter($_SERVER, static fn (string $key): bool => !str_starts_with($key, 'HTTP_'),
+    ARRAY_FILTER_USE_KEY);
+
+$handle = static function () use ($kernel, $bootServer): void {
+    $_SERVER += $bootServer;
     $request = Request::capture();
     $response = $kernel->handle($request);
     $response->send();

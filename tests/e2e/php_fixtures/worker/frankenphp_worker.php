@@ -1,9 +1,10 @@
 <?php
 // A worker written for FrankenPHP runs unchanged.
 $requests = 0;
-$handler = function () use (&$requests) {
+$flag = $_SERVER['FRANKENPHP_WORKER']; // the worker's own $_SERVER, at boot
+$handler = function () use (&$requests, $flag) {
     $requests++;
-    echo "frankenphp worker, request $requests, FRANKENPHP_WORKER=" . $_SERVER['FRANKENPHP_WORKER'];
+    echo "frankenphp worker, request $requests, FRANKENPHP_WORKER=" . $flag;
 };
 for ($running = true; $running;) {
     $running = frankenphp_handle_request($handler);

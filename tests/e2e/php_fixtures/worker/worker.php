@@ -3,8 +3,11 @@
 // this run of the script has handled: it lives across requests, and starts
 // again from 0 whenever the worker is restarted.
 $requests = 0;
+// The worker's own $_SERVER: FRANKENPHP_WORKER is set here, at boot, not in each request's.
+$boot = ['FRANKENPHP_WORKER' => $_SERVER['FRANKENPHP_WORKER'] ?? null,
+         'TORUS_WORKER' => $_SERVER['TORUS_WORKER'] ?? null];
 
-$handler = function () use (&$requests) {
+$handler = function () use (&$requests, $boot) {
     $requests++;
     switch (parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH)) {
         case '/count':
@@ -22,6 +25,7 @@ $handler = function () use (&$requests) {
                 'requests' => $requests,
                 'FRANKENPHP_WORKER' => $_SERVER['FRANKENPHP_WORKER'] ?? null,
                 'TORUS_WORKER' => $_SERVER['TORUS_WORKER'] ?? null,
+                'boot' => $boot,
                 'REQUEST_METHOD' => $_SERVER['REQUEST_METHOD'],
                 'REQUEST_URI' => $_SERVER['REQUEST_URI'],
                 'REQUEST_TIME_FLOAT' => $_SERVER['REQUEST_TIME_FLOAT'],
