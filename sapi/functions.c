@@ -9,9 +9,16 @@
  *   apache_response_headers(): array     the response headers set so far
  *                                        (alias frankenphp_response_headers)
  *   headers_send(int $status = 103): int an interim response (103 Early
- *                                        Hints with the current Link headers),
+ *                                        Hints with the headers set so far,
+ *                                        which the final response then lacks
+ *                                        unless they are set again),
  *                                        or, for a final status, send the
  *                                        head now; FrankenPHP's return values
+ *   frankenphp_log(string $message, int $level = 0, array $context = []): void
+ *                                        one line in the server's log at
+ *                                        FrankenPHP's level (-4 debug, 0 info,
+ *                                        4 warn, 8 error), context appended as
+ *                                        key=value (alias torus_log)
  *   torus_handle_request(callable): bool worker mode (worker.c adds it through
  *                                        torus_sapi_functions_add(); alias
  *                                        frankenphp_handle_request)
@@ -23,6 +30,7 @@
 #include <SAPI.h>
 #include <ext/standard/head.h>
 #include <ext/standard/info.h>
+#include <ext/json/php_json.h>
 #include <php_output.h>
 #include <zend_smart_str.h>
 
@@ -31,6 +39,8 @@
 
 #include "sapi/response.h"
 #include "sapi/functions.h"
+
+#include "runtime/log.h"
 
 #include "sapi/request_bind.h"
 #include "sapi/thread.h"
@@ -120,7 +130,10 @@ ZEND_FUNCTION(headers_send)
         RETURN_LONG(SAPI_HEADER_SEND_FAILED);
 
     if (status >= 100 && status < 200) {
-        /* An interim response: only the Link headers set so far, the final head is still to come.
+        /*
+         * An interim response with every header set so far (as FrankenPHP): they
+         * leave with it and are forgotten, so the final response repeats only
+         * those set again. The final head is still to come.
          */
         if (SG(headers_sent))
             RETURN_LONG(SAPI_HEADER_SEND_FAILED);
@@ -128,15 +141,15 @@ ZEND_FUNCTION(headers_send)
         zend_llist_position position;
         for (sapi_header_struct *h = zend_llist_get_first_ex(&SG(sapi_headers).headers, &position);
              h; h = zend_llist_get_next_ex(&SG(sapi_headers).headers, &position)) {
-            if (h->header_len > 5 && strncasecmp(h->header, "Link:", 5) == 0) {
-                smart_str_appendl(&lines, h->header, h->header_len);
-                smart_str_appendl(&lines, "\r\n", 2);
-            }
+            smart_str_appendl(&lines, h->header, h->header_len);
+            smart_str_appendl(&lines, "\r\n", 2);
         }
         int rc =
             torus_sapi_response_interim(&t->response, (int)status, lines.s ? ZSTR_VAL(lines.s) : "",
                                         lines.s ? ZSTR_LEN(lines.s) : 0);
         smart_str_free(&lines);
+        if (rc == TORUS_OK)
+            zend_llist_clean(&SG(sapi_headers).headers);
         RETURN_LONG(rc == TORUS_OK ? SAPI_HEADER_SENT_SUCCESSFULLY : SAPI_HEADER_SEND_FAILED);
     }
 
@@ -147,6 +160,74 @@ ZEND_FUNCTION(headers_send)
         RETURN_LONG(FAILURE);
     torus_sapi_response_flush(&t->response);
     RETURN_LONG(SUCCESS);
+}
+
+/* FrankenPHP's levels are Go's slog levels: -4 debug, 0 info, 4 warn, 8 error. */
+static enum torus_log_level log_level_of(zend_long level)
+{
+    if (level < 0)
+        return TORUS_LOG_DEBUG;
+    if (level < 4)
+        return TORUS_LOG_INFO;
+    return level < 8 ? TORUS_LOG_WARN : TORUS_LOG_ERROR;
+}
+
+/* A value of the context: bare when it is a plain word, else as JSON. */
+static void log_context_value(smart_str *line, zval *value)
+{
+    if (Z_TYPE_P(value) == IS_STRING && Z_STRLEN_P(value) > 0 &&
+        strpbrk(Z_STRVAL_P(value), " \t\"=\\") == NULL) {
+        smart_str_append(line, Z_STR_P(value));
+        return;
+    }
+    if (php_json_encode(line, value,
+                        PHP_JSON_UNESCAPED_SLASHES | PHP_JSON_UNESCAPED_UNICODE |
+                            PHP_JSON_PARTIAL_OUTPUT_ON_ERROR) != SUCCESS)
+        smart_str_appends(line, "null");
+}
+
+ZEND_FUNCTION(frankenphp_log)
+{
+    zend_string *message;
+    zend_long level = 0;
+    HashTable *context = NULL;
+    ZEND_PARSE_PARAMETERS_START(1, 3)
+    Z_PARAM_STR(message)
+    Z_PARAM_OPTIONAL
+    Z_PARAM_LONG(level)
+    Z_PARAM_ARRAY_HT(context)
+    ZEND_PARSE_PARAMETERS_END();
+
+    enum torus_log_level log_level = log_level_of(level);
+    if (log_level < torus_log_threshold)
+        return;
+    smart_str line = {0};
+    smart_str_append(&line, message);
+    if (context) {
+        zend_string *key;
+        zend_ulong index;
+        zval *value;
+        ZEND_HASH_FOREACH_KEY_VAL(context, index, key, value)
+        {
+            smart_str_appendc(&line, ' ');
+            if (key)
+                smart_str_append(&line, key);
+            else
+                smart_str_append_unsigned(&line, index);
+            smart_str_appendc(&line, '=');
+            log_context_value(&line, value);
+        }
+        ZEND_HASH_FOREACH_END();
+    }
+    smart_str_0(&line);
+    /* One line: a message's own line breaks and other control bytes become spaces. */
+    char *text = ZSTR_VAL(line.s);
+    for (size_t i = 0; i < ZSTR_LEN(line.s); i++) {
+        if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+            text[i] = ' ';
+    }
+    torus_log_write(log_level, "%s", text);
+    smart_str_free(&line);
 }
 
 /* Stands in for opcache_reset() on executor threads (sapi.c says why). */
@@ -165,6 +246,12 @@ ZEND_END_ARG_INFO()
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_array_none, 0, 0, IS_ARRAY, 0)
 ZEND_END_ARG_INFO()
 
+ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_log, 0, 1, IS_VOID, 0)
+ZEND_ARG_TYPE_INFO(0, message, IS_STRING, 0)
+ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, level, IS_LONG, 0, "0")
+ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, context, IS_ARRAY, 0, "[]")
+ZEND_END_ARG_INFO()
+
 ZEND_BEGIN_ARG_WITH_RETURN_TYPE_INFO_EX(arginfo_torus_headers_send, 0, 0, IS_LONG, 0)
 ZEND_ARG_TYPE_INFO_WITH_DEFAULT_VALUE(0, status, IS_LONG, 0, "103")
 ZEND_END_ARG_INFO()
@@ -180,6 +267,8 @@ static const zend_function_entry torus_functions[] = {
     ZEND_FE(apache_response_headers, arginfo_torus_array_none)
     ZEND_FALIAS(frankenphp_response_headers, apache_response_headers, arginfo_torus_array_none)
     ZEND_FE(headers_send, arginfo_torus_headers_send)
+    ZEND_FE(frankenphp_log, arginfo_torus_log)
+    ZEND_FALIAS(torus_log, frankenphp_log, arginfo_torus_log)
     ZEND_FE_END
 };
 // clang-format on

@@ -48,14 +48,19 @@ static int on_activate(void)
     return SUCCESS;
 }
 
-/* The client went away: what PHP does when a write to the client fails. */
-static void connection_aborted(void)
+/*
+ * The client went away: what PHP does when a write to the client fails. A
+ * worker's request runs to its end as if ignore_user_abort() were on (as in
+ * FrankenPHP): a bail-out would end the worker script itself, and its state
+ * with it, for a client that merely left.
+ */
+static void connection_aborted(const struct torus_sapi_thread *t)
 {
     if (PG(connection_status) & PHP_CONNECTION_ABORTED)
         return;
     PG(connection_status) |= PHP_CONNECTION_ABORTED;
     php_output_set_status(PHP_OUTPUT_DISABLED);
-    if (!PG(ignore_user_abort))
+    if (!PG(ignore_user_abort) && !t->worker)
         zend_bailout();
 }
 
@@ -83,7 +88,7 @@ static size_t on_ub_write(const char *data, size_t len)
     if (slow_path(t->finished))
         return len; /* after fastcgi_finish_request(): nobody listens */
     if (slow_path(client_gone(t->request))) {
-        connection_aborted();
+        connection_aborted(t);
         return len;
     }
     torus_sapi_response_write(&t->response, data, len);
@@ -97,7 +102,7 @@ static void on_flush(void *server_context)
     if (!t || !t->request || t->finished)
         return;
     if (slow_path(client_gone(t->request))) {
-        connection_aborted();
+        connection_aborted(t);
         return;
     }
     if (!SG(headers_sent))

@@ -51,6 +51,8 @@ enum request_variable {
     VARIABLE_SERVER_NAME,
     VARIABLE_TORUS_WORKER,
     VARIABLE_FRANKENPHP_WORKER,
+    VARIABLE_AUTH_TYPE,
+    VARIABLE_REMOTE_USER,
     VARIABLE_COUNT
 };
 
@@ -79,6 +81,8 @@ static const char *const variable_names[VARIABLE_COUNT] = {
     [VARIABLE_SERVER_NAME] = "SERVER_NAME",
     [VARIABLE_TORUS_WORKER] = "TORUS_WORKER",
     [VARIABLE_FRANKENPHP_WORKER] = "FRANKENPHP_WORKER",
+    [VARIABLE_AUTH_TYPE] = "AUTH_TYPE",
+    [VARIABLE_REMOTE_USER] = "REMOTE_USER",
 };
 
 /*
@@ -320,6 +324,16 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
         return true;
     case VARIABLE_SERVER_NAME:
         return set_value(t->server_name.data, t->server_name.len, value, len);
+    /* HTTP authentication that PHP could read (php_handle_auth_data(), as PHP-FPM and
+     * FrankenPHP): a malformed Authorization header sets none of these. */
+    case VARIABLE_AUTH_TYPE:
+        if (SG(request_info).auth_user)
+            return SET_LITERAL("Basic");
+        return SG(request_info).auth_digest && SET_LITERAL("Digest");
+    case VARIABLE_REMOTE_USER:
+        return SG(request_info).auth_user &&
+               set_value(SG(request_info).auth_user, strlen(SG(request_info).auth_user), value,
+                         len);
     default:
         return false;
     }

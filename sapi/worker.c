@@ -14,7 +14,12 @@
  * zlib.output_compression follows this request's Accept-Encoding), temporary
  * streams released, putenv() changes undone, the last error cleared, and
  * max_execution_time and memory_limit put back to what they were when the
- * worker entered its loop, then re-armed. Statics and globals persist.
+ * worker entered its loop, then re-armed. Statics and globals persist, and
+ * so does a session save handler the script set (sapi/worker_session.h).
+ *
+ * A client that goes away never ends a worker's request early: it runs to
+ * its end as under ignore_user_abort(true), connection_aborted() telling
+ * (sapi/hooks.c), as FrankenPHP does.
  *
  * Phases of one run:  BOOTING --first torus_handle_request()--> BETWEEN
  *                     BETWEEN --request arrives--> IN_REQUEST --callback done--> BETWEEN
@@ -54,6 +59,7 @@
 
 #include "sapi/request_bind.h"
 #include "sapi/thread.h"
+#include "sapi/worker_session.h"
 
 /* Modules whose per-request state must be reset between two requests of a worker. */
 static const char *const modules_to_reset[] = {"session", "zlib", "filter"};
@@ -196,6 +202,7 @@ static void context_end(struct torus_sapi_thread *t)
         zend_unset_timeout();
     }
     zend_end_try();
+    torus_sapi_session_handler_keep();
     modules_request_shutdown();
     zend_try
     {
@@ -264,6 +271,7 @@ static int request_begin(struct torus_sapi_thread *t, struct torus_request *requ
         }
         superglobals_reimport();
         modules_request_startup();
+        torus_sapi_session_handler_restore();
         /* The SIGPROF handler is the one php_request_startup() installed for the worker script's
          * run: only the limit is re-armed (without a sigaction() per request). */
         zend_set_timeout(EG(timeout_seconds), 0); /* max_execution_time, as just restored */
@@ -355,6 +363,19 @@ ZEND_FUNCTION(torus_handle_request)
             torus_sapi_note(t, TORUS_EVENT_CRASH_EXCEPTION);
         }
     }
+    if (exit_in_progress) {
+        /*
+         * The script ends after this request: its shutdown functions run now,
+         * inside the request, so what they print reaches this client as under
+         * PHP-FPM (the run's end would send it to the log).
+         */
+        zend_try
+        {
+            php_call_shutdown_functions();
+        }
+        zend_end_try();
+        php_free_shutdown_functions();
+    }
     context_end(t);
     t->worker_served++;
     if (exit_in_progress) {
@@ -408,7 +429,8 @@ static bool worker_run(struct torus_sapi_thread *t, int failures)
     bool cut_short = t->worker_entered_loop && t->request != NULL;
     if (cut_short)
         torus_sapi_note_failure(t);
-    zval_ptr_dtor(&t->environment); /* it lives in this run's request memory */
+    torus_sapi_session_handler_release(); /* both live in this run's request memory */
+    zval_ptr_dtor(&t->environment);
     ZVAL_UNDEF(&t->environment);
     php_request_shutdown(NULL);
     /* ...and it gets what PHP set (500). */

@@ -1,0 +1,3 @@
+<?php
+// A worker that cannot boot: it exits with code 3 before its loop.
+exit(3);
