@@ -162,8 +162,10 @@ class NtsOneExecutor(WorkersTestCase):
 
     def test_one_worker_answers_other_scripts(self):
         srv = self.start_php_server(worker=[self.worker("app.php")])
-        self.assertEqual(self.who(srv, "/tool.php")["script"], "tool.php")
-        self.assertEqual(self.who(srv, "/tool.php")["boot_flag"], "1")
+        data = self.who(srv, "/tool.php")
+        self.assertEqual(data["worker"], "front")  # the worker, running its own script
+        self.assertEqual(data["script"], "app.php")
+        self.assertEqual(data["uri"], "/tool.php")
 
 
 if __name__ == "__main__":
