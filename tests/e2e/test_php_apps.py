@@ -393,6 +393,83 @@ class SymfonyClassic(AppTestCase):
 # ---------------------------------------------------------------------------
 
 
+# A Symfony worker mounted under /sf, written as Symfony Runtime's FrankenPHP
+# runner is (the boot $_SERVER merged into each request's), which tells the
+# kernel where the application lives: SCRIPT_NAME /sf/index.php gives it the
+# base URL /sf.
+SYMFONY_UNDER_SF = """<?php
+use App\\Kernel;
+use Symfony\\Component\\HttpFoundation\\Request;
+
+require %(symfony)r . '/bootstrap.php';
+$kernel = new Kernel('prod', false);
+$kernel->boot();
+$server = array_filter($_SERVER, static fn (string $k): bool => !str_starts_with($k, 'HTTP_'),
+    ARRAY_FILTER_USE_KEY);
+$handler = static function () use ($kernel, $server): void {
+    $_SERVER += $server;
+    $_SERVER['SCRIPT_FILENAME'] = %(symfony)r . '/public/index.php';
+    $_SERVER['SCRIPT_NAME'] = $_SERVER['PHP_SELF'] = '/sf/index.php';
+    $request = Request::createFromGlobals();
+    $response = $kernel->handle($request);
+    $response->send();
+    $kernel->terminate($request, $response);
+};
+ignore_user_abort(true);
+while (frankenphp_handle_request($handler)) {
+    $kernel->boot();
+    gc_collect_cycles();
+}
+"""
+
+
+@h.needs_zts("two workers in one shard")
+class LaravelAndSymfonyWorkers(AppTestCase):
+    """The two examples as two named workers of one server: "/" (and every
+    path no file answers) is Laravel's worker, "/sf/*" Symfony's."""
+
+    app = LARAVEL
+
+    @classmethod
+    def setUpClass(cls):
+        cls.sf_dir = tempfile.mkdtemp(prefix="torus-e2e-sf-")
+        os.chmod(cls.sf_dir, 0o755)
+        sf_worker = os.path.join(cls.sf_dir, "sf-worker.php")
+        with open(sf_worker, "w") as f:
+            f.write(SYMFONY_UNDER_SF % {"symfony": SYMFONY})
+        os.chmod(sf_worker, 0o644)
+        cls.extra_options = {"worker": [
+            os.path.join(LARAVEL, "public", "worker.php") + " name=laravel",
+            sf_worker + " match=/sf/* name=symfony",
+        ]}
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.sf_dir, ignore_errors=True)
+
+    def test_each_path_reaches_its_framework(self):
+        c = self.client()
+        laravel = c.json("/json")
+        self.assertEqual(laravel["framework"], "laravel")
+        self.assertEqual(laravel["mode"], "worker")
+        symfony = c.json("/sf/json", within=FIRST_REQUEST_DEADLINE)
+        self.assertEqual(symfony["framework"], "symfony")
+        self.assertEqual(symfony["mode"], "worker")
+        # Each worker keeps its own booted application.
+        self.assertEqual(c.json("/json")["served"], laravel["served"] + 1)
+        self.assertEqual(c.json("/sf/json")["served"], symfony["served"] + 1)
+
+    def test_pages_of_both(self):
+        c = self.client()
+        self.assertHtmlPage(c.get("/"), "Torus Laravel example", "Laravel 8.", "worker mode")
+        self.assertHtmlPage(c.get("/sf/", within=FIRST_REQUEST_DEADLINE),
+                            "Torus Symfony example", "Symfony 5.4.", "worker mode")
+        self.assertStatus(c.get("/sf/no/such/route"), 404)
+        self.assertStatus(c.get("/no/such/route"), 404)
+
+
 class HelloWorker(AppTestCase):
     app = HELLO_APP
     public = "."
