@@ -100,6 +100,77 @@ static size_t server_resident_bytes(struct torus_scoreboard *board)
     return total;
 }
 
+/*
+ * Per worker script (by its name=), when there are workers: its executors by
+ * state, and its restarts and crashes by reason. A handful of names: linear
+ * look-ups.
+ */
+struct worker_tally {
+    const char *name;
+    uint64_t busy, idle, starting;
+    uint64_t events[TORUS_EXECUTOR_EVENTS];
+};
+
+static void render_workers(struct text *t, struct torus_scoreboard *board)
+{
+    struct worker_tally tally[TORUS_MAX_WORKERS];
+    int count = 0;
+    for (int i = 0; i < board->shard_count; i++) {
+        for (int e = 0; e < board->executors_per_shard; e++) {
+            struct torus_executor_slot *x = torus_scoreboard_executor(board, i, e);
+            if (!x->worker_name[0])
+                continue;
+            int w = 0;
+            while (w < count && strcmp(tally[w].name, x->worker_name) != 0)
+                w++;
+            if (w == count) {
+                if (count == TORUS_MAX_WORKERS)
+                    continue;
+                memset(&tally[count], 0, sizeof(tally[count]));
+                tally[count++].name = x->worker_name;
+            }
+            if (atomic_load_explicit(&x->busy, memory_order_relaxed))
+                tally[w].busy++;
+            else if (atomic_load_explicit(&x->ready, memory_order_relaxed))
+                tally[w].idle++;
+            else
+                tally[w].starting++;
+            for (int r = 0; r < TORUS_EXECUTOR_EVENTS; r++)
+                tally[w].events[r] += atomic_load_explicit(&x->events[r], memory_order_relaxed);
+        }
+    }
+    if (!count)
+        return;
+    text_printf(t, "# HELP torus_worker_executors Executors of each worker script, by state.\n"
+                   "# TYPE torus_worker_executors gauge\n");
+    for (int w = 0; w < count; w++)
+        text_printf(t,
+                    "torus_worker_executors{worker=\"%s\",state=\"busy\"} %llu\n"
+                    "torus_worker_executors{worker=\"%s\",state=\"idle\"} %llu\n"
+                    "torus_worker_executors{worker=\"%s\",state=\"starting\"} %llu\n",
+                    tally[w].name, (unsigned long long)tally[w].busy, tally[w].name,
+                    (unsigned long long)tally[w].idle, tally[w].name,
+                    (unsigned long long)tally[w].starting);
+    static const char *const families[2][2] = {
+        {"torus_worker_script_restarts_total", "Restarts of each worker script, by reason."},
+        {"torus_worker_script_crashes_total",
+         "Requests of each worker script ended by a PHP failure, by reason."},
+    };
+    for (int crash = 0; crash < 2; crash++) {
+        text_printf(t, "# HELP %s %s\n# TYPE %s counter\n", families[crash][0], families[crash][1],
+                    families[crash][0]);
+        for (int w = 0; w < count; w++) {
+            for (int r = 0; r < TORUS_EXECUTOR_EVENTS; r++) {
+                if (torus_executor_event_is_crash(r) != (crash == 1))
+                    continue;
+                text_printf(t, "%s{worker=\"%s\",reason=\"%s\"} %llu\n", families[crash][0],
+                            tally[w].name, torus_executor_event_name(r),
+                            (unsigned long long)tally[w].events[r]);
+            }
+        }
+    }
+}
+
 static void render_shards(struct text *t, struct torus_scoreboard *board)
 {
     int up = 0;
@@ -258,6 +329,7 @@ static void render_metrics(struct text *t, struct torus_scoreboard *board)
                 "# TYPE torus_process_resident_memory_bytes gauge\n"
                 "torus_process_resident_memory_bytes %zu\n",
                 server_resident_bytes(board));
+    render_workers(t, board);
     render_shards(t, board);
 }
 

@@ -110,9 +110,10 @@ static int worker_option(struct torus_worker_config *w, const char *word, char *
         return TORUS_OK;
     }
     if (key_len == 4 && strncmp(word, "name", 4) == 0) {
-        if (!value[0] || strpbrk(value, "\"\\")) {
-            snprintf(why, why_size, "name=%s: expected a name without quotes or backslashes",
-                     value);
+        if (!value[0] || strlen(value) >= TORUS_WORKER_NAME_MAX || strpbrk(value, "\"\\")) {
+            snprintf(why, why_size,
+                     "name=%s: expected a name of 1 to %d bytes, without quotes or backslashes",
+                     value, TORUS_WORKER_NAME_MAX - 1);
             return TORUS_ERROR;
         }
         free(w->name);
@@ -157,7 +158,7 @@ static int worker_parse(struct torus_worker_config *w, const char *value, char *
         rc = worker_option(w, word, why, why_size);
     if (rc == TORUS_OK && !w->name) {
         const char *slash = strrchr(w->script, '/');
-        w->name = strdup(slash ? slash + 1 : w->script);
+        w->name = strndup(slash ? slash + 1 : w->script, TORUS_WORKER_NAME_MAX - 1);
         if (!w->name)
             rc = TORUS_ERROR;
     }

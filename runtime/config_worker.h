@@ -33,7 +33,8 @@
 
 #include "runtime/config.h"
 
-#define TORUS_MAX_WORKERS 16
+#define TORUS_MAX_WORKERS     16
+#define TORUS_WORKER_NAME_MAX 32 /* a name's bytes, its NUL included */
 
 struct torus_worker_config {
     char *script;          /* absolute, resolved */

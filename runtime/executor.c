@@ -268,6 +268,7 @@ int torus_executor_init(struct torus_executor *e, const struct torus_config *con
     atomic_store(&slot->ready, false);
     atomic_store(&slot->busy, false);
     atomic_store(&slot->beside_workers, !e->worker && config->worker_count > 0);
+    snprintf(slot->worker_name, sizeof(slot->worker_name), "%s", e->worker ? e->worker->name : "");
     return TORUS_OK;
 }
 

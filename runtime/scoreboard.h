@@ -43,12 +43,18 @@
  * them, so a reader in another process (the supervisor's /status.json) that
  * sees the same even value before and after its copy has a consistent one.
  */
+/* Room for a worker's name in its executors' slots (the longest name=NAME plus a NUL). */
+#define TORUS_SCOREBOARD_WORKER_NAME 32
+
 struct torus_executor_slot {
     _Atomic bool ready; /* waiting for or serving requests (a worker script has booted) */
     _Atomic bool busy;  /* running a request */
     /* A classic executor next to worker executors (worker mode's other scripts): its
      * readiness does not make the shard ready, its workers' does. */
     _Atomic bool beside_workers;
+    /* The name of the worker script it runs (--worker '... name=NAME'), NUL-terminated; empty for
+     * a classic executor. Written before the executor starts, for /metrics' labels. */
+    char worker_name[TORUS_SCOREBOARD_WORKER_NAME];
     _Atomic uint64_t events[TORUS_EXECUTOR_EVENTS];
     _Atomic uint32_t request_seq; /* odd while the fields below are being written */
     uint16_t method_len;          /* request[0, method_len) is the method */

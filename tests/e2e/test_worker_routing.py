@@ -15,6 +15,7 @@ not in each request's; max-requests per worker; bad --worker options
 
 import json
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -95,6 +96,34 @@ class TwoWorkers(WorkersTestCase):
         first = self.who(self.server, "/persist")["served"]
         second = self.who(self.server, "/persist")["served"]
         self.assertEqual(second, first + 1)
+
+
+@h.needs_zts("two workers in one shard")
+class WorkerMetrics(WorkersTestCase):
+    def test_metrics_are_labelled_with_worker_names(self):
+        admin = h.free_port()
+        srv = self.start_php_server(
+            admin_listen="127.0.0.1:%d" % admin,
+            worker=[self.worker("app.php", "name=front"),
+                    self.worker("api.php", "match=/api/* num=2 name=api max-requests=1")])
+        self.assertTrue(h.wait_for(lambda: h.can_connect(admin, 0.2), 10 * h.SLOW))
+        self.assertEqual(self.who(srv, "/api/one")["worker"], "api")  # then it restarts
+
+        def executors(text, worker):
+            return sum(int(n) for n in re.findall(
+                r'^torus_worker_executors\{worker="%s",state="\w+"\} (\d+)$' % worker, text, re.M))
+
+        def metrics():
+            return h.admin_get(admin, "/metrics").body.decode()
+
+        self.assertTrue(h.wait_for(lambda: re.search(
+            r'^torus_worker_script_restarts_total\{worker="api",reason="max_requests"\} 1$',
+            metrics(), re.M), 10 * h.SLOW), metrics())
+        text = metrics()
+        self.assertEqual(executors(text, "api"), 2)
+        self.assertEqual(executors(text, "front"), 1)
+        self.assertRegex(text, r'(?m)^torus_worker_script_restarts_total\{worker="front",'
+                               r'reason="max_requests"\} 0$')
 
 
 @h.needs_zts("a worker next to classic executors")
