@@ -1084,9 +1084,12 @@ static void test_classic_batch(const struct torus_config *config)
     CHECK(strncmp(hints->bytes, "HTTP/1.1 103 Early Hints\r\n", 26) == 0, hints);
     CHECK(header_find(r->interim_head, "Link", value, sizeof(value)) == 2, hints);
     CHECK(strcmp(value, "</style.css>; rel=preload; as=style") == 0, hints);
-    CHECK(!header_find(r->interim_head, "X-Not-A-Hint", NULL, 0), hints);
+    /* Every header set before headers_send(103) leaves with it (as FrankenPHP), and the
+     * final response does not repeat them. */
+    CHECK(header_find(r->interim_head, "X-Not-A-Hint", NULL, 0) == 1, hints);
     CHECK(r->status == 200, hints);
-    CHECK(header_find(r->head, "Link", NULL, 0) == 2, hints);
+    CHECK(header_find(r->head, "Link", NULL, 0) == 0, hints);
+    CHECK(header_find(r->head, "X-Not-A-Hint", NULL, 0) == 0, hints);
     CHECK(strcmp(r->body, "hint=1;page") == 0, hints);
 
     r = response_of(opcache);
