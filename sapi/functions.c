@@ -230,7 +230,7 @@ ZEND_FUNCTION(frankenphp_log)
     smart_str_free(&line);
 }
 
-/* Stands in for opcache_reset() on executor threads (sapi.c says why). */
+/* Stands in for opcache_reset() on executor threads (thread.c says why). */
 ZEND_FUNCTION(torus_sapi_opcache_reset_refused)
 {
     ZEND_PARSE_PARAMETERS_NONE();

@@ -71,7 +71,8 @@ struct torus_sapi_thread {
     const char *authorization;
     torus_str server_name; /* Host without its port, or the server address */
     bool has_content_length;
-    bool filter_server_copied; /* ext/filter's INPUT_SERVER copy is made (sapi.c) */
+    bool filter_server_copied; /* ext/filter's INPUT_SERVER copy is made (request_bind.c,
+                                  server_vars.c) */
 
     /* Joined header values and getenv() answers. */
     char *scratch;

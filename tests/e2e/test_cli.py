@@ -80,7 +80,7 @@ class CommandLine(h.ServerTestCase):
         self.assertEqual(names, sorted(names, key=str.lower), "not sorted like php -m")
         for name in ("Core", "date", "json", "session", "standard", "Reflection", "SPL"):
             self.assertIn(name, names)
-        if h.SANITIZE != "thread":  # TSan builds run without opcache (sapi/sapi.c)
+        if h.SANITIZE != "thread":  # TSan builds run without opcache (sapi/startup.c)
             self.assertIn("Zend OPcache", zend.splitlines())
         # -m, and -d applies first: an extension that does not exist is one warning line.
         code, short_out, err = run("-m")

@@ -713,7 +713,7 @@ class Sessions(PhpTestCase):
 
 class Opcache(PhpTestCase):
 
-    # ThreadSanitizer builds run without opcache (see sapi/sapi.c).
+    # ThreadSanitizer builds run without opcache (see sapi/startup.c).
     @unittest.skipIf(h.SANITIZE == "thread", "no opcache under ThreadSanitizer")
     def test_opcache_is_enabled(self):
         self.server.get("/hello.php")

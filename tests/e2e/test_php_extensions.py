@@ -123,7 +123,7 @@ class ClassicMode(ExtensionChecks, PhpTestCase):
                 self.check_report(json.loads(resp.body))
         self.assertNotRegex(self.server.log(), r"(?i)warning|unable to load")
 
-    @unittest.skipIf(h.SANITIZE == "thread", "no opcache under ThreadSanitizer (sapi/sapi.c)")
+    @unittest.skipIf(h.SANITIZE == "thread", "no opcache under ThreadSanitizer (sapi/startup.c)")
     def test_jit_is_built_in_and_off(self):
         jit = self.fetch_json(get("/check.php"))["defaults"]["jit"]
         self.assertEqual((jit["enabled"], jit["on"]), (False, False), jit)
