@@ -48,7 +48,8 @@
  * park costs the I/O thread another round before the executor sees the request: 8 here cost
  * sqlite-read 28% and hello 13% against 64 (alternating A/B runs, 64 connections). */
 #define EXECUTOR_DEPTH          64
-#define EXECUTOR_STALL_MS       2           /* an executor this long on one request takes no more */
+#define EXECUTOR_STALL_MS       2 /* an executor this long on one request takes no more */
+#define QUICK_COOLDOWN_NS       (250u * 1000 * 1000) /* after a slow request, no queueing */
 #define SPIN_NS                 (30 * 1000) /* how long an idle loop under load polls before it blocks */
 #define PENDING_INPUT_CAP       (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */
@@ -247,6 +248,7 @@ struct torus_loop {
         *lookup_backlog_last; /* jobs the worker has no room for yet */
 
     struct torus_conn *parked_first, *parked_last;
+    int warm_executor; /* the executor that took the last request (net/dispatch.c) */
 
     uint64_t wake_value; /* the eventfd read lands here */
     bool busy;           /* the executors just answered: PHP traffic is flowing */
