@@ -111,9 +111,15 @@ SERVERS = (
     ServerKind("nginx-static", "nginx static", ("nginx",), php=False),
     ServerKind("nginx-fpm", "nginx + php-fpm", ("nginx", "php_fpm")),
     ServerKind("php-server", "php -S", ("php",), tls=False),
+    # Not a server: the scenario's PHP code in a loop under the php CLI (bench/php/cli-loop.php),
+    # the interpreter's own limit for that code, for the load scenarios served by PHP alone.
+    ServerKind("php-cli", "php CLI loop", ("php_cli",), tls=False),
 )
 
 SERVER_NAMES = tuple(s.name for s in SERVERS)
+
+# The scenarios the php-cli row runs: plain GETs whose work is all PHP (no network peer).
+CLI_LOOP_SCENARIOS = ("hello", "json", "template", "sqlite-read")
 
 # The reference rows every other row is compared with.
 REFERENCE_FPM = "nginx-fpm"
@@ -136,6 +142,8 @@ def server_runs_scenario(server_name, scenario_name):
         return False
     if s.tls and not kind.tls:
         return False
+    if server_name == "php-cli":
+        return s.name in CLI_LOOP_SCENARIOS
     if kind.php:
         return True
     return s.static_copy
