@@ -8,6 +8,7 @@
  *   net/conn.c          a connection's lifecycle: open, receive, timers, close, free
  *   net/transport.c     plain or TLS between the socket and the session, one interface
  *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
+ *   net/http1_response.c HTTP/1.1 framing of the response parts PHP emits
  *   net/dispatch.c      requests to executors, response parts back
  *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
  *   net/route_lookup.c  routing off the I/O thread, on the shard's file-system worker
@@ -31,6 +32,7 @@
 #include "net/chunk.h"
 #include "net/fs_worker.h"
 #include "net/http.h"
+#include "net/http1_response.h"
 #include "net/route.h"
 #include "net/static.h"
 #include "net/timer.h"
@@ -205,6 +207,7 @@ struct torus_exchange {
     struct torus_request request; /* what the executor sees */
     struct torus_conn *conn;
     int executor;
+    struct http1_response h1; /* the framing of its response (net/http1_response.c) */
 };
 
 struct torus_loop {

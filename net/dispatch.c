@@ -161,14 +161,26 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
 {
     struct torus_exchange *x = torus_container_of(part->request, struct torus_exchange, request);
     struct torus_conn *c = x->conn;
-    if (part->chunk) {
-        uint32_t len = part->chunk->len;
-        c->response_bytes += len;
-        if (conn_closed(c))
-            torus_chunk_free(part->chunk);
-        else
-            out_append(c, part->chunk);
-        if (!(part->flags & TORUS_EMIT_END)) {
+    if (part->chunk || (part->flags & TORUS_EMIT_END)) {
+        /* What the executor counted (runtime/request.h's flow control), before framing. */
+        uint32_t len = part->chunk ? part->chunk->len - part->chunk->sent : 0;
+        struct torus_chunk *chunk = part->chunk;
+        if (slow_path(http1_response_frame(&x->h1, &chunk, part->flags) != TORUS_OK)) {
+            /* No memory for the framing, or a broken head: this response cannot be completed. */
+            torus_chunk_free(chunk);
+            chunk = NULL;
+            x->h1.keep_alive = false;
+            if (!conn_closed(c))
+                conn_finish_after_output(c);
+        }
+        if (chunk) {
+            c->response_bytes += chunk->len - chunk->sent;
+            if (conn_closed(c))
+                torus_chunk_free(chunk);
+            else
+                out_append(c, chunk);
+        }
+        if (len && !(part->flags & TORUS_EMIT_END)) {
             /* A streamed part: the executor may wait for the client (runtime/request.h). */
             struct torus_request *r = &x->request;
             atomic_store_explicit(&r->taken,
@@ -183,7 +195,7 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
         /* The response is complete (c->exchange is NULL once the connection closed). */
         conn_observe(c, x->request.status, c->response_bytes);
         c->exchange = NULL;
-        if (part->flags & TORUS_EMIT_CLOSE)
+        if ((part->flags & TORUS_EMIT_CLOSE) || !x->h1.keep_alive)
             c->keep_alive = false;
         if (c->keep_alive) {
             conn_set_state(c, CONN_READING_HEAD);

@@ -28,6 +28,7 @@
 
 #include "alloc/arena.h"
 #include "net/chunk.h"
+#include "runtime/response_head.h"
 #include "runtime/log.h"
 #include "runtime/park.h"
 #include "sapi/sapi.h"
@@ -190,14 +191,19 @@ static void port_emit(struct torus_executor_port *port, struct torus_request *re
     struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
     struct torus_response_part part = {.request = request, .chunk = NULL, .flags = flags};
     if (len) {
-        part.chunk = torus_chunk_new(len);
+        /* Room around the bytes for the session's framing (runtime/response_head.h). */
+        size_t front =
+            (flags & TORUS_EMIT_HEAD) ? TORUS_RESPONSE_FRONT_ROOM : TORUS_RESPONSE_BODY_FRONT_ROOM;
+        part.chunk = torus_chunk_new(front + len + TORUS_RESPONSE_TAIL_ROOM);
         if (slow_path(!part.chunk)) {
             /* No memory for the bytes: the response cannot be completed, so close the connection.
              */
             part.flags |= TORUS_EMIT_CLOSE | TORUS_EMIT_END;
+            part.flags &= ~TORUS_EMIT_HEAD;
         } else {
-            memcpy(part.chunk->data, data, len);
-            part.chunk->len = (uint32_t)len;
+            memcpy(part.chunk->data + front, data, len);
+            part.chunk->sent = (uint32_t)front;
+            part.chunk->len = (uint32_t)(front + len);
         }
     }
     while (torus_handoff_push(&e->responses, &part) != TORUS_OK) {
