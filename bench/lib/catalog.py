@@ -43,6 +43,9 @@ _PHP_MEMORY_SERVERS = ("torus-classic", "torus-worker", "nginx-fpm")
 
 SCENARIOS = (
     Scenario("hello", "/hello.php", "13-byte text response", static_copy=True),
+    Scenario("hello-pipelined", "/hello.php",
+             "hello with 16 requests pipelined per connection, written together (wrk only)",
+             wrk_script="pipeline.lua", static_copy=True),
     Scenario("json", "/json.php", "json_encode of a ten-key document", static_copy=True),
     Scenario("template", "/template.php", "HTML table of 50 rows with htmlspecialchars",
              static_copy=True),
