@@ -140,23 +140,40 @@ void torus_config_defaults(struct torus_config *cfg)
     cfg->shutdown_timeout = 30;
 }
 
+/* Whether a flag can be given more than once, each time adding to a list. */
+static bool repeatable(enum option_id id)
+{
+    return id == OPT_LISTEN || id == OPT_TLS_LISTEN || id == OPT_INI;
+}
+
+/* Whether a flag can come from the environment (everything but the actions). */
+static bool from_environment(enum option_id id)
+{
+    return id != OPT_HELP && id != OPT_VERSION && id != OPT_MODULES;
+}
+
 void torus_config_print_help(void *file)
 {
     FILE *f = file;
     fprintf(f, "Usage: torus [FLAGS]\n"
                "       torus status --admin HOST:PORT [--once]   a running server's live status\n"
                "Torus: an HTTP application server for PHP, one io_uring shard per CPU.\n\n"
-               "Flags (sizes take K/M/G suffixes; durations are seconds, fractions allowed):\n");
+               "Flags (sizes take K/M/G suffixes; durations are seconds, fractions allowed).\n"
+               "Each can also be set by the environment variable beside it; the command line\n"
+               "wins. Repeatable flags take a comma- or newline-separated list there, switches\n"
+               "1/0, true/false, yes/no or on/off.\n");
     for (size_t i = 0; i < TORUS_ARRAY_SIZE(options); i++) {
         const struct option_row *o = &options[i];
-        char head[64];
+        char head[64], env[64] = "";
         if (o->short_name)
             snprintf(head, sizeof(head), "-%c, --%s%s%s", o->short_name, o->name,
                      o->value ? " " : "", o->value ? o->value : "");
         else
             snprintf(head, sizeof(head), "    --%s%s%s", o->name, o->value ? " " : "",
                      o->value ? o->value : "");
-        fprintf(f, "  %-36s %s", head, o->help);
+        if (from_environment(o->id))
+            torus_config_env_name(o->name, env, sizeof(env));
+        fprintf(f, "  %-36s %-34s %s", head, env, o->help);
         if (o->def)
             fprintf(f, " [default: %s]", o->def);
         fputc('\n', f);
@@ -235,11 +252,13 @@ static int add_listener(struct torus_config *cfg, const char *value, bool tls, c
     return TORUS_OK;
 }
 
-static int apply(struct torus_config *cfg, const struct option_row *o, const char *value, char *err,
-                 size_t err_size)
+/*
+ * Applies one value of a flag; flag is the name a message gives (the flag as
+ * typed, or its environment variable).
+ */
+static int apply(struct torus_config *cfg, const struct option_row *o, const char *flag,
+                 const char *value, char *err, size_t err_size)
 {
-    char flag[48];
-    snprintf(flag, sizeof(flag), "--%s", o->name);
     uint64_t u;
     double d;
 
@@ -408,60 +427,158 @@ static const struct option_row *find_short(char c)
     return NULL;
 }
 
-int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *err, size_t err_size)
+/* Sets a switch (a flag without a value) on or off. */
+static void set_switch(struct torus_config *cfg, enum option_id id, bool on)
 {
-    int result = TORUS_OK;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const struct option_row *o = NULL;
-        const char *value = NULL;
-        char shown[64];
+    if (id == OPT_NO_PIN)
+        cfg->no_pin = on;
+    else if (id == OPT_ALLOW_UNDERSCORES)
+        cfg->allow_underscores_in_headers = on;
+}
 
-        if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0') {
-            const char *name = arg + 2;
-            const char *eq = strchr(name, '=');
-            size_t len = eq ? (size_t)(eq - name) : strlen(name);
-            o = find_long(name, len);
-            snprintf(shown, sizeof(shown), "--%.*s", (int)TORUS_MIN(len, 40), name);
-            if (!o) {
-                snprintf(err, err_size, "%s: unknown flag (see torus --help)", shown);
+/* One flag of the command line, resolved but not yet applied. */
+struct given_flag {
+    const struct option_row *o;
+    const char *value; /* NULL for a switch */
+    char shown[64];    /* as typed, for messages */
+};
+
+/* What torus_config_env_split() hands each item of a repeatable variable to. */
+struct env_item_ctx {
+    struct torus_config *cfg;
+    const struct option_row *o;
+    const char *var;
+    char *err;
+    size_t err_size;
+};
+
+static int apply_env_item(const char *item, void *arg)
+{
+    struct env_item_ctx *c = arg;
+    return apply(c->cfg, c->o, c->var, item, c->err, c->err_size);
+}
+
+/* Applies the environment variable of every flag the command line does not give. */
+static int apply_environment(struct torus_config *cfg, const bool *given, char *err,
+                             size_t err_size)
+{
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(options); i++) {
+        const struct option_row *o = &options[i];
+        if (!from_environment(o->id) || given[i])
+            continue;
+        char var[64];
+        torus_config_env_name(o->name, var, sizeof(var));
+        const char *value = getenv(var);
+        if (!value)
+            continue;
+        if (!o->value) {
+            bool on;
+            if (torus_config_env_bool(value, &on) != TORUS_OK) {
+                snprintf(err, err_size,
+                         "%s: invalid value '%.100s' (expected 1/0, true/false, yes/no or on/off)",
+                         var, value);
                 return TORUS_ERROR;
             }
-            if (eq) {
-                if (!o->value) {
-                    snprintf(err, err_size, "%s takes no value", shown);
-                    return TORUS_ERROR;
-                }
-                value = eq + 1;
-            }
-        } else if (arg[0] == '-' && arg[1] != '\0' && arg[1] != '-') {
-            o = find_short(arg[1]);
-            snprintf(shown, sizeof(shown), "-%c", arg[1]);
-            if (!o) {
-                snprintf(err, err_size, "%s: unknown flag (see torus --help)", shown);
+            set_switch(cfg, o->id, on);
+            continue;
+        }
+        if (repeatable(o->id)) {
+            struct env_item_ctx c = {cfg, o, var, err, err_size};
+            if (torus_config_env_split(value, apply_env_item, &c) != TORUS_OK)
                 return TORUS_ERROR;
-            }
-            if (arg[2] != '\0') {
-                if (!o->value) {
-                    snprintf(err, err_size, "%s takes no value", shown);
-                    return TORUS_ERROR;
-                }
-                value = arg + 2;
-            }
-        } else {
-            snprintf(err, err_size, "unexpected argument '%.200s' (flags start with --)", arg);
+            continue;
+        }
+        if (apply(cfg, o, var, value, err, err_size) != TORUS_OK)
+            return TORUS_ERROR;
+    }
+    return TORUS_OK;
+}
+
+/*
+ * Resolves argv[*i] (and its value, which may be the next argument) into g.
+ * TORUS_OK or TORUS_ERROR with the message in err.
+ */
+static int resolve_arg(int argc, char **argv, int *i, struct given_flag *g, char *err,
+                       size_t err_size)
+{
+    const char *arg = argv[*i];
+    const struct option_row *o = NULL;
+    const char *value = NULL;
+
+    if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0') {
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        o = find_long(name, len);
+        snprintf(g->shown, sizeof(g->shown), "--%.*s", (int)TORUS_MIN(len, 40), name);
+        if (!o) {
+            snprintf(err, err_size, "%s: unknown flag (see torus --help)", g->shown);
             return TORUS_ERROR;
         }
-
-        if (o->value && !value) {
-            if (i + 1 >= argc) {
-                snprintf(err, err_size, "%s: missing value (%s)", shown, o->value);
+        if (eq) {
+            if (!o->value) {
+                snprintf(err, err_size, "%s takes no value", g->shown);
                 return TORUS_ERROR;
             }
-            value = argv[++i];
+            value = eq + 1;
         }
+    } else if (arg[0] == '-' && arg[1] != '\0' && arg[1] != '-') {
+        o = find_short(arg[1]);
+        snprintf(g->shown, sizeof(g->shown), "-%c", arg[1]);
+        if (!o) {
+            snprintf(err, err_size, "%s: unknown flag (see torus --help)", g->shown);
+            return TORUS_ERROR;
+        }
+        if (arg[2] != '\0') {
+            if (!o->value) {
+                snprintf(err, err_size, "%s takes no value", g->shown);
+                return TORUS_ERROR;
+            }
+            value = arg + 2;
+        }
+    } else {
+        snprintf(err, err_size, "unexpected argument '%.200s' (flags start with --)", arg);
+        return TORUS_ERROR;
+    }
 
-        switch (o->id) {
+    if (o->value && !value) {
+        if (*i + 1 >= argc) {
+            snprintf(err, err_size, "%s: missing value (%s)", g->shown, o->value);
+            return TORUS_ERROR;
+        }
+        value = argv[++*i];
+    }
+    g->o = o;
+    g->value = value;
+    return TORUS_OK;
+}
+
+/* Marks in given[] each flag of the command line, up to its first mistake. */
+static void mark_given(int argc, char **argv, bool *given)
+{
+    char ignored[TORUS_CONFIG_ERROR_SIZE];
+    for (int i = 1; i < argc; i++) {
+        struct given_flag g;
+        if (resolve_arg(argc, argv, &i, &g, ignored, sizeof(ignored)) != TORUS_OK)
+            return;
+        given[g.o - options] = true;
+    }
+}
+
+int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *err, size_t err_size)
+{
+    bool given[TORUS_ARRAY_SIZE(options)] = {false};
+    mark_given(argc, argv, given);
+    int result = TORUS_OK;
+    /* --help and --version print whatever the environment holds. */
+    if (!given[find_short('h') - options] && !given[find_short('v') - options])
+        result = apply_environment(cfg, given, err, err_size);
+
+    for (int i = 1; result != TORUS_ERROR && i < argc; i++) {
+        struct given_flag g;
+        if (resolve_arg(argc, argv, &i, &g, err, err_size) != TORUS_OK)
+            return TORUS_ERROR;
+        switch (g.o->id) {
         case OPT_HELP:
             result = TORUS_CONFIG_HELP;
             continue;
@@ -473,18 +590,18 @@ int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *er
             if (result == TORUS_OK)
                 result = TORUS_CONFIG_MODULES;
             continue;
-        case OPT_NO_PIN:
-            cfg->no_pin = true;
-            continue;
-        case OPT_ALLOW_UNDERSCORES:
-            cfg->allow_underscores_in_headers = true;
-            continue;
         default:
             break;
         }
-        if (apply(cfg, o, value, err, err_size) != TORUS_OK)
+        char flag[48];
+        snprintf(flag, sizeof(flag), "--%s", g.o->name);
+        if (!g.o->value)
+            set_switch(cfg, g.o->id, true);
+        else if (apply(cfg, g.o, flag, g.value, err, err_size) != TORUS_OK)
             return TORUS_ERROR;
     }
+    if (result == TORUS_ERROR)
+        return TORUS_ERROR;
     if (result != TORUS_OK)
         return result;
 
