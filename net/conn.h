@@ -147,6 +147,7 @@ struct conn_addresses {
     char server_addr[INET6_ADDRSTRLEN];
     uint16_t remote_port;
     uint16_t server_port;
+    bool trusted; /* the peer (or the client a PROXY header named) is a --trusted-proxy */
 };
 
 struct torus_conn {
@@ -198,6 +199,7 @@ struct torus_conn {
     uint64_t spool_inflight_bytes; /* and their bytes */
 
     struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
+    struct proxy_stage *proxy;        /* the PROXY header being read (net/transport_proxy.c) */
     struct torus_exchange *exchange;  /* the PHP request of this connection, until its END */
     struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor (PARKED) */
     struct torus_conn *route_next; /* the other connections waiting for the same route (ROUTING) */
@@ -424,6 +426,16 @@ void conn_on_peer_fin(struct torus_conn *c);
 /* Gives a new connection its transport: plain, or TLS with a new session. TORUS_OK or TORUS_ERROR.
  */
 int transport_open(struct torus_conn *c, bool tls);
+
+/*
+ * --proxy-protocol (net/transport_proxy.c): puts a stage before the
+ * connection's transport that reads the PROXY header, sets the connection's
+ * addresses from it and hands the bytes after it on. TORUS_ERROR (close the
+ * connection unread) when the peer is not a --trusted-proxy or memory runs
+ * out. The stage is freed by transport_proxy_free().
+ */
+int transport_proxy_open(struct torus_conn *c);
+void transport_proxy_free(struct torus_conn *c);
 
 /* Frees what the transport holds (the TLS session). */
 void transport_free(struct torus_conn *c);

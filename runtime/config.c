@@ -52,6 +52,8 @@ enum option_id {
     OPT_ACCESS_LOG_FORMAT,
     OPT_USER,
     OPT_GROUP,
+    OPT_TRUSTED_PROXY,
+    OPT_PROXY_PROTOCOL,
     OPT_HELP,
     OPT_VERSION,
     OPT_MODULES,
@@ -115,6 +117,12 @@ static const struct option_row options[] = {
     {OPT_USER, "user", 0, "NAME", "unchanged",
      "when started as root, run as this user once the sockets are bound"},
     {OPT_GROUP, "group", 0, "NAME", "the user's group", "group to run as (with --user)"},
+    {OPT_TRUSTED_PROXY, "trusted-proxy", 0, "CIDR", "none",
+     "proxy whose Forwarded/X-Forwarded-* headers (and PROXY header) give the client: an "
+     "address, ADDRESS/BITS, loopback or private (repeatable)"},
+    {OPT_PROXY_PROTOCOL, "proxy-protocol", 0, NULL, "off",
+     "every listener expects a PROXY protocol v1/v2 header from a --trusted-proxy peer and "
+     "closes other connections"},
     {OPT_HELP, "help", 'h', NULL, NULL, "print this help and exit"},
     {OPT_VERSION, "version", 'v', NULL, NULL, "print the versions of Torus and its libraries"},
     {OPT_MODULES, "modules", 'm', NULL, NULL,
@@ -143,7 +151,7 @@ void torus_config_defaults(struct torus_config *cfg)
 /* Whether a flag can be given more than once, each time adding to a list. */
 static bool repeatable(enum option_id id)
 {
-    return id == OPT_LISTEN || id == OPT_TLS_LISTEN || id == OPT_INI;
+    return id == OPT_LISTEN || id == OPT_TLS_LISTEN || id == OPT_INI || id == OPT_TRUSTED_PROXY;
 }
 
 /* Whether a flag can come from the environment (everything but the actions). */
@@ -398,8 +406,24 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         free(cfg->group);
         cfg->group = strdup(value);
         return TORUS_OK;
+    case OPT_TRUSTED_PROXY: {
+        struct torus_cidr ranges[4];
+        int n = 0;
+        char why[128];
+        if (torus_cidr_parse(value, ranges, &n, why, sizeof(why)) != TORUS_OK)
+            BAD(why);
+        struct torus_cidr *grown =
+            realloc(cfg->trusted_proxies, sizeof(*grown) * (size_t)(cfg->trusted_proxy_count + n));
+        if (!grown)
+            BAD("out of memory");
+        memcpy(grown + cfg->trusted_proxy_count, ranges, sizeof(*grown) * (size_t)n);
+        cfg->trusted_proxies = grown;
+        cfg->trusted_proxy_count += n;
+        return TORUS_OK;
+    }
     case OPT_NO_PIN:
     case OPT_ALLOW_UNDERSCORES:
+    case OPT_PROXY_PROTOCOL:
     case OPT_HELP:
     case OPT_VERSION:
     case OPT_MODULES:
@@ -434,6 +458,8 @@ static void set_switch(struct torus_config *cfg, enum option_id id, bool on)
         cfg->no_pin = on;
     else if (id == OPT_ALLOW_UNDERSCORES)
         cfg->allow_underscores_in_headers = on;
+    else if (id == OPT_PROXY_PROTOCOL)
+        cfg->proxy_protocol = on;
 }
 
 /* One flag of the command line, resolved but not yet applied. */
@@ -629,6 +655,12 @@ int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *er
         snprintf(err, err_size, "--tls-listen needs --tls-cert and --tls-key");
         return TORUS_ERROR;
     }
+    if (cfg->proxy_protocol && cfg->trusted_proxy_count == 0) {
+        snprintf(err, err_size,
+                 "--proxy-protocol needs --trusted-proxy (the load balancers' "
+                 "addresses): every other peer is refused");
+        return TORUS_ERROR;
+    }
     if (!cfg->access_log_format)
         cfg->access_log_format = strdup("combined");
     if (cfg->threads == 0)
@@ -652,5 +684,6 @@ void torus_config_free(struct torus_config *cfg)
     free(cfg->access_log_format);
     free(cfg->user);
     free(cfg->group);
+    free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof(*cfg));
 }

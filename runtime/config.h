@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "net/trusted_proxy.h"
 #include "runtime/common.h"
 
 #define TORUS_MAX_LISTENERS     16
@@ -90,6 +91,11 @@ struct torus_config {
     char *access_log_format; /* "combined" or "json" */
     char *user;              /* --user: drop root for this user after binding */
     char *group;             /* --group */
+
+    /* Behind a proxy (net/trusted_proxy.h, net/proxy_protocol.h). */
+    struct torus_cidr *trusted_proxies; /* --trusted-proxy ranges */
+    int trusted_proxy_count;
+    bool proxy_protocol; /* every listener expects a PROXY header from a trusted peer */
 };
 
 /* Fills cfg with every default. */

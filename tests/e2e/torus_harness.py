@@ -212,8 +212,11 @@ class Conn:
     """A client connection with a receive buffer: read_response() consumes
     exactly one response, leaving any following bytes for the next call."""
 
-    def __init__(self, port, timeout=READ_TIMEOUT, rcvbuf=None, host=HOST):
+    def __init__(self, port, timeout=READ_TIMEOUT, rcvbuf=None, host=HOST, source=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if source:
+            # Another loopback address (127.0.0.2) is another peer to the server.
+            self.sock.bind((source, 0))
         if rcvbuf:
             # Before connect, so the window is small from the start.
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)

@@ -593,6 +593,33 @@ static void remove_scratch(void)
 /* The environment (runtime/config_env.c)                                   */
 /* ------------------------------------------------------------------------ */
 
+static void test_trusted_proxies(void)
+{
+    struct torus_config cfg;
+    char err[TORUS_CONFIG_ERROR_SIZE];
+    CHECK(PARSE(&cfg, err, "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy=loopback",
+                "--trusted-proxy", "2001:db8::1", "--proxy-protocol") == TORUS_OK);
+    CHECK(cfg.trusted_proxy_count == 4 && cfg.proxy_protocol);
+    CHECK(torus_cidr_contains_text(cfg.trusted_proxies, cfg.trusted_proxy_count, "10.2.3.4"));
+    CHECK(torus_cidr_contains_text(cfg.trusted_proxies, cfg.trusted_proxy_count, "::1"));
+    CHECK(torus_cidr_contains_text(cfg.trusted_proxies, cfg.trusted_proxy_count, "2001:db8::1"));
+    CHECK(!torus_cidr_contains_text(cfg.trusted_proxies, cfg.trusted_proxy_count, "11.0.0.1"));
+    torus_config_free(&cfg);
+    CHECK(cfg.trusted_proxies == NULL);
+    REFUSED("--trusted-proxy", "'10.0.0.0/33'", "--trusted-proxy", "10.0.0.0/33");
+    REFUSED("--trusted-proxy", "'proxy.example'", "--trusted-proxy", "proxy.example");
+    REFUSED("--proxy-protocol", "--trusted-proxy", "--proxy-protocol");
+
+    /* From the environment: a list, and the switch. */
+    CHECK(setenv("TORUS_TRUSTED_PROXY", "192.168.0.0/16, private", 1) == 0);
+    CHECK(setenv("TORUS_PROXY_PROTOCOL", "on", 1) == 0);
+    CHECK(PARSE(&cfg, err, "--threads", "1") == TORUS_OK);
+    CHECK(cfg.trusted_proxy_count == 5 && cfg.proxy_protocol);
+    torus_config_free(&cfg);
+    CHECK(unsetenv("TORUS_TRUSTED_PROXY") == 0);
+    CHECK(unsetenv("TORUS_PROXY_PROTOCOL") == 0);
+}
+
 static void test_env_helpers(void)
 {
     char name[64];
@@ -711,6 +738,7 @@ int main(void)
     test_every_flag();
     test_help_and_version();
     test_mistakes();
+    test_trusted_proxies();
     test_env_helpers();
     test_environment();
     remove_scratch();
