@@ -54,6 +54,7 @@ enum option_id {
     OPT_GROUP,
     OPT_TRUSTED_PROXY,
     OPT_PROXY_PROTOCOL,
+    OPT_WATCH,
     OPT_HELP,
     OPT_VERSION,
     OPT_MODULES,
@@ -123,6 +124,9 @@ static const struct option_row options[] = {
     {OPT_PROXY_PROTOCOL, "proxy-protocol", 0, NULL, "off",
      "every listener expects a PROXY protocol v1/v2 header from a --trusted-proxy peer and "
      "closes other connections"},
+    {OPT_WATCH, "watch", 0, "DIR[:GLOB]", "off",
+     "development: restart the worker scripts when a file under DIR matching GLOB (default "
+     "**/*.php) changes (repeatable)"},
     {OPT_HELP, "help", 'h', NULL, NULL, "print this help and exit"},
     {OPT_VERSION, "version", 'v', NULL, NULL, "print the versions of Torus and its libraries"},
     {OPT_MODULES, "modules", 'm', NULL, NULL,
@@ -151,7 +155,8 @@ void torus_config_defaults(struct torus_config *cfg)
 /* Whether a flag can be given more than once, each time adding to a list. */
 static bool repeatable(enum option_id id)
 {
-    return id == OPT_LISTEN || id == OPT_TLS_LISTEN || id == OPT_INI || id == OPT_TRUSTED_PROXY;
+    return id == OPT_LISTEN || id == OPT_TLS_LISTEN || id == OPT_INI || id == OPT_TRUSTED_PROXY ||
+           id == OPT_WATCH;
 }
 
 /* Whether a flag can come from the environment (everything but the actions). */
@@ -257,6 +262,36 @@ static int add_listener(struct torus_config *cfg, const char *value, bool tls, c
     l->tls = tls;
     cfg->listener_count++;
     cfg->listen_given = true;
+    return TORUS_OK;
+}
+
+/* --watch DIR[:GLOB]: the directory must exist; the glob defaults to TORUS_WATCH_DEFAULT_GLOB. */
+static int add_watch(struct torus_config *cfg, const char *value, const char *flag, char *err,
+                     size_t err_size)
+{
+    const char *colon = strchr(value, ':');
+    char *dir_text = colon ? strndup(value, (size_t)(colon - value)) : strdup(value);
+    const char *glob = colon ? colon + 1 : TORUS_WATCH_DEFAULT_GLOB;
+    char why[256] = "out of memory";
+    char *dir = dir_text ? checked_path(dir_text, true, why, sizeof(why)) : NULL;
+    free(dir_text);
+    if (!dir || !*glob) {
+        snprintf(err, err_size, "%s %s: %s", flag, value, dir ? "empty glob" : why);
+        free(dir);
+        return TORUS_ERROR;
+    }
+    struct torus_watch_spec *grown =
+        realloc(cfg->watch, sizeof(*grown) * (size_t)(cfg->watch_count + 1));
+    char *glob_copy = grown ? strdup(glob) : NULL;
+    if (grown)
+        cfg->watch = grown;
+    if (!glob_copy) {
+        free(dir);
+        snprintf(err, err_size, "%s: out of memory", flag);
+        return TORUS_ERROR;
+    }
+    cfg->watch = grown;
+    grown[cfg->watch_count++] = (struct torus_watch_spec){dir, glob_copy};
     return TORUS_OK;
 }
 
@@ -421,6 +456,8 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         cfg->trusted_proxy_count += n;
         return TORUS_OK;
     }
+    case OPT_WATCH:
+        return add_watch(cfg, value, flag, err, err_size);
     case OPT_NO_PIN:
     case OPT_ALLOW_UNDERSCORES:
     case OPT_PROXY_PROTOCOL:
@@ -579,6 +616,16 @@ static int resolve_arg(int argc, char **argv, int *i, struct given_flag *g, char
     return TORUS_OK;
 }
 
+/* Whether -d set key. */
+static bool ini_given(const struct torus_config *cfg, const char *key)
+{
+    for (int i = 0; i < cfg->ini_count; i++) {
+        if (strcmp(cfg->ini_entries[i].key, key) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* Marks in given[] each flag of the command line, up to its first mistake. */
 static void mark_given(int argc, char **argv, bool *given)
 {
@@ -661,6 +708,12 @@ int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *er
                  "addresses): every other peer is refused");
         return TORUS_ERROR;
     }
+    /* Under --watch, opcache checks a script's time stamp at every include (else a file edited
+     * less than 2 s ago could still run its old code, after a reload too). */
+    if (cfg->watch_count && !ini_given(cfg, "opcache.revalidate_freq") &&
+        apply(cfg, find_short('d'), "--watch", "opcache.revalidate_freq=0", err, err_size) !=
+            TORUS_OK)
+        return TORUS_ERROR;
     if (!cfg->access_log_format)
         cfg->access_log_format = strdup("combined");
     if (cfg->threads == 0)
@@ -685,5 +738,10 @@ void torus_config_free(struct torus_config *cfg)
     free(cfg->user);
     free(cfg->group);
     free(cfg->trusted_proxies);
+    for (int i = 0; i < cfg->watch_count; i++) {
+        free(cfg->watch[i].dir);
+        free(cfg->watch[i].glob);
+    }
+    free(cfg->watch);
     memset(cfg, 0, sizeof(*cfg));
 }

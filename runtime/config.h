@@ -28,6 +28,7 @@
 
 #include "net/trusted_proxy.h"
 #include "runtime/common.h"
+#include "runtime/watch.h"
 
 #define TORUS_MAX_LISTENERS     16
 #define TORUS_CONFIG_ERROR_SIZE 512
@@ -96,6 +97,9 @@ struct torus_config {
     struct torus_cidr *trusted_proxies; /* --trusted-proxy ranges */
     int trusted_proxy_count;
     bool proxy_protocol; /* every listener expects a PROXY header from a trusted peer */
+
+    struct torus_watch_spec *watch; /* --watch DIR[:GLOB]: restart workers on changes */
+    int watch_count;
 };
 
 /* Fills cfg with every default. */

@@ -620,6 +620,34 @@ static void test_trusted_proxies(void)
     CHECK(unsetenv("TORUS_PROXY_PROTOCOL") == 0);
 }
 
+static void test_watch_flag(void)
+{
+    struct torus_config cfg;
+    char err[TORUS_CONFIG_ERROR_SIZE];
+    char here[PATH_MAX];
+    CHECK(getcwd(here, sizeof(here)) != NULL);
+    CHECK(chdir(scratch) == 0);
+    CHECK(PARSE(&cfg, err, "--watch", a_dir, "--watch", "docroot:src/**/*.tpl") == TORUS_OK);
+    CHECK(cfg.watch_count == 2);
+    if (cfg.watch_count == 2) {
+        CHECK(strcmp(cfg.watch[0].dir, a_dir) == 0);
+        CHECK(strcmp(cfg.watch[0].glob, TORUS_WATCH_DEFAULT_GLOB) == 0);
+        CHECK(strcmp(cfg.watch[1].dir, a_dir) == 0);
+        CHECK(strcmp(cfg.watch[1].glob, "src/**/*.tpl") == 0);
+    }
+    /* opcache revalidates on every include under --watch, unless -d says otherwise. */
+    CHECK(cfg.ini_count == 1 && strcmp(cfg.ini_entries[0].key, "opcache.revalidate_freq") == 0 &&
+          strcmp(cfg.ini_entries[0].value, "0") == 0);
+    torus_config_free(&cfg);
+    CHECK(PARSE(&cfg, err, "--watch", a_dir, "-d", "opcache.revalidate_freq=5") == TORUS_OK);
+    CHECK(cfg.ini_count == 1 && strcmp(cfg.ini_entries[0].value, "5") == 0);
+    torus_config_free(&cfg);
+    CHECK(chdir(here) == 0);
+    REFUSED("--watch", missing, "--watch", missing);
+    REFUSED("--watch", "not a directory", "--watch", a_file);
+    REFUSED("--watch", "empty glob", "--watch", "/tmp:");
+}
+
 static void test_env_helpers(void)
 {
     char name[64];
@@ -739,6 +767,7 @@ int main(void)
     test_help_and_version();
     test_mistakes();
     test_trusted_proxies();
+    test_watch_flag();
     test_env_helpers();
     test_environment();
     remove_scratch();
