@@ -465,12 +465,7 @@ static void on_message(struct torus_conn *c)
                  (c->pending ? c->pending->len : 0) + (c->file_fd >= 0 ? c->file_remaining : 0));
     struct torus_chunk *k = c->pending;
     c->pending = NULL;
-    if (!c->keep_alive)
-        conn_set_state(c, CONN_WRITING_LAST);
-    else if (c->file_fd >= 0)
-        conn_set_state(c, CONN_WRITING_FILE); /* parse nothing until the file is out */
-    else
-        conn_set_state(c, CONN_READING_HEAD);
+    conn_response_queued(c);
     while (k) { /* pending is a stack of one; keep order anyway */
         struct torus_chunk *next = k->next;
         out_append(c, k);

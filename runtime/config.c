@@ -55,6 +55,7 @@ enum option_id {
     OPT_TRUSTED_PROXY,
     OPT_PROXY_PROTOCOL,
     OPT_WATCH,
+    OPT_SENDFILE_ROOT,
     OPT_HELP,
     OPT_VERSION,
     OPT_MODULES,
@@ -127,6 +128,9 @@ static const struct option_row options[] = {
     {OPT_WATCH, "watch", 0, "DIR[:GLOB]", "off",
      "development: restart the worker scripts when a file under DIR matching GLOB (default "
      "**/*.php) changes (repeatable)"},
+    {OPT_SENDFILE_ROOT, "sendfile-root", 0, "[/PREFIX/=]DIR", "off",
+     "a PHP response's X-Sendfile (a path under DIR) or X-Accel-Redirect (a URI under the "
+     "document root, or /PREFIX/... for DIR/...) is answered with that file (repeatable)"},
     {OPT_HELP, "help", 'h', NULL, NULL, "print this help and exit"},
     {OPT_VERSION, "version", 'v', NULL, NULL, "print the versions of Torus and its libraries"},
     {OPT_MODULES, "modules", 'm', NULL, NULL,
@@ -156,7 +160,7 @@ void torus_config_defaults(struct torus_config *cfg)
 static bool repeatable(enum option_id id)
 {
     return id == OPT_LISTEN || id == OPT_TLS_LISTEN || id == OPT_INI || id == OPT_TRUSTED_PROXY ||
-           id == OPT_WATCH;
+           id == OPT_WATCH || id == OPT_SENDFILE_ROOT;
 }
 
 /* Whether a flag can come from the environment (everything but the actions). */
@@ -458,6 +462,24 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
     }
     case OPT_WATCH:
         return add_watch(cfg, value, flag, err, err_size);
+    case OPT_SENDFILE_ROOT: {
+        struct torus_sendfile_root root;
+        char why[256];
+        if (torus_sendfile_root_parse(value, &root, why, sizeof(why)) != TORUS_OK) {
+            snprintf(err, err_size, "%s %s: %s", flag, value, why);
+            return TORUS_ERROR;
+        }
+        struct torus_sendfile_root *grown =
+            realloc(cfg->sendfile_roots, sizeof(*grown) * (size_t)(cfg->sendfile_root_count + 1));
+        if (!grown) {
+            free(root.prefix);
+            free(root.dir);
+            BAD("out of memory");
+        }
+        cfg->sendfile_roots = grown;
+        grown[cfg->sendfile_root_count++] = root;
+        return TORUS_OK;
+    }
     case OPT_NO_PIN:
     case OPT_ALLOW_UNDERSCORES:
     case OPT_PROXY_PROTOCOL:
@@ -743,5 +765,10 @@ void torus_config_free(struct torus_config *cfg)
         free(cfg->watch[i].glob);
     }
     free(cfg->watch);
+    for (int i = 0; i < cfg->sendfile_root_count; i++) {
+        free(cfg->sendfile_roots[i].prefix);
+        free(cfg->sendfile_roots[i].dir);
+    }
+    free(cfg->sendfile_roots);
     memset(cfg, 0, sizeof(*cfg));
 }

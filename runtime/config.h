@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "net/sendfile_rules.h"
 #include "net/trusted_proxy.h"
 #include "runtime/common.h"
 #include "runtime/watch.h"
@@ -100,6 +101,10 @@ struct torus_config {
 
     struct torus_watch_spec *watch; /* --watch DIR[:GLOB]: restart workers on changes */
     int watch_count;
+
+    /* --sendfile-root [PREFIX=]DIR: X-Sendfile / X-Accel-Redirect allowed there (off: none) */
+    struct torus_sendfile_root *sendfile_roots;
+    int sendfile_root_count;
 };
 
 /* Fills cfg with every default. */
