@@ -13,8 +13,11 @@ listens on 127.0.0.1). A PHP script prints what it sees in $_SERVER.
   are closed without an answer."""
 
 import os
+import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -179,6 +182,38 @@ class ProxyProtocol(ProxyCase):
         with self.assertRaises(AssertionError) as cm:
             srv.start()
         self.assertIn("--proxy-protocol", str(cm.exception))
+
+
+@unittest.skipUnless(can_bind(PROXY) and shutil.which("openssl"), "needs 127.0.0.2 and openssl")
+@h.torus_only("--proxy-protocol on a TLS listener")
+class ProxyProtocolTls(ProxyCase):
+    """The PROXY header comes before the TLS handshake."""
+
+    def test_header_then_handshake(self):
+        key, crt = (os.path.join(self.workdir, n) for n in ("proxy.key", "proxy.pem"))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+                        "-days", "1", "-subj", "/CN=localhost"], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+        tls_port = h.free_port()
+        srv = self.start_server(tls_listen="127.0.0.1:%d" % tls_port, tls_cert=crt, tls_key=key,
+                                trusted_proxy="127.0.0.2", proxy_protocol=True)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with h.Conn(tls_port, source=PROXY) as c:
+            c.send(b"PROXY TCP4 203.0.113.9 127.0.0.1 40000 443\r\n")
+            c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
+            c.send(h.get("/server.php"))
+            resp, _ = c.read_final_response()
+        self.assertStatus(resp, 200)
+        self.assertIn(b"REMOTE_ADDR=203.0.113.9\n", resp.body)
+        self.assertIn(b"HTTPS=on\n", resp.body)
+        # Without the header, the handshake itself is refused.
+        with h.Conn(tls_port, source=PROXY) as c:
+            with self.assertRaises((ssl.SSLError, OSError)):
+                c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
+        self.assertTrue(srv.alive())
 
 
 if __name__ == "__main__":
