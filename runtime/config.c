@@ -554,8 +554,8 @@ static int apply_environment(struct torus_config *cfg, const bool *given, char *
         char var[64];
         torus_config_env_name(o->name, var, sizeof(var));
         const char *value = getenv(var);
-        if (!value)
-            continue;
+        if (!value || !value[0])
+            continue; /* an empty variable is an unset one (env files often leave them so) */
         if (!o->value) {
             bool on;
             if (torus_config_env_bool(value, &on) != TORUS_OK) {

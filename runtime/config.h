@@ -12,7 +12,7 @@
  * (--max-body-size -> TORUS_MAX_BODY_SIZE). A repeatable flag takes a list
  * there, split on newlines when the value holds one, else on commas (so a
  * -d value with a comma goes on its own line); a switch takes 1/0, true/false,
- * yes/no or on/off. The command line wins: a flag given there ignores its
+ * yes/no or on/off; an empty variable counts as unset. The command line wins: a flag given there ignores its
  * variable, and for a repeatable flag the command line's list replaces the
  * environment's. A bad value is reported under the variable's name
  * ("TORUS_MAX_BODY_SIZE: invalid value ..."). runtime/config_env.c holds the

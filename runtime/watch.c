@@ -212,6 +212,13 @@ int torus_watch_fd(const struct torus_watch *w)
 
 static void on_event(struct torus_watch *w, const struct inotify_event *ev, uint64_t now_ms)
 {
+    if (ev->mask & IN_Q_OVERFLOW) {
+        /* Events were lost: whatever they were, a reload is the safe answer. */
+        snprintf(w->last_path, sizeof(w->last_path), "(inotify queue overflow)");
+        w->pending = true;
+        w->last_change_ms = now_ms;
+        return;
+    }
     if (ev->mask & IN_IGNORED) {
         struct watched_dir *gone = find_dir(w, ev->wd);
         if (gone)

@@ -714,6 +714,13 @@ static void test_environment(void)
     CHECK(cfg.no_pin); /* still from the environment */
     torus_config_free(&cfg);
 
+    /* An empty variable is an unset one. */
+    CHECK(env_set("TORUS_ACCESS_LOG", "") == 0);
+    CHECK(PARSE(&cfg, err, "--threads", "1") == TORUS_OK);
+    CHECK(cfg.access_log == NULL);
+    torus_config_free(&cfg);
+    CHECK(env_set("TORUS_ACCESS_LOG", NULL) == 0);
+
     /* A switch can be turned off; a flag on the command line turns it on. */
     CHECK(env_set("TORUS_NO_PIN", "off") == 0);
     CHECK(PARSE(&cfg, err, "--threads", "1") == TORUS_OK);
