@@ -8,6 +8,7 @@
  *   net/conn.c          a connection's lifecycle: open, receive, timers, close, free
  *   net/transport.c     plain or TLS between the socket and the session, one interface
  *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
+ *   net/http1_response.c HTTP/1.1 framing of the response parts PHP emits
  *   net/dispatch.c      requests to executors, response parts back
  *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
  *   net/route_lookup.c  routing off the I/O thread, on the shard's file-system worker
@@ -31,6 +32,7 @@
 #include "net/chunk.h"
 #include "net/fs_worker.h"
 #include "net/http.h"
+#include "net/http1_response.h"
 #include "net/route.h"
 #include "net/static.h"
 #include "net/timer.h"
@@ -48,7 +50,8 @@
  * park costs the I/O thread another round before the executor sees the request: 8 here cost
  * sqlite-read 28% and hello 13% against 64 (alternating A/B runs, 64 connections). */
 #define EXECUTOR_DEPTH          64
-#define EXECUTOR_STALL_MS       2           /* an executor this long on one request takes no more */
+#define EXECUTOR_STALL_MS       2 /* an executor this long on one request takes no more */
+#define QUICK_COOLDOWN_NS       (250u * 1000 * 1000) /* after a slow request, no queueing */
 #define SPIN_NS                 (30 * 1000) /* how long an idle loop under load polls before it blocks */
 #define PENDING_INPUT_CAP       (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */
@@ -144,6 +147,7 @@ struct conn_addresses {
     char server_addr[INET6_ADDRSTRLEN];
     uint16_t remote_port;
     uint16_t server_port;
+    bool trusted; /* the peer (or the client a PROXY header named) is a --trusted-proxy */
 };
 
 struct torus_conn {
@@ -195,6 +199,7 @@ struct torus_conn {
     uint64_t spool_inflight_bytes; /* and their bytes */
 
     struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
+    struct proxy_stage *proxy;        /* the PROXY header being read (net/transport_proxy.c) */
     struct torus_exchange *exchange;  /* the PHP request of this connection, until its END */
     struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor (PARKED) */
     struct torus_conn *route_next; /* the other connections waiting for the same route (ROUTING) */
@@ -204,6 +209,8 @@ struct torus_exchange {
     struct torus_request request; /* what the executor sees */
     struct torus_conn *conn;
     int executor;
+    struct http1_response h1;      /* the framing of its response (net/http1_response.c) */
+    struct sendfile_job *sendfile; /* X-Sendfile: the file replacing its response, until END */
     int pool; /* the executors that may take it (net/route_worker.h) */
 };
 
@@ -248,6 +255,9 @@ struct torus_loop {
         *lookup_backlog_last; /* jobs the worker has no room for yet */
 
     struct torus_conn *parked_first, *parked_last;
+    /* Per pool of executors (net/route_worker.h): the one that took its last request
+     * (net/dispatch.c). */
+    int warm_executor[TORUS_MAX_WORKERS + 1];
 
     uint64_t wake_value; /* the eventfd read lands here */
     bool busy;           /* the executors just answered: PHP traffic is flowing */
@@ -330,6 +340,13 @@ static inline bool conn_closed(const struct torus_conn *c)
  * caller flushes.
  */
 void conn_finish_after_output(struct torus_conn *c);
+
+/*
+ * A request's whole response (and any file after it) is queued: the
+ * connection goes on to its next request, to the file, or to its last
+ * output, as keep_alive and file_fd say.
+ */
+void conn_response_queued(struct torus_conn *c);
 
 /*
  * Drops the request being read (a reading state, or a body being spooled):
@@ -420,6 +437,29 @@ void conn_on_peer_fin(struct torus_conn *c);
 /* Gives a new connection its transport: plain, or TLS with a new session. TORUS_OK or TORUS_ERROR.
  */
 int transport_open(struct torus_conn *c, bool tls);
+
+/*
+ * --proxy-protocol (net/transport_proxy.c): puts a stage before the
+ * connection's transport that reads the PROXY header, sets the connection's
+ * addresses from it and hands the bytes after it on. TORUS_ERROR (close the
+ * connection unread) when the peer is not a --trusted-proxy or memory runs
+ * out. The stage is freed by transport_proxy_free().
+ */
+int transport_proxy_open(struct torus_conn *c);
+
+/*
+ * X-Sendfile / X-Accel-Redirect (net/sendfile.c, --sendfile-root): whether
+ * the head in chunk (a part with TORUS_EMIT_HEAD) names a file; if so the
+ * file is being opened (x->sendfile), and the response's parts are to be
+ * dropped until its END, when sendfile_end() lets the file's answer go out
+ * (at once, or when the file-system worker is done). sendfile_end() is also
+ * called at the RELEASE of an exchange whose END was not handled (its
+ * connection closed).
+ */
+bool sendfile_begin(struct torus_loop *loop, struct torus_exchange *x,
+                    const struct torus_chunk *chunk);
+void sendfile_end(struct torus_exchange *x, unsigned flags);
+void transport_proxy_free(struct torus_conn *c);
 
 /* Frees what the transport holds (the TLS session). */
 void transport_free(struct torus_conn *c);

@@ -1,11 +1,12 @@
 /*
  * Requests to the shard's PHP executors and their responses back, through
  * each executor's pair of single-producer/single-consumer rings
- * (runtime/executor.h). With one executor per shard, requests queue at it
- * (up to EXECUTOR_DEPTH) so it takes them in batches; with several, a
- * request goes only to an idle one and otherwise waits, parked, in the
- * shard's FIFO (CONN_PARKED). A parked connection is not parsed further:
- * nothing is dropped, nothing queues without bound.
+ * (runtime/executor.h). Requests queue at one executor (up to
+ * EXECUTOR_DEPTH) so it takes them in batches; with several per shard, only
+ * while every request is quick (dispatch_request() says when), and otherwise
+ * a request goes only to an idle executor. A request no executor takes waits,
+ * parked, in the shard's FIFO (CONN_PARKED). A parked connection is not
+ * parsed further: nothing is dropped, nothing queues without bound.
  */
 #include "net/conn.h"
 
@@ -50,33 +51,102 @@ void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c)
     }
 }
 
+/* True while the executor has been on one request for TORUS_EXECUTOR_SLOW_NS or more. */
+static bool executor_stalled(struct torus_executor *e, uint64_t now)
+{
+    uint64_t since = atomic_load_explicit(&e->running_since_ns, memory_order_relaxed);
+    return since && since < now && now - since >= TORUS_EXECUTOR_SLOW_NS;
+}
+
+/* Whether executor e takes the requests of pool (net/route_worker.h). */
+static bool in_pool(const struct torus_executor *e, int pool)
+{
+    return e->pool == pool;
+}
+
+/*
+ * With several executors in the pool, whether requests may queue at its warm
+ * one (see dispatch_request): none of them is on a slow request now, and none
+ * finished one in the last QUICK_COOLDOWN_NS.
+ */
+static bool executors_quick(struct torus_shard *shard, int pool, uint64_t now)
+{
+    for (int i = 0; i < shard->executor_count; i++) {
+        struct torus_executor *e = &shard->executors[i];
+        if (!in_pool(e, pool))
+            continue;
+        uint64_t slow = atomic_load_explicit(&e->slow_seen_ns, memory_order_relaxed);
+        if ((slow && slow < now && now - slow < QUICK_COOLDOWN_NS) || executor_stalled(e, now))
+            return false;
+    }
+    return true;
+}
+
+static bool executor_ready(const struct torus_executor *e)
+{
+    return atomic_load_explicit(&e->slot->ready, memory_order_relaxed);
+}
+
+/*
+ * Which executor takes a request: one of its pool's (a worker's executors,
+ * or the classic ones; net/route_worker.h). One executor in the pool:
+ * requests queue at it. Several: while every request of the pool is quick,
+ * they queue at its warm executor (the one that took the pool's last
+ * request) exactly as with one, so a busy core switches threads once per
+ * batch, not per request; the others sleep. As soon as a request runs slow
+ * (TORUS_EXECUTOR_SLOW_NS), and for QUICK_COOLDOWN_NS after the last slow
+ * one, requests go only to idle executors, so no request waits behind a
+ * long one: that is what several executors are for.
+ */
 int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
 {
     struct torus_shard *shard = loop->shard;
+    int pool = x->pool;
+    int pool_size = 0, first = -1;
+    for (int i = 0; i < shard->executor_count; i++) {
+        if (in_pool(&shard->executors[i], pool)) {
+            if (first < 0)
+                first = i;
+            pool_size++;
+        }
+    }
+    int *warm_index = &loop->warm_executor[(unsigned)pool % TORUS_ARRAY_SIZE(loop->warm_executor)];
+    if (*warm_index >= shard->executor_count || !in_pool(&shard->executors[*warm_index], pool))
+        *warm_index = first;
     int best = -1;
     uint32_t best_load = EXECUTOR_DEPTH;
-    int pool_size = 0;
-    for (int i = 0; i < shard->executor_count; i++)
-        pool_size += shard->executors[i].pool == x->pool;
-    for (int i = 0; i < shard->executor_count; i++) {
-        struct torus_executor *e = &shard->executors[i];
-        if (e->pool != x->pool)
-            continue; /* another worker's executor, or a classic one */
-        uint32_t load = e->inflight;
-        if (load && pool_size > 1) {
-            if (loop->now_ms - e->progress_ms > EXECUTOR_STALL_MS)
-                torus_executor_set_demoted(e, true);
-            continue;
+    if (pool_size > 1) {
+        uint64_t now = torus_monotonic_ns();
+        struct torus_executor *warm = &shard->executors[*warm_index];
+        bool quick = executors_quick(shard, pool, now);
+        if (executor_ready(warm) && warm->inflight < EXECUTOR_DEPTH &&
+            (warm->inflight == 0 || quick)) {
+            best = *warm_index;
+        } else {
+            for (int i = 0; i < shard->executor_count; i++) {
+                struct torus_executor *e = &shard->executors[i];
+                if (!in_pool(e, pool))
+                    continue; /* another worker's executor, or a classic one */
+                if (e->inflight) {
+                    if (executor_stalled(e, now))
+                        torus_executor_set_demoted(e, true);
+                    continue;
+                }
+                /* An executor restarting its worker (SIGHUP) is taken only when no other is. */
+                uint32_t load = executor_ready(e) ? 0 : EXECUTOR_DEPTH / 2;
+                if (load < best_load) {
+                    best = i;
+                    best_load = load;
+                    if (load == 0)
+                        break;
+                }
+            }
         }
-        /* An executor restarting its worker (SIGHUP) counts as loaded while others can take it. */
-        if (!atomic_load_explicit(&e->slot->ready, memory_order_relaxed))
-            load += EXECUTOR_DEPTH / 2;
-        if (load < best_load) {
-            best = i;
-            best_load = load;
-            if (load == 0)
-                break;
-        }
+    } else if (pool_size == 1) {
+        /* An executor restarting its worker (SIGHUP) takes half as many. */
+        struct torus_executor *e = &shard->executors[first];
+        if (e->inflight + (executor_ready(e) ? 0 : EXECUTOR_DEPTH / 2) < EXECUTOR_DEPTH)
+            best = first;
     }
     if (best < 0)
         return TORUS_AGAIN;
@@ -84,6 +154,7 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
         return TORUS_AGAIN;
     if (shard->executors[best].inflight++ == 0)
         shard->executors[best].progress_ms = loop->now_ms;
+    *warm_index = best;
     x->executor = best;
     return TORUS_OK;
 }
@@ -96,12 +167,12 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
  */
 static void dispatch_parked(struct torus_loop *loop)
 {
-    uint64_t full = 0; /* bit pool + 1: that pool took nothing more */
+    uint64_t full = 0; /* bit pool: that pool took nothing more */
     struct torus_conn **link = &loop->parked_first;
     struct torus_conn *prev = NULL;
     while (*link) {
         struct torus_conn *c = *link;
-        uint64_t bit = 1ull << ((unsigned)(c->exchange->pool + 1) & 63);
+        uint64_t bit = 1ull << ((unsigned)c->exchange->pool & 63);
         if ((full & bit) || dispatch_request(loop, c->exchange) != TORUS_OK) {
             full |= bit;
             prev = c;
@@ -128,14 +199,30 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
 {
     struct torus_exchange *x = torus_container_of(part->request, struct torus_exchange, request);
     struct torus_conn *c = x->conn;
-    if (part->chunk) {
-        uint32_t len = part->chunk->len;
-        c->response_bytes += len;
-        if (conn_closed(c))
-            torus_chunk_free(part->chunk);
-        else
-            out_append(c, part->chunk);
-        if (!(part->flags & TORUS_EMIT_END)) {
+    if (part->chunk || (part->flags & TORUS_EMIT_END)) {
+        /* What the executor counted (runtime/request.h's flow control), before framing. */
+        uint32_t len = part->chunk ? part->chunk->len - part->chunk->sent : 0;
+        struct torus_chunk *chunk = part->chunk;
+        if (slow_path(x->sendfile ||
+                      ((part->flags & TORUS_EMIT_HEAD) && sendfile_begin(loop, x, chunk)))) {
+            torus_chunk_free(chunk); /* X-Sendfile: the script's response is replaced */
+            chunk = NULL;
+        } else if (slow_path(http1_response_frame(&x->h1, &chunk, part->flags) != TORUS_OK)) {
+            /* No memory for the framing, or a broken head: this response cannot be completed. */
+            torus_chunk_free(chunk);
+            chunk = NULL;
+            x->h1.keep_alive = false;
+            if (!conn_closed(c))
+                conn_finish_after_output(c);
+        }
+        if (chunk) {
+            c->response_bytes += chunk->len - chunk->sent;
+            if (conn_closed(c))
+                torus_chunk_free(chunk);
+            else
+                out_append(c, chunk);
+        }
+        if (len && !(part->flags & TORUS_EMIT_END)) {
             /* A streamed part: the executor may wait for the client (runtime/request.h). */
             struct torus_request *r = &x->request;
             atomic_store_explicit(&r->taken,
@@ -146,11 +233,13 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
             dispatch_flow_release(r);
         }
     }
-    if ((part->flags & TORUS_EMIT_END) && c->exchange == x) {
+    if (slow_path(x->sendfile) && (part->flags & (TORUS_EMIT_END | TORUS_EMIT_RELEASE))) {
+        sendfile_end(x, part->flags); /* its answer goes out now or once the file is open */
+    } else if ((part->flags & TORUS_EMIT_END) && c->exchange == x) {
         /* The response is complete (c->exchange is NULL once the connection closed). */
         conn_observe(c, x->request.status, c->response_bytes);
         c->exchange = NULL;
-        if (part->flags & TORUS_EMIT_CLOSE)
+        if ((part->flags & TORUS_EMIT_CLOSE) || !x->h1.keep_alive)
             c->keep_alive = false;
         if (c->keep_alive) {
             conn_set_state(c, CONN_READING_HEAD);

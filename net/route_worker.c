@@ -49,8 +49,8 @@ static bool is_root_index(const struct torus_config *cfg, const struct torus_rou
 bool torus_route_worker_replaces(const struct torus_config *cfg, int pool,
                                  const struct torus_route *route)
 {
-    return pool >= 0 && pool < cfg->worker_count && route->filename_len &&
-           strcmp(cfg->workers[pool].script, route->filename) != 0;
+    return pool >= 1 && pool <= cfg->worker_count && route->filename_len &&
+           strcmp(cfg->workers[pool - 1].script, route->filename) != 0;
 }
 
 bool torus_route_has_front_worker(const struct torus_config *cfg)
@@ -62,16 +62,14 @@ int torus_route_pool(const struct torus_config *cfg, const struct torus_route *r
 {
     if (cfg->worker_count == 0)
         return TORUS_POOL_CLASSIC;
-    if (route->filename_len == 0) {
-        int front = front_worker(cfg);
-        return front >= 0 ? front : 0;
-    }
+    int front = front_worker(cfg);
+    if (route->filename_len == 0)
+        return front >= 0 ? 1 + front : 1;
     for (int i = 0; i < cfg->worker_count; i++) {
         if (strcmp(cfg->workers[i].script, route->filename) == 0)
-            return i;
+            return 1 + i;
     }
-    int front = front_worker(cfg);
     if (front >= 0 && is_root_index(cfg, route))
-        return front;
-    return cfg->classic_executors > 0 ? TORUS_POOL_CLASSIC : 0;
+        return 1 + front;
+    return cfg->classic_executors > 0 ? TORUS_POOL_CLASSIC : 1;
 }

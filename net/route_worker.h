@@ -12,7 +12,8 @@
  *   3. any other PHP script runs on the classic executors (phpinfo.php, an
  *      admin tool), or, with no classic executor (an NTS PHP), on the first
  *      worker.
- * A pool is a worker's index in config->workers, or TORUS_POOL_CLASSIC.
+ * A pool is TORUS_POOL_CLASSIC (0: a zeroed exchange is classic), or 1 + a
+ * worker's index in config->workers.
  */
 #ifndef TORUS_ROUTE_WORKER_H
 #define TORUS_ROUTE_WORKER_H
@@ -23,7 +24,7 @@
 #include "net/route.h"
 #include "runtime/config.h"
 
-#define TORUS_POOL_CLASSIC (-1)
+#define TORUS_POOL_CLASSIC 0
 
 /* Step 1: the worker whose match= pattern matches path (len bytes), or -1. */
 int torus_route_worker_matched(const struct torus_config *cfg, const char *path, size_t len);

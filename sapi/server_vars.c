@@ -315,6 +315,9 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
     case VARIABLE_REMOTE_ADDR:
         return set_value(r->remote_addr, strlen(r->remote_addr), value, len);
     case VARIABLE_REMOTE_PORT:
+        /* Empty, as nginx's realip leaves it, for a forwarded client without a port. */
+        if (!r->remote_port)
+            return SET_LITERAL("");
         *value = format_unsigned(number, r->remote_port, len);
         return true;
     case VARIABLE_SERVER_ADDR:
@@ -323,6 +326,8 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
         *value = format_unsigned(number, r->server_port, len);
         return true;
     case VARIABLE_SERVER_NAME:
+        if (r->forwarded_host.len)
+            return set_value(r->forwarded_host.data, r->forwarded_host.len, value, len);
         return set_value(t->server_name.data, t->server_name.len, value, len);
     /* HTTP authentication that PHP could read (php_handle_auth_data(), as PHP-FPM and
      * FrankenPHP): a malformed Authorization header sets none of these. */

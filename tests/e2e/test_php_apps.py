@@ -187,6 +187,7 @@ class LaravelWorker(AppTestCase):
     app = LARAVEL
     worker = "public/worker.php"
     framework = "laravel"
+    extra_options = {"php_threads_per_core": 1}  # "served" counts one application's requests
 
     def test_home_renders_a_blade_view(self):
         body = self.assertHtmlPage(self.client().get("/?name=Torus"),
@@ -333,6 +334,7 @@ class LaravelClassic(AppTestCase):
 class SymfonyWorker(AppTestCase):
     app = SYMFONY
     worker = "public/worker.php"
+    extra_options = {"php_threads_per_core": 1}  # "served" counts one kernel's requests
     framework = "symfony"
 
     def test_home_renders_a_twig_template(self):
@@ -439,8 +441,8 @@ class LaravelAndSymfonyWorkers(AppTestCase):
             f.write(SYMFONY_UNDER_SF % {"symfony": SYMFONY})
         os.chmod(sf_worker, 0o644)
         cls.extra_options = {"worker": [
-            os.path.join(LARAVEL, "public", "worker.php") + " name=laravel",
-            sf_worker + " match=/sf/* name=symfony",
+            os.path.join(LARAVEL, "public", "worker.php") + " name=laravel num=1",
+            sf_worker + " match=/sf/* name=symfony num=1",
         ]}
         super().setUpClass()
 
@@ -475,6 +477,7 @@ class HelloWorker(AppTestCase):
     public = "."
     worker = "worker.php"
     framework = "torus"
+    extra_options = {"php_threads_per_core": 1}  # X-Worker-Requests counts one worker's requests
 
     def test_the_page_from_a_persistent_worker(self):
         c = self.client()

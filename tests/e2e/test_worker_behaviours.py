@@ -175,7 +175,7 @@ class WorkerBehaviours(Behaviours, PhpTestCase):
 
     @classmethod
     def make_server(cls):
-        cls.php_options = {"worker": os.path.join(cls.root, "behave.php")}
+        cls.php_options = {"worker": os.path.join(cls.root, "behave.php") + " num=1"}
         return super().make_server()
 
     def served(self, resp):
@@ -184,7 +184,7 @@ class WorkerBehaviours(Behaviours, PhpTestCase):
     def test_session_handler_set_before_the_loop_keeps_working(self):
         srv = self.start_php_server(
             defines=["session.save_path=" + self.sessions],
-            worker=os.path.join(self.root, "behave.php") + " env=SESSION_HANDLER_AT_BOOT=1")
+            worker=os.path.join(self.root, "behave.php") + " num=1 env=SESSION_HANDLER_AT_BOOT=1")
         first = srv.get("/session")
         self.assertStatus(first, 200)
         self.assertEqual(first.body, b"n=1 reads=1\n")
@@ -201,7 +201,7 @@ class WorkerBehaviours(Behaviours, PhpTestCase):
         # FrankenPHP's semantics: a worker's request runs to its end even
         # when the script left ignore_user_abort() off.
         srv = self.start_php_server(
-            worker=os.path.join(self.root, "behave.php") + " env=KEEP_USER_ABORT=1")
+            worker=os.path.join(self.root, "behave.php") + " num=1 env=KEEP_USER_ABORT=1")
         self.assertResetKeepsTheWorker(srv, "abort-keep")
 
     def assertResetKeepsTheWorker(self, srv, marker):

@@ -47,7 +47,7 @@ class TwoWorkers(WorkersTestCase):
     @classmethod
     def make_server(cls):
         cls.php_options = {"worker": [
-            os.path.join(cls.root, "app.php") + " name=front env=APP_ENV=prod env=WORKER_NAME=front",
+            os.path.join(cls.root, "app.php") + " name=front num=1 env=APP_ENV=prod env=WORKER_NAME=front",
             os.path.join(cls.root, "api.php") + " match=/api/* num=2 name=api env=APP_ENV=test",
         ]}
         return super().make_server()
@@ -104,7 +104,7 @@ class WorkerMetrics(WorkersTestCase):
         admin = h.free_port()
         srv = self.start_php_server(
             admin_listen="127.0.0.1:%d" % admin,
-            worker=[self.worker("app.php", "name=front"),
+            worker=[self.worker("app.php", "name=front num=1"),
                     self.worker("api.php", "match=/api/* num=2 name=api max-requests=1")])
         self.assertTrue(h.wait_for(lambda: h.can_connect(admin, 0.2), 10 * h.SLOW))
         self.assertEqual(self.who(srv, "/api/one")["worker"], "api")  # then it restarts
@@ -129,7 +129,7 @@ class WorkerMetrics(WorkersTestCase):
 @h.needs_zts("a worker next to classic executors")
 class PerWorkerMaxRequests(WorkersTestCase):
     def test_max_requests_restarts_only_that_worker(self):
-        srv = self.start_php_server(worker=[self.worker("app.php", "max-requests=2")],
+        srv = self.start_php_server(worker=[self.worker("app.php", "max-requests=2 num=1")],
                                     max_requests=0)
         served = [self.who(srv, "/")["served"] for _ in range(5)]
         self.assertEqual(served, [1, 2, 1, 2, 1])
