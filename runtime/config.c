@@ -330,7 +330,7 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
     case OPT_ROOT:
         return set_file(&cfg->root, value, true, flag, err, err_size);
     case OPT_WORKER:
-        return torus_config_worker_add(cfg, value, err, err_size);
+        return torus_config_worker_add(cfg, flag, value, err, err_size);
     case OPT_PHP_INI:
         return set_file(&cfg->php_ini_file, value, false, flag, err, err_size);
     case OPT_THREADS:

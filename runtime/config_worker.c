@@ -166,16 +166,17 @@ static int worker_parse(struct torus_worker_config *w, const char *value, char *
     return rc;
 }
 
-int torus_config_worker_add(struct torus_config *cfg, const char *value, char *err, size_t err_size)
+int torus_config_worker_add(struct torus_config *cfg, const char *flag, const char *value,
+                            char *err, size_t err_size)
 {
     if (cfg->worker_count == TORUS_MAX_WORKERS) {
-        snprintf(err, err_size, "--worker %s: at most %d workers", value, TORUS_MAX_WORKERS);
+        snprintf(err, err_size, "%s %s: at most %d workers", flag, value, TORUS_MAX_WORKERS);
         return TORUS_ERROR;
     }
     struct torus_worker_config w = {0};
     char why[256] = "out of memory";
     if (worker_parse(&w, value, why, sizeof(why)) != TORUS_OK) {
-        snprintf(err, err_size, "--worker %s: %s", value, why);
+        snprintf(err, err_size, "%s %s: %s", flag, value, why);
         worker_free(&w);
         return TORUS_ERROR;
     }
@@ -185,7 +186,7 @@ int torus_config_worker_add(struct torus_config *cfg, const char *value, char *e
         if (!clash && !w.match && !other->match)
             clash = "front controller (only one worker may go without match=)";
         if (clash) {
-            snprintf(err, err_size, "--worker %s: same %s as an earlier --worker", value, clash);
+            snprintf(err, err_size, "%s %s: same %s as an earlier worker", flag, value, clash);
             worker_free(&w);
             return TORUS_ERROR;
         }
@@ -195,7 +196,7 @@ int torus_config_worker_add(struct torus_config *cfg, const char *value, char *e
     if (!grown || (!cfg->worker && !(cfg->worker = strdup(w.script)))) {
         if (grown)
             cfg->workers = grown;
-        snprintf(err, err_size, "--worker %s: out of memory", value);
+        snprintf(err, err_size, "%s %s: out of memory", flag, value);
         worker_free(&w);
         return TORUS_ERROR;
     }

@@ -49,11 +49,12 @@ struct torus_worker_config {
 
 /*
  * Parses one --worker value and appends the worker to cfg->workers (and
- * sets cfg->worker to the first worker's script). TORUS_OK, or TORUS_ERROR
- * with a one-line message naming --worker and the bad option in err.
+ * sets cfg->worker to the first worker's script). flag: where the value came
+ * from, for messages ("--worker", or "TORUS_WORKER"). TORUS_OK, or
+ * TORUS_ERROR with a one-line message naming flag and the bad option in err.
  */
-int torus_config_worker_add(struct torus_config *cfg, const char *value, char *err,
-                            size_t err_size);
+int torus_config_worker_add(struct torus_config *cfg, const char *flag, const char *value,
+                            char *err, size_t err_size);
 
 /*
  * After every option is read: fills the defaults that depend on other

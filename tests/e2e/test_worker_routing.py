@@ -126,6 +126,25 @@ class WorkerMetrics(WorkersTestCase):
                                r'reason="max_requests"\} 0$')
 
 
+@h.needs_zts("two workers in one shard")
+class WorkersFromTheEnvironment(WorkersTestCase):
+    def test_torus_worker_lists_workers(self):
+        srv = self.start_php_server(env={"TORUS_WORKER": "%s\n%s" % (
+            self.worker("app.php", "name=front"), self.worker("api.php", "match=/api/* name=api"))})
+        self.assertEqual(self.who(srv, "/api/x")["worker"], "api")
+        self.assertEqual(self.who(srv, "/elsewhere")["worker"], "front")
+
+    def test_bad_option_names_the_variable(self):
+        env = dict(os.environ, TORUS_WORKER=self.worker("app.php", "bogus=1"))
+        proc = subprocess.run([h.TORUS_BIN, "--root", self.root, "--listen",
+                               "127.0.0.1:%d" % h.free_port()], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=30 * h.SLOW)
+        err = proc.stderr.decode()
+        self.assertEqual(proc.returncode, 2, err)
+        self.assertIn("TORUS_WORKER", err)
+        self.assertIn("bogus", err)
+
+
 @h.needs_zts("a worker next to classic executors")
 class PerWorkerMaxRequests(WorkersTestCase):
     def test_max_requests_restarts_only_that_worker(self):

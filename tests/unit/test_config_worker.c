@@ -27,7 +27,8 @@ static const char *add(struct torus_config *cfg, const char *options)
     static char err[512];
     char value[256];
     snprintf(value, sizeof(value), "%s%s%s", script, options[0] ? " " : "", options);
-    return torus_config_worker_add(cfg, value, err, sizeof(err)) == TORUS_OK ? NULL : err;
+    return torus_config_worker_add(cfg, "--worker", value, err, sizeof(err)) == TORUS_OK ? NULL
+                                                                                         : err;
 }
 
 static bool refused(const char *options, const char *needle)
@@ -103,9 +104,10 @@ static void test_errors(void)
     struct torus_config cfg;
     config_init(&cfg);
     char err[512];
-    CHECK(torus_config_worker_add(&cfg, "/no/such/worker.php", err, sizeof(err)) == TORUS_ERROR);
-    CHECK(strstr(err, "--worker") && strstr(err, "/no/such/worker.php"));
-    CHECK(torus_config_worker_add(&cfg, "   ", err, sizeof(err)) == TORUS_ERROR);
+    CHECK(torus_config_worker_add(&cfg, "TORUS_WORKER", "/no/such/worker.php", err, sizeof(err)) ==
+          TORUS_ERROR);
+    CHECK(strstr(err, "TORUS_WORKER /no/such/worker.php"));
+    CHECK(torus_config_worker_add(&cfg, "--worker", "   ", err, sizeof(err)) == TORUS_ERROR);
     CHECK(add(&cfg, "") == NULL);
     const char *e = add(&cfg, "name=other");
     CHECK(e && strstr(e, "front controller"));
