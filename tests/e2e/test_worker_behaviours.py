@@ -218,6 +218,20 @@ class WorkerBehaviours(Behaviours, PhpTestCase):
         after = self.served(srv.get("/putenv"))
         self.assertEqual(after, before + 2)
 
+    @h.needs_zts("classic executors next to the worker")
+    def test_classic_scripts_answer_while_the_worker_is_busy(self):
+        marker = "busy-worker"
+        with self.server.connect() as conn:
+            conn.send(get("/abort?marker=" + marker))  # holds the worker until marker.go
+            self.wait_for_marker(marker + ".started", "1", 10)
+            resp = self.server.get("/classic.php/putenv")  # another pool of executors
+            self.assertStatus(resp, 200)
+            self.assertEqual(resp.body, b"before=false\n")
+            self.assertIsNone(resp.header("X-Served"))  # not the worker's answer
+            with open(os.path.join(self.markers, marker + ".go"), "w"):
+                pass
+            self.assertStatus(conn.read_response(), 200)
+
     def test_boot_failure_is_logged_with_script_code_and_count(self):
         script = os.path.join(self.fixture_dir, "boot_exit.php")
         srv = h.Server(self.root, self.workdir, worker=script, max_consecutive_failures=2)
