@@ -53,16 +53,17 @@ class Behaviours:
 
     def test_output_around_exit_and_destructors_reaches_the_client(self):
         cases = {
-            "exit": b"written before exit\n",
-            "dd": b"dumped\noutput of a destructor\n",  # Laravel's dd(): dump, exit(1)
-            "exit-buffered": b"buffered before exit\n",
-            "die-message": b"first then die's message\n",
-            "exit-in-shutdown-function": b"body\nfrom a shutdown function\n",
-            "destruct": b"body\noutput of a destructor\n",
+            "exit": (200, b"written before exit\n"),
+            # Laravel's dd(): a 500 status, the dump, exit(1).
+            "dd": (500, b"dumped\noutput of a destructor\n"),
+            "exit-buffered": (200, b"buffered before exit\n"),
+            "die-message": (200, b"first then die's message\n"),
+            "exit-in-shutdown-function": (200, b"body\nfrom a shutdown function\n"),
+            "destruct": (200, b"body\noutput of a destructor\n"),
         }
-        for case, body in cases.items():
+        for case, (status, body) in cases.items():
             resp = self.fetch(case)
-            self.assertStatus(resp, 200)
+            self.assertEqual(resp.status, status, (case, resp))
             self.assertEqual(resp.body, body, case)
 
     # -- sessions ------------------------------------------------------------

@@ -65,8 +65,11 @@ function behave(string $case, ?OwnSessionHandler &$handler): void
             echo "written before exit\n";
             exit(0);
 
-        case 'dd': // Laravel's dd(): dump, then exit(1), destructors run on the way out
+        case 'dd': // Laravel's dd(): a 500 status, the dump, exit(1); destructors run on the way out
             $object = new LoudDestructor();
+            if (!headers_sent()) {
+                header('HTTP/1.1 500 Internal Server Error');
+            }
             echo "dumped\n";
             exit(1);
 
