@@ -32,6 +32,12 @@ int torus_http_date_parse(const char *text, size_t len, time_t *t);
 const char *torus_http_date_now(void);
 
 /*
+ * True when the comma-separated header value (len bytes) holds `token`,
+ * compared without regard to case: "close" in "Connection: keep-alive, close".
+ */
+bool torus_http_has_token(const char *value, size_t len, const char *token);
+
+/*
  * Writes a response head into out (capacity `size`): the status line
  * (always HTTP/1.1, as nginx does), Server, Date, then `extra` (complete "Name: value\r\n"
  * lines, may be NULL), then Content-Length when content_length >= 0, and

@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "net/compress_policy.h"
+#include "net/content_coding.h"
 #include "runtime/log.h"
 
 enum option_id {
@@ -56,6 +58,14 @@ enum option_id {
     OPT_ACCESS_LOG_FORMAT,
     OPT_USER,
     OPT_GROUP,
+    OPT_COMPRESS,
+    OPT_PRECOMPRESSED,
+    OPT_COMPRESS_STATIC,
+    OPT_COMPRESS_TYPES,
+    OPT_COMPRESS_MIN_SIZE,
+    OPT_COMPRESS_LEVEL_ZSTD,
+    OPT_COMPRESS_LEVEL_BR,
+    OPT_COMPRESS_LEVEL_GZIP,
     OPT_HELP,
     OPT_VERSION,
     OPT_MODULES,
@@ -119,6 +129,19 @@ static const struct option_row options[] = {
     {OPT_USER, "user", 0, "NAME", "unchanged",
      "when started as root, run as this user once the sockets are bound"},
     {OPT_GROUP, "group", 0, "NAME", "the user's group", "group to run as (with --user)"},
+    {OPT_COMPRESS, "compress", 0, "on|off", "on",
+     "compress responses (zstd, br, gzip by Accept-Encoding); off turns off all compression"},
+    {OPT_PRECOMPRESSED, "precompressed", 0, "on|off", "on",
+     "serve app.js.zst, app.js.br or app.js.gz for app.js when present and not older"},
+    {OPT_COMPRESS_STATIC, "compress-static", 0, "on|off", "off",
+     "compress small static files of --compress-types once, in the static cache"},
+    {OPT_COMPRESS_TYPES, "compress-types", 0, "LIST", "text/*,application/json,...",
+     "media types to compress, comma-separated; '*' matches any run (application/*+json)"},
+    {OPT_COMPRESS_MIN_SIZE, "compress-min-size", 0, "SIZE", "1024",
+     "smaller response bodies are sent uncompressed"},
+    {OPT_COMPRESS_LEVEL_ZSTD, "compress-level-zstd", 0, "N", "3", "zstd level, 1 to 19"},
+    {OPT_COMPRESS_LEVEL_BR, "compress-level-br", 0, "N", "4", "brotli level, 0 to 11"},
+    {OPT_COMPRESS_LEVEL_GZIP, "compress-level-gzip", 0, "N", "5", "gzip level, 1 to 9"},
     {OPT_HELP, "help", 'h', NULL, NULL, "print this help and exit"},
     {OPT_VERSION, "version", 'v', NULL, NULL, "print the versions of Torus and its libraries"},
     {OPT_MODULES, "modules", 'm', NULL, NULL,
@@ -142,6 +165,7 @@ void torus_config_defaults(struct torus_config *cfg)
     cfg->idle_timeout = 75;
     cfg->send_timeout = 60;
     cfg->shutdown_timeout = 30;
+    torus_compression_defaults(&cfg->compression);
 }
 
 void torus_config_print_help(void *file)
@@ -304,6 +328,18 @@ static int parse_uint(const char *text, uint64_t max, uint64_t *out)
     if (errno || *end || v > max)
         return TORUS_ERROR;
     *out = v;
+    return TORUS_OK;
+}
+
+/* "on" or "off" into *out. */
+static int parse_on_off(const char *text, bool *out)
+{
+    if (strcmp(text, "on") == 0)
+        *out = true;
+    else if (strcmp(text, "off") == 0)
+        *out = false;
+    else
+        return TORUS_ERROR;
     return TORUS_OK;
 }
 
@@ -510,6 +546,44 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         free(cfg->group);
         cfg->group = strdup(value);
         return TORUS_OK;
+    case OPT_COMPRESS:
+    case OPT_PRECOMPRESSED:
+    case OPT_COMPRESS_STATIC: {
+        bool on;
+        if (parse_on_off(value, &on) != TORUS_OK)
+            BAD("expected on or off");
+        struct torus_compression *c = &cfg->compression;
+        *(o->id == OPT_COMPRESS        ? &c->enabled
+          : o->id == OPT_PRECOMPRESSED ? &c->precompressed
+                                       : &c->compress_static) = on;
+        return TORUS_OK;
+    }
+    case OPT_COMPRESS_TYPES:
+        if (!torus_compress_types_valid(value))
+            BAD("expected media types such as text/*,application/json");
+        free(cfg->compression.types);
+        cfg->compression.types = strdup(value);
+        return TORUS_OK;
+    case OPT_COMPRESS_MIN_SIZE:
+        if (torus_parse_size(value, &u) != TORUS_OK)
+            BAD("expected a size such as 1024 or 4K");
+        cfg->compression.min_size = u;
+        return TORUS_OK;
+    case OPT_COMPRESS_LEVEL_ZSTD:
+        if (parse_uint(value, TORUS_ZSTD_LEVEL_MAX, &u) != TORUS_OK || u < TORUS_ZSTD_LEVEL_MIN)
+            BAD("expected a level from 1 to 19");
+        cfg->compression.level_zstd = (int)u;
+        return TORUS_OK;
+    case OPT_COMPRESS_LEVEL_BR:
+        if (parse_uint(value, TORUS_BR_LEVEL_MAX, &u) != TORUS_OK)
+            BAD("expected a level from 0 to 11");
+        cfg->compression.level_br = (int)u;
+        return TORUS_OK;
+    case OPT_COMPRESS_LEVEL_GZIP:
+        if (parse_uint(value, TORUS_GZIP_LEVEL_MAX, &u) != TORUS_OK || u < TORUS_GZIP_LEVEL_MIN)
+            BAD("expected a level from 1 to 9");
+        cfg->compression.level_gzip = (int)u;
+        return TORUS_OK;
     case OPT_NO_PIN:
     case OPT_ALLOW_UNDERSCORES:
     case OPT_HELP:
@@ -666,5 +740,6 @@ void torus_config_free(struct torus_config *cfg)
     free(cfg->access_log_format);
     free(cfg->user);
     free(cfg->group);
+    free(cfg->compression.types);
     memset(cfg, 0, sizeof(*cfg));
 }

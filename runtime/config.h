@@ -39,6 +39,18 @@ struct torus_ini_entry {
     char *value;
 };
 
+/* Response compression: --compress, --precompressed, --compress-static and the levels. */
+struct torus_compression {
+    bool enabled;         /* --compress: off turns every kind of compression off */
+    bool precompressed;   /* --precompressed: serve app.js.zst/.br/.gz for app.js */
+    bool compress_static; /* --compress-static: compress small static files, once, in the cache */
+    int level_zstd;
+    int level_br;
+    int level_gzip;
+    uint64_t min_size; /* --compress-min-size: smaller bodies are sent as they are */
+    char *types;       /* --compress-types, NULL for the default list (net/compress_policy.h) */
+};
+
 struct torus_config {
     struct torus_listen_addr listeners[TORUS_MAX_LISTENERS];
     int listener_count;
@@ -79,6 +91,8 @@ struct torus_config {
     char *access_log_format; /* "combined" or "json" */
     char *user;              /* --user: drop root for this user after binding */
     char *group;             /* --group */
+
+    struct torus_compression compression;
 };
 
 /* Fills cfg with every default. */

@@ -1,0 +1,44 @@
+/*
+ * What Torus compresses and how hard: the media types worth compressing
+ * (--compress-types) and each coding's level (--compress-level-*).
+ *
+ * A type list is comma-separated; each entry is a media type, compared
+ * without regard to case with the Content-Type before its parameters, and
+ * may hold one '*' standing for any run of characters ("text/" followed by
+ * a star matches every text type). The default list is TORUS_COMPRESS_DEFAULT_TYPES.
+ */
+#ifndef TORUS_COMPRESS_POLICY_H
+#define TORUS_COMPRESS_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "net/accept_encoding.h"
+#include "runtime/config.h"
+
+#define TORUS_COMPRESS_DEFAULT_TYPES                                                               \
+    "text/*,application/json,application/*+json,application/javascript,application/xml,"           \
+    "application/*+xml,image/svg+xml"
+
+/* Default levels, chosen by measurement (docs/PERFORMANCE.md, "Compression"). */
+#define TORUS_COMPRESS_DEFAULT_LEVEL_ZSTD 3
+#define TORUS_COMPRESS_DEFAULT_LEVEL_BR   4
+#define TORUS_COMPRESS_DEFAULT_LEVEL_GZIP 5
+#define TORUS_COMPRESS_DEFAULT_MIN_SIZE   1024
+
+/* Fills the compression settings with their defaults (everything on but --compress-static). */
+void torus_compression_defaults(struct torus_compression *compression);
+
+/* True when `list` is a valid --compress-types value (non-empty entries "type/subtype"). */
+bool torus_compress_types_valid(const char *list);
+
+/*
+ * True when a response of Content-Type `content_type` (len bytes, parameters
+ * allowed) is worth compressing by `list` (NULL: the default list).
+ */
+bool torus_compress_type_matches(const char *list, const char *content_type, size_t len);
+
+/* The level to encode `coding` at. */
+int torus_compress_level(const struct torus_compression *compression, enum torus_coding coding);
+
+#endif
