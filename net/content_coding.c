@@ -31,6 +31,24 @@ void torus_encoder_init(struct torus_encoder *e)
     e->state = TORUS_ENCODER_IDLE;
 }
 
+int torus_coding_buffer_append(void *ctx, const char *data, size_t len)
+{
+    struct torus_coding_buffer *b = ctx;
+    if (b->len + len > b->capacity) {
+        size_t capacity = b->capacity ? b->capacity : 16384;
+        while (capacity < b->len + len)
+            capacity *= 2;
+        char *grown = realloc(b->data, capacity);
+        if (slow_path(!grown))
+            return TORUS_ERROR;
+        b->data = grown;
+        b->capacity = capacity;
+    }
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    return TORUS_OK;
+}
+
 static void *brotli_alloc(void *opaque, size_t size)
 {
     struct torus_encoder *e = opaque;

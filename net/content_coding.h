@@ -62,6 +62,16 @@ struct torus_encoder {
 /* Output is handed to the sink in pieces of at most this many bytes. */
 #define TORUS_ENCODER_OUT (32u << 10)
 
+/* A growing buffer of encoded bytes, for a whole body. */
+struct torus_coding_buffer {
+    char *data; /* malloc'd; the owner frees it */
+    size_t len;
+    size_t capacity;
+};
+
+/* A sink (ctx: struct torus_coding_buffer *) appending to the buffer, grown as needed. */
+int torus_coding_buffer_append(void *buffer, const char *data, size_t len);
+
 /* Zeroes an encoder; nothing is allocated before the first begin(). */
 void torus_encoder_init(struct torus_encoder *encoder);
 

@@ -36,7 +36,7 @@ void torus_sapi_encoding_init(struct torus_sapi_encoding *e)
 void torus_sapi_encoding_free(struct torus_sapi_encoding *e)
 {
     torus_encoder_free(&e->encoder);
-    free(e->scratch);
+    free(e->scratch.data);
     const struct torus_compression *settings = e->settings;
     torus_sapi_encoding_init(e);
     e->settings = settings;
@@ -46,33 +46,14 @@ void torus_sapi_encoding_reset(struct torus_sapi_encoding *e)
 {
     if (e->state == TORUS_SAPI_ENCODING_STREAMING)
         torus_encoder_end(&e->encoder, NULL, NULL);
-    if (slow_path(e->scratch_capacity > SCRATCH_KEEP)) {
-        free(e->scratch);
-        e->scratch = NULL;
-        e->scratch_capacity = 0;
+    if (slow_path(e->scratch.capacity > SCRATCH_KEEP)) {
+        free(e->scratch.data);
+        e->scratch.data = NULL;
+        e->scratch.capacity = 0;
     }
     e->state = TORUS_SAPI_ENCODING_NONE;
     e->coding = TORUS_CODING_IDENTITY;
-    e->scratch_len = 0;
-}
-
-/* Sink of the encoder into the scratch buffer. */
-static int scratch_append(void *ctx, const char *data, size_t len)
-{
-    struct torus_sapi_encoding *e = ctx;
-    if (e->scratch_len + len > e->scratch_capacity) {
-        size_t capacity = e->scratch_capacity ? e->scratch_capacity : 16384;
-        while (capacity < e->scratch_len + len)
-            capacity *= 2;
-        char *grown = realloc(e->scratch, capacity);
-        if (slow_path(!grown))
-            return TORUS_ERROR;
-        e->scratch = grown;
-        e->scratch_capacity = capacity;
-    }
-    memcpy(e->scratch + e->scratch_len, data, len);
-    e->scratch_len += len;
-    return TORUS_OK;
+    e->scratch.len = 0;
 }
 
 /* A header line of the response: where it starts, its length, and its value. */
@@ -199,15 +180,16 @@ static bool encode_buffered(struct torus_sapi_response *r, int level, torus_sapi
 {
     struct torus_sapi_encoding *e = &r->encoding;
     const char *body = r->buffer + r->headroom;
-    e->scratch_len = 0;
+    e->scratch.len = 0;
     if (torus_encoder_begin(&e->encoder, e->coding, level, r->pending) != TORUS_OK ||
-        torus_encoder_write(&e->encoder, body, r->pending, scratch_append, e) != TORUS_OK ||
-        torus_encoder_end(&e->encoder, scratch_append, e) != TORUS_OK) {
+        torus_encoder_write(&e->encoder, body, r->pending, torus_coding_buffer_append,
+                            &e->scratch) != TORUS_OK ||
+        torus_encoder_end(&e->encoder, torus_coding_buffer_append, &e->scratch) != TORUS_OK) {
         torus_encoder_end(&e->encoder, NULL, NULL);
         return false; /* sent uncompressed */
     }
     r->pending = 0;
-    if (slow_path(sink(r, e->scratch, e->scratch_len) != TORUS_OK))
+    if (slow_path(sink(r, e->scratch.data, e->scratch.len) != TORUS_OK))
         r->out_of_memory = true;
     return true;
 }
@@ -216,14 +198,14 @@ static bool encode_buffered(struct torus_sapi_response *r, int level, torus_sapi
 static bool encode_stream_start(struct torus_sapi_response *r, int level, torus_sapi_body_sink sink)
 {
     struct torus_sapi_encoding *e = &r->encoding;
-    e->scratch_len = 0;
+    e->scratch.len = 0;
     if (torus_encoder_begin(&e->encoder, e->coding, level, 0) != TORUS_OK ||
-        scratch_append(e, r->buffer + r->headroom, r->pending) != TORUS_OK) {
+        torus_coding_buffer_append(&e->scratch, r->buffer + r->headroom, r->pending) != TORUS_OK) {
         torus_encoder_end(&e->encoder, NULL, NULL);
         return false;
     }
     r->pending = 0;
-    if (slow_path(torus_encoder_write(&e->encoder, e->scratch, e->scratch_len, sink, r) !=
+    if (slow_path(torus_encoder_write(&e->encoder, e->scratch.data, e->scratch.len, sink, r) !=
                       TORUS_OK ||
                   torus_encoder_flush(&e->encoder, sink, r) != TORUS_OK))
         r->out_of_memory = true;

@@ -46,10 +46,8 @@ struct torus_sapi_encoding {
     const struct torus_compression *settings; /* NULL: never compress */
     enum torus_sapi_encoding_state state;
     enum torus_coding coding;
-    struct torus_encoder encoder; /* kept from one response to the next */
-    char *scratch;                /* the body on its way through the encoder */
-    size_t scratch_len;
-    size_t scratch_capacity;
+    struct torus_encoder encoder;       /* kept from one response to the next */
+    struct torus_coding_buffer scratch; /* the body on its way through the encoder */
 };
 
 /* Appends encoded body bytes to the response's pending body (response.c's). */

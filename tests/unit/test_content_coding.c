@@ -11,27 +11,9 @@
 
 #include "check.h"
 
-struct bytes {
-    char *data;
-    size_t len, cap;
-};
-
-static int collect(void *ctx, const char *data, size_t len)
-{
-    struct bytes *b = ctx;
-    if (b->len + len > b->cap) {
-        b->cap = (b->len + len) * 2;
-        b->data = realloc(b->data, b->cap);
-        if (!b->data)
-            return TORUS_ERROR;
-    }
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    return TORUS_OK;
-}
-
 /* Decodes what an encoder produced so far (a complete body or up to a flush). */
-static int decode(enum torus_coding coding, const char *in, size_t in_len, struct bytes *out)
+static int decode(enum torus_coding coding, const char *in, size_t in_len,
+                  struct torus_coding_buffer *out)
 {
     char buf[16384];
     out->len = 0;
@@ -47,7 +29,7 @@ static int decode(enum torus_coding coding, const char *in, size_t in_len, struc
             z.next_out = (Bytef *)buf;
             z.avail_out = sizeof(buf);
             rc = inflate(&z, Z_SYNC_FLUSH);
-            collect(out, buf, sizeof(buf) - z.avail_out);
+            torus_coding_buffer_append(out, buf, sizeof(buf) - z.avail_out);
         } while (rc == Z_OK && (z.avail_in > 0 || z.avail_out == 0));
         inflateEnd(&z);
         return rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR ? 0 : -1;
@@ -61,7 +43,7 @@ static int decode(enum torus_coding coding, const char *in, size_t in_len, struc
             uint8_t *next_out = (uint8_t *)buf;
             size_t avail_out = sizeof(buf);
             r = BrotliDecoderDecompressStream(s, &avail_in, &next_in, &avail_out, &next_out, NULL);
-            collect(out, buf, sizeof(buf) - avail_out);
+            torus_coding_buffer_append(out, buf, sizeof(buf) - avail_out);
         } while (r == BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT);
         BrotliDecoderDestroyInstance(s);
         return r == BROTLI_DECODER_RESULT_ERROR ? -1 : 0;
@@ -74,7 +56,7 @@ static int decode(enum torus_coding coding, const char *in, size_t in_len, struc
         rc = ZSTD_decompressStream(d, &zout, &zin);
         if (ZSTD_isError(rc))
             break;
-        collect(out, buf, zout.pos);
+        torus_coding_buffer_append(out, buf, zout.pos);
         if (zout.pos < sizeof(buf) && zin.pos == zin.size)
             break;
     } while (1);
@@ -109,26 +91,27 @@ static void round_trip(enum torus_coding coding, int level, struct torus_encoder
     size_t len = 300000;
     char *body = malloc(len);
     make_body(body, len, (unsigned)coding * 7u + (unsigned)level);
-    struct bytes encoded = {0}, decoded = {0};
+    struct torus_coding_buffer encoded = {0}, decoded = {0};
 
     CHECK(torus_encoder_begin(e, coding, level, 0) == TORUS_OK);
     /* A first part, flushed: it decodes alone to exactly what was written. */
-    CHECK(torus_encoder_write(e, body, 1000, collect, &encoded) == TORUS_OK);
-    CHECK(torus_encoder_flush(e, collect, &encoded) == TORUS_OK);
+    CHECK(torus_encoder_write(e, body, 1000, torus_coding_buffer_append, &encoded) == TORUS_OK);
+    CHECK(torus_encoder_flush(e, torus_coding_buffer_append, &encoded) == TORUS_OK);
     CHECK(encoded.len > 0 && encoded.len < 1000);
     CHECK(decode(coding, encoded.data, encoded.len, &decoded) == 0);
     CHECK(decoded.len == 1000 && memcmp(decoded.data, body, 1000) == 0);
     /* Two flushes in a row, then the rest in odd pieces. */
-    CHECK(torus_encoder_flush(e, collect, &encoded) == TORUS_OK);
+    CHECK(torus_encoder_flush(e, torus_coding_buffer_append, &encoded) == TORUS_OK);
     size_t at = 1000;
     for (size_t piece = 1; at < len; piece = piece * 3 + 7) {
         size_t n = TORUS_MIN(piece, len - at);
-        CHECK(torus_encoder_write(e, body + at, n, collect, &encoded) == TORUS_OK);
+        CHECK(torus_encoder_write(e, body + at, n, torus_coding_buffer_append, &encoded) ==
+              TORUS_OK);
         at += n;
         if (piece % 2)
-            CHECK(torus_encoder_flush(e, collect, &encoded) == TORUS_OK);
+            CHECK(torus_encoder_flush(e, torus_coding_buffer_append, &encoded) == TORUS_OK);
     }
-    CHECK(torus_encoder_end(e, collect, &encoded) == TORUS_OK);
+    CHECK(torus_encoder_end(e, torus_coding_buffer_append, &encoded) == TORUS_OK);
     CHECK(e->state == TORUS_ENCODER_IDLE);
     CHECK(encoded.len < len / 2);
     CHECK(decode(coding, encoded.data, encoded.len, &decoded) == 0);
@@ -137,18 +120,18 @@ static void round_trip(enum torus_coding coding, int level, struct torus_encoder
     /* An empty body is a valid, empty stream. */
     encoded.len = 0;
     CHECK(torus_encoder_begin(e, coding, level, 0) == TORUS_OK);
-    CHECK(torus_encoder_end(e, collect, &encoded) == TORUS_OK);
+    CHECK(torus_encoder_end(e, torus_coding_buffer_append, &encoded) == TORUS_OK);
     CHECK(encoded.len > 0);
     CHECK(decode(coding, encoded.data, encoded.len, &decoded) == 0 && decoded.len == 0);
 
     /* An abandoned body leaves the encoder ready for the next. */
     CHECK(torus_encoder_begin(e, coding, level, len) == TORUS_OK);
-    CHECK(torus_encoder_write(e, body, 5000, collect, &encoded) == TORUS_OK);
+    CHECK(torus_encoder_write(e, body, 5000, torus_coding_buffer_append, &encoded) == TORUS_OK);
     CHECK(torus_encoder_end(e, NULL, NULL) == TORUS_OK);
     encoded.len = 0;
     CHECK(torus_encoder_begin(e, coding, level, 5000) == TORUS_OK);
-    CHECK(torus_encoder_write(e, body, 5000, collect, &encoded) == TORUS_OK);
-    CHECK(torus_encoder_end(e, collect, &encoded) == TORUS_OK);
+    CHECK(torus_encoder_write(e, body, 5000, torus_coding_buffer_append, &encoded) == TORUS_OK);
+    CHECK(torus_encoder_end(e, torus_coding_buffer_append, &encoded) == TORUS_OK);
     CHECK(decode(coding, encoded.data, encoded.len, &decoded) == 0);
     CHECK(decoded.len == 5000 && memcmp(decoded.data, body, 5000) == 0);
 
