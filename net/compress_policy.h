@@ -22,7 +22,7 @@
 
 /* Default levels, chosen by measurement (docs/PERFORMANCE.md, "Compression"). */
 #define TORUS_COMPRESS_DEFAULT_LEVEL_ZSTD 3
-#define TORUS_COMPRESS_DEFAULT_LEVEL_BR   4
+#define TORUS_COMPRESS_DEFAULT_LEVEL_BR   3
 #define TORUS_COMPRESS_DEFAULT_LEVEL_GZIP 5
 #define TORUS_COMPRESS_DEFAULT_MIN_SIZE   1024
 

@@ -140,7 +140,7 @@ static const struct option_row options[] = {
     {OPT_COMPRESS_MIN_SIZE, "compress-min-size", 0, "SIZE", "1024",
      "smaller response bodies are sent uncompressed"},
     {OPT_COMPRESS_LEVEL_ZSTD, "compress-level-zstd", 0, "N", "3", "zstd level, 1 to 19"},
-    {OPT_COMPRESS_LEVEL_BR, "compress-level-br", 0, "N", "4", "brotli level, 0 to 11"},
+    {OPT_COMPRESS_LEVEL_BR, "compress-level-br", 0, "N", "3", "brotli level, 0 to 11"},
     {OPT_COMPRESS_LEVEL_GZIP, "compress-level-gzip", 0, "N", "5", "gzip level, 1 to 9"},
     {OPT_HELP, "help", 'h', NULL, NULL, "print this help and exit"},
     {OPT_VERSION, "version", 'v', NULL, NULL, "print the versions of Torus and its libraries"},
