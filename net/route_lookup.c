@@ -65,6 +65,7 @@ static void route_job_run(struct torus_fs_job *base)
     job->file.data = NULL;
     job->file.error = 0;
     memset(job->file.variants, 0, sizeof(job->file.variants));
+    job->file.siblings_looked = false;
     if (job->rc == TORUS_OK && job->route.kind == TORUS_ROUTE_STATIC &&
         torus_static_open(job->route.filename, job->read_max, &job->file) == TORUS_OK)
         torus_static_open_variants(job->route.filename, job->route.filename_len, job->read_max,
@@ -131,7 +132,8 @@ int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, 
     }
     if (fast_path(known)) {
         if (route->kind != TORUS_ROUTE_STATIC || !want_file ||
-            torus_static_has(loop->static_cache, route->filename, route->filename_len, &route->st))
+            torus_static_has(loop->static_cache, route->filename, route->filename_len, &route->st,
+                             loop->now_s))
             return TORUS_OK;
         /* A static file the cache does not hold: opening and reading it may wait. */
     }

@@ -77,6 +77,8 @@ struct static_entry {
     /* The file's variants by coding (NULL when present is 0), their bytes after the file's. */
     unsigned present; /* set of TORUS_CODING_BIT */
     struct static_variant *variants;
+    bool siblings_looked;       /* precompressed siblings were looked for... */
+    time_t siblings_checked_at; /* ...at this second */
 };
 
 /* A cached file's representation in a content coding. */
@@ -515,6 +517,8 @@ static struct static_entry *static_entry_make(const char *filename, size_t filen
     entry->ctime = st->st_ctim;
     entry->charge = allocation;
     entry->present = present;
+    entry->siblings_looked = opened->siblings_looked;
+    entry->siblings_checked_at = now;
     static_file_describe(&entry->file, filename, filename_len, st, TORUS_CODING_IDENTITY,
                          entry->present != 0);
     char *next = entry->data + size;
@@ -596,6 +600,7 @@ int torus_static_open(const char *filename, size_t read_max, struct torus_static
     file->data = NULL;
     file->error = 0;
     memset(file->variants, 0, sizeof(file->variants));
+    file->siblings_looked = false;
     /* O_NONBLOCK: should the name have become a fifo since routing, open() must not wait. */
     file->fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (slow_path(file->fd < 0)) {
@@ -664,12 +669,21 @@ static struct static_entry *static_cache_take_current(struct torus_static_cache 
     return entry;
 }
 
+/* True when the entry's siblings must be looked for again. */
+static bool static_siblings_stale(const struct static_entry *entry, time_t now)
+{
+    return entry->siblings_looked &&
+           (now < entry->siblings_checked_at ||
+            now - entry->siblings_checked_at >= TORUS_STATIC_SIBLING_RECHECK);
+}
+
 bool torus_static_has(struct torus_static_cache *cache, const char *filename, size_t filename_len,
-                      const struct stat *st)
+                      const struct stat *st, time_t now)
 {
     struct static_entry *entry =
         static_cache_find(cache, static_hash(filename, filename_len), filename, filename_len);
-    return entry != NULL && static_entry_is_current(entry, st);
+    return entry != NULL && static_entry_is_current(entry, st) &&
+           !static_siblings_stale(entry, now);
 }
 
 int torus_static_respond_cached(struct torus_static_cache *cache, const char *filename,
@@ -695,6 +709,10 @@ int torus_static_respond_opened(struct torus_static_cache *cache, const char *fi
     const struct stat *st = &file->st;
     uint64_t hash = static_hash(filename, filename_len);
     struct static_entry *entry = static_cache_take_current(cache, hash, filename, filename_len, st);
+    if (entry != NULL && file->siblings_looked && static_siblings_stale(entry, req->now)) {
+        static_cache_remove(cache, entry); /* replaced by what was just found */
+        entry = NULL;
+    }
     if (entry != NULL)
         return static_respond_from_entry(entry, req, resp);
 

@@ -37,10 +37,11 @@
  * original's Content-Type, its Content-Encoding and an ETag of its own (the
  * coding's name inside the quotes), and validators and ranges apply to it.
  * Every representation of a file that has variants carries "Vary:
- * Accept-Encoding". A cached file keeps the variants found when it was
- * loaded: a sibling added or changed later is seen once the original
- * changes or leaves the cache; a file too large for the cache is looked at
- * on every request.
+ * Accept-Encoding". A cached file whose siblings were looked for is
+ * looked at again (on the file-system worker) once its siblings are
+ * TORUS_STATIC_SIBLING_RECHECK seconds old, or as soon as the file itself
+ * changes: a sibling added, changed or removed is seen within that time. A
+ * file too large for the cache is looked at on every request.
  *
  * Methods other than GET and HEAD are the caller's business (nginx answers
  * 405 for a POST to a static file).
@@ -59,6 +60,9 @@
 
 #define TORUS_STATIC_DEFAULT_MAX_ENTRY (64 * 1024)
 #define TORUS_STATIC_DEFAULT_MAX_TOTAL (16 * 1024 * 1024)
+
+/* Seconds a cached file's precompressed siblings are trusted before they are looked for again. */
+#define TORUS_STATIC_SIBLING_RECHECK 2
 
 struct torus_compression;
 
@@ -128,6 +132,7 @@ struct torus_static_file {
     char *data;     /* all st.st_size bytes when at most read_max, else NULL (malloc'd) */
     /* By coding ([TORUS_CODING_IDENTITY] unused): torus_static_open_variants() fills them. */
     struct torus_static_variant variants[TORUS_CODING_COUNT];
+    bool siblings_looked; /* the precompressed siblings were looked for */
 };
 
 /*
@@ -164,9 +169,13 @@ void torus_static_file_release(struct torus_static_file *file);
 /* The largest file the cache keeps: the read_max to give torus_static_open(). */
 size_t torus_static_cache_max_entry(const struct torus_static_cache *cache);
 
-/* Without any system call: whether the cache holds filename as st describes it. */
+/*
+ * Without any system call: whether the cache holds filename as st describes
+ * it, with siblings (if it has looked for them) looked for less than
+ * TORUS_STATIC_SIBLING_RECHECK seconds before `now`.
+ */
 bool torus_static_has(struct torus_static_cache *cache, const char *filename, size_t filename_len,
-                      const struct stat *st);
+                      const struct stat *st, time_t now);
 
 /*
  * Without any system call: answers req from the cache when it holds the

@@ -80,6 +80,7 @@ void torus_static_open_variants(const char *filename, size_t filename_len, size_
     if (file->fd < 0 || !c->enabled)
         return;
     if (c->precompressed) {
+        file->siblings_looked = true;
         for (int coding = TORUS_CODING_IDENTITY + 1; coding < TORUS_CODING_COUNT; coding++)
             open_sibling(filename, filename_len, read_max, (enum torus_coding)coding, file);
     }

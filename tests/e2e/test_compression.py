@@ -409,6 +409,20 @@ class Static(h.ServerTestCase):
         self.assertIsNone(resp.header("Content-Encoding"))
         self.assertEqual(resp.body, APP)
 
+    def test_sibling_added_or_removed_later_is_seen(self):
+        srv = self.start_server(root=self.site)
+        self.assertIsNone(srv.get("/app.js", accept("gzip")).header("Content-Encoding"))
+        made = self.siblings("app.js", APP, h.FIXED_MTIME + 10, encodings=("gzip",))
+
+        def coding():
+            return srv.get("/app.js", accept("gzip")).header("Content-Encoding")
+        # The cached file's siblings are looked for again within 2 s.
+        self.assertTrue(h.wait_for(lambda: coding() == "gzip", 10 * h.SLOW))
+        self.assertEqual(decode("gzip", srv.get("/app.js", accept("gzip")).body), made["gzip"])
+        os.unlink(os.path.join(self.site, "app.js.gz"))
+        self.assertTrue(h.wait_for(lambda: coding() is None, 10 * h.SLOW))
+        self.assertEqual(srv.get("/app.js", accept("gzip")).body, APP)
+
     def test_large_file_sibling(self):
         made = self.siblings("big.txt", APP * 200, h.FIXED_MTIME + 10, encodings=("gzip",))
         srv = self.start_server(root=self.site)
