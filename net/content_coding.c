@@ -7,10 +7,11 @@
  * finished its frame (end).
  *
  * Brotli's allocation cache: brotli takes its memory through our
- * allocator, which puts the block's size in a 16-byte prefix. A block freed
- * by one instance is kept (up to TORUS_ENCODER_SPARE_BLOCKS of them) and
- * given back for a request of the same size by the next one, which at the
- * same level asks for the same sizes in the same order.
+ * allocator, which puts the block's capacity in a 16-byte prefix. A block
+ * freed (by one instance, or by the same one as it goes) is kept, up to
+ * TORUS_ENCODER_SPARE_BLOCKS of them, and given back for the next request
+ * it can hold (the smallest such block): bodies of one level ask for the
+ * same sizes again, so the steady state allocates nothing.
  */
 #include "net/content_coding.h"
 
@@ -52,17 +53,23 @@ int torus_coding_buffer_append(void *ctx, const char *data, size_t len)
 static void *brotli_alloc(void *opaque, size_t size)
 {
     struct torus_encoder *e = opaque;
+    /* Best fit among the spare blocks: the smallest that holds `size`. */
+    int best = -1;
     for (int i = 0; i < TORUS_ENCODER_SPARE_BLOCKS; i++) {
-        if (e->spare[i].block && e->spare[i].size == size) {
-            void *block = e->spare[i].block;
-            e->spare[i].block = NULL;
-            return (char *)block + BLOCK_PREFIX;
-        }
+        if (e->spare[i].block && e->spare[i].size >= size &&
+            (best < 0 || e->spare[i].size < e->spare[best].size))
+            best = i;
+    }
+    if (best >= 0) {
+        char *block = e->spare[best].block;
+        e->spare[best].block = NULL;
+        return block + BLOCK_PREFIX;
     }
     char *block = malloc(size + BLOCK_PREFIX);
     if (slow_path(!block))
         return NULL;
-    memcpy(block, &size, sizeof(size));
+    memcpy(block, &size, sizeof(size)); /* its capacity, for brotli_free */
+    e->fresh_blocks++;
     return block + BLOCK_PREFIX;
 }
 
@@ -74,14 +81,20 @@ static void brotli_free(void *opaque, void *address)
     char *block = (char *)address - BLOCK_PREFIX;
     size_t size;
     memcpy(&size, block, sizeof(size));
-    for (int i = 0; i < TORUS_ENCODER_SPARE_BLOCKS; i++) {
-        if (!e->spare[i].block) {
-            e->spare[i].block = block;
-            e->spare[i].size = size;
-            return;
-        }
+    /* Kept in a free slot, or in place of a smaller spare block (which is freed). */
+    int slot = -1;
+    for (int i = 0; i < TORUS_ENCODER_SPARE_BLOCKS && (slot < 0 || e->spare[slot].block); i++) {
+        if (!e->spare[i].block ||
+            (e->spare[i].size < size && (slot < 0 || e->spare[i].size < e->spare[slot].size)))
+            slot = i;
     }
-    free(block);
+    if (slot < 0) {
+        free(block);
+        return;
+    }
+    free(e->spare[slot].block);
+    e->spare[slot].block = block;
+    e->spare[slot].size = size;
 }
 
 static void brotli_drop(struct torus_encoder *e)

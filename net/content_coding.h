@@ -42,7 +42,7 @@ enum torus_encoder_state {
 };
 
 /* Blocks brotli freed, kept for its next instance. */
-#define TORUS_ENCODER_SPARE_BLOCKS 16
+#define TORUS_ENCODER_SPARE_BLOCKS 32
 
 struct torus_encoder {
     enum torus_coding coding;
@@ -57,6 +57,7 @@ struct torus_encoder {
         void *block;
         size_t size;
     } spare[TORUS_ENCODER_SPARE_BLOCKS];
+    uint64_t fresh_blocks; /* blocks brotli got from malloc, not from the spares (a statistic) */
 };
 
 /* Output is handed to the sink in pieces of at most this many bytes. */

@@ -160,6 +160,24 @@ int main(void)
     round_trip(TORUS_CODING_ZSTD, 3, &e);
     round_trip(TORUS_CODING_ZSTD, 19, &e);
 
+    /* Brotli in the steady state: its blocks all come from the spares. */
+    struct torus_coding_buffer out = {0};
+    for (int level = 3; level <= 5; level++) {
+        uint64_t fresh = 0;
+        for (int round = 0; round < 3; round++) {
+            fresh = e.fresh_blocks;
+            char text[8000];
+            make_body(text, sizeof(text), (unsigned)round);
+            out.len = 0;
+            CHECK(torus_encoder_begin(&e, TORUS_CODING_BR, level, sizeof(text)) == TORUS_OK);
+            CHECK(torus_encoder_write(&e, text, sizeof(text), torus_coding_buffer_append, &out) ==
+                  TORUS_OK);
+            CHECK(torus_encoder_end(&e, torus_coding_buffer_append, &out) == TORUS_OK);
+        }
+        CHECK(e.fresh_blocks == fresh);
+    }
+    free(out.data);
+
     /* A sink that fails stops the encoder; it can begin again. */
     char body[4096];
     make_body(body, sizeof(body), 1);
