@@ -595,14 +595,16 @@ size_t torus_static_cache_max_entry(const struct torus_static_cache *cache)
     return cache->max_entry;
 }
 
-int torus_static_open(const char *filename, size_t read_max, struct torus_static_file *file)
+/* torus_static_open() with extra open() flags. */
+static int static_open(const char *filename, int flags, size_t read_max,
+                       struct torus_static_file *file)
 {
     file->data = NULL;
     file->error = 0;
     memset(file->variants, 0, sizeof(file->variants));
     file->siblings_looked = false;
     /* O_NONBLOCK: should the name have become a fifo since routing, open() must not wait. */
-    file->fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    file->fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
     if (slow_path(file->fd < 0)) {
         file->error = errno;
         return TORUS_ERROR;
@@ -631,6 +633,16 @@ int torus_static_open(const char *filename, size_t read_max, struct torus_static
         done += (size_t)n;
     }
     return TORUS_OK;
+}
+
+int torus_static_open(const char *filename, size_t read_max, struct torus_static_file *file)
+{
+    return static_open(filename, 0, read_max, file);
+}
+
+int torus_static_open_sibling(const char *filename, size_t read_max, struct torus_static_file *file)
+{
+    return static_open(filename, O_NOFOLLOW, read_max, file);
 }
 
 void torus_static_file_release(struct torus_static_file *file)

@@ -30,8 +30,8 @@
  *
  * Content codings (net/static_variant.c): a file may come with variants,
  * its representations in zstd, br or gzip: precompressed siblings
- * (app.js.zst, app.js.br, app.js.gz, used when they are regular files not
- * older than app.js) or, with --compress-static, the file compressed in
+ * (app.js.zst, app.js.br, app.js.gz, used when they are regular files, not
+ * symbolic links, not older than app.js) or, with --compress-static, the file compressed in
  * memory once when it is loaded. The request's Accept-Encoding chooses
  * among them (net/accept_encoding.h); a variant is answered with the
  * original's Content-Type, its Content-Encoding and an ETag of its own (the
@@ -142,6 +142,14 @@ struct torus_static_file {
  * (file->fd is then -1). torus_static_file_release() frees what it holds.
  */
 int torus_static_open(const char *filename, size_t read_max, struct torus_static_file *file);
+
+/*
+ * torus_static_open() for a precompressed sibling: the same, except that a
+ * sibling that is a symbolic link is not opened (ELOOP). Routing checked
+ * where the file itself leads (inside the root); a sibling is never routed.
+ */
+int torus_static_open_sibling(const char *filename, size_t read_max,
+                              struct torus_static_file *file);
 
 /*
  * After torus_static_open(): looks for the file's precompressed siblings

@@ -3,9 +3,10 @@
  * file-system worker (never on the I/O thread): see net/static.h.
  *
  * For app.js, each coding's sibling (app.js.zst, app.js.br, app.js.gz) is
- * opened like the file itself (torus_static_open: O_NONBLOCK, fstat, read
- * whole when small) and kept when it is a regular file whose modification
- * time is not before the original's: a sibling left over from an older
+ * opened like the file itself (O_NONBLOCK, fstat, read whole when small)
+ * but never through a symbolic link (routing did not check where it leads),
+ * and kept when it is a regular file whose modification time is not before
+ * the original's: a sibling left over from an older
  * version of the file is never served for the new one. With
  * --compress-static, a small file of a compressible type that has no
  * sibling in a coding is compressed in memory in that coding, once: the
@@ -38,7 +39,7 @@ static void open_sibling(const char *filename, size_t filename_len, size_t read_
     memcpy(path, filename, filename_len);
     memcpy(path + filename_len, suffix, suffix_len + 1);
     struct torus_static_file sibling;
-    if (torus_static_open(path, read_max, &sibling) != TORUS_OK)
+    if (torus_static_open_sibling(path, read_max, &sibling) != TORUS_OK)
         return;
     if (!not_older(&sibling.st.st_mtim, &file->st.st_mtim)) {
         torus_static_file_release(&sibling);

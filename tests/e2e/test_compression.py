@@ -423,6 +423,16 @@ class Static(h.ServerTestCase):
         self.assertTrue(h.wait_for(lambda: coding() is None, 10 * h.SLOW))
         self.assertEqual(srv.get("/app.js", accept("gzip")).body, APP)
 
+    def test_symlinked_sibling_is_not_followed(self):
+        outside = os.path.join(self.workdir, "outside-secret.gz")
+        with open(outside, "wb") as f:
+            f.write(zlib.compress(b"SECRET outside the root\n", 9, 16 + zlib.MAX_WBITS))
+        os.symlink(outside, os.path.join(self.site, "app.js.gz"))
+        srv = self.start_server(root=self.site)
+        resp = srv.get("/app.js", accept("gzip"))
+        self.assertIsNone(resp.header("Content-Encoding"))
+        self.assertEqual(resp.body, APP)
+
     def test_large_file_sibling(self):
         made = self.siblings("big.txt", APP * 200, h.FIXED_MTIME + 10, encodings=("gzip",))
         srv = self.start_server(root=self.site)
