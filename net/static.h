@@ -28,7 +28,7 @@
  * found. torus_static_respond() is the two together, for callers that may
  * block (the tests).
  *
- * Content codings (net/static_variant.c): a file may come with variants,
+ * Content codings (net/static_open.c): a file may come with variants,
  * its representations in zstd, br or gzip: precompressed siblings
  * (app.js.zst, app.js.br, app.js.gz, used when they are regular files, not
  * symbolic links, not older than app.js) or, with --compress-static, the file compressed in

@@ -1,6 +1,10 @@
 /*
- * A static file's variants in content codings, found or made on the
+ * Opening a static file and its variants in content codings, on the
  * file-system worker (never on the I/O thread): see net/static.h.
+ *
+ * The file is opened O_NONBLOCK (should its name have become a fifo since
+ * routing, open() must not wait), checked to be a regular file with
+ * fstat(), and read whole when it is small enough for the static cache.
  *
  * For app.js, each coding's sibling (app.js.zst, app.js.br, app.js.gz) is
  * opened like the file itself (O_NONBLOCK, fstat, read whole when small)
@@ -12,6 +16,8 @@
  * sibling in a coding is compressed in memory in that coding, once: the
  * static cache then keeps the result with the file.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +26,75 @@
 #include "net/compress_policy.h"
 #include "net/content_coding.h"
 #include "net/static.h"
+
+/* torus_static_open() with extra open() flags. */
+static int static_open(const char *filename, int flags, size_t read_max,
+                       struct torus_static_file *file)
+{
+    file->data = NULL;
+    file->error = 0;
+    memset(file->variants, 0, sizeof(file->variants));
+    file->siblings_looked = false;
+    /* O_NONBLOCK: should the name have become a fifo since routing, open() must not wait. */
+    file->fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
+    if (slow_path(file->fd < 0)) {
+        file->error = errno;
+        return TORUS_ERROR;
+    }
+    if (slow_path(fstat(file->fd, &file->st) != 0 || !S_ISREG(file->st.st_mode))) {
+        torus_static_file_release(file);
+        file->error = ENOENT;
+        return TORUS_ERROR;
+    }
+    size_t size = (size_t)file->st.st_size;
+    if ((uint64_t)file->st.st_size > read_max)
+        return TORUS_OK;
+    file->data = malloc(size ? size : 1);
+    if (slow_path(!file->data))
+        return TORUS_OK; /* sent from the descriptor instead */
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pread(file->fd, file->data + done, size - done, (off_t)done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(file->data); /* unreadable or shrunk meanwhile: sent from the descriptor instead */
+            file->data = NULL;
+            break;
+        }
+        done += (size_t)n;
+    }
+    return TORUS_OK;
+}
+
+int torus_static_open(const char *filename, size_t read_max, struct torus_static_file *file)
+{
+    return static_open(filename, 0, read_max, file);
+}
+
+int torus_static_open_sibling(const char *filename, size_t read_max, struct torus_static_file *file)
+{
+    return static_open(filename, O_NOFOLLOW, read_max, file);
+}
+
+void torus_static_file_release(struct torus_static_file *file)
+{
+    if (file->fd >= 0)
+        close(file->fd);
+    file->fd = -1;
+    free(file->data);
+    file->data = NULL;
+    for (int c = TORUS_CODING_IDENTITY + 1; c < TORUS_CODING_COUNT; c++) {
+        struct torus_static_variant *v = &file->variants[c];
+        if (v->present && v->fd >= 0)
+            close(v->fd);
+        if (v->present)
+            free(v->data);
+        v->present = false;
+        v->fd = -1;
+        v->data = NULL;
+    }
+}
 
 /* True when a is not before b. */
 static bool not_older(const struct timespec *a, const struct timespec *b)
