@@ -8,6 +8,7 @@
  *   net/conn.c          a connection's lifecycle: open, receive, timers, close, free
  *   net/transport.c     plain or TLS between the socket and the session, one interface
  *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
+ *   net/http1_response.c HTTP/1.1 framing of the response parts PHP emits
  *   net/dispatch.c      requests to executors, response parts back
  *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
  *   net/route_lookup.c  routing off the I/O thread, on the shard's file-system worker
@@ -31,6 +32,7 @@
 #include "net/chunk.h"
 #include "net/fs_worker.h"
 #include "net/http.h"
+#include "net/http1_response.h"
 #include "net/route.h"
 #include "net/static.h"
 #include "net/timer.h"
@@ -48,7 +50,8 @@
  * park costs the I/O thread another round before the executor sees the request: 8 here cost
  * sqlite-read 28% and hello 13% against 64 (alternating A/B runs, 64 connections). */
 #define EXECUTOR_DEPTH          64
-#define EXECUTOR_STALL_MS       2           /* an executor this long on one request takes no more */
+#define EXECUTOR_STALL_MS       2 /* an executor this long on one request takes no more */
+#define QUICK_COOLDOWN_NS       (250u * 1000 * 1000) /* after a slow request, no queueing */
 #define SPIN_NS                 (30 * 1000) /* how long an idle loop under load polls before it blocks */
 #define PENDING_INPUT_CAP       (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */
@@ -204,6 +207,7 @@ struct torus_exchange {
     struct torus_request request; /* what the executor sees */
     struct torus_conn *conn;
     int executor;
+    struct http1_response h1; /* the framing of its response (net/http1_response.c) */
 };
 
 struct torus_loop {
@@ -247,6 +251,7 @@ struct torus_loop {
         *lookup_backlog_last; /* jobs the worker has no room for yet */
 
     struct torus_conn *parked_first, *parked_last;
+    int warm_executor; /* the executor that took the last request (net/dispatch.c) */
 
     uint64_t wake_value; /* the eventfd read lands here */
     bool busy;           /* the executors just answered: PHP traffic is flowing */

@@ -1,11 +1,12 @@
 /*
  * Requests to the shard's PHP executors and their responses back, through
  * each executor's pair of single-producer/single-consumer rings
- * (runtime/executor.h). With one executor per shard, requests queue at it
- * (up to EXECUTOR_DEPTH) so it takes them in batches; with several, a
- * request goes only to an idle one and otherwise waits, parked, in the
- * shard's FIFO (CONN_PARKED). A parked connection is not parsed further:
- * nothing is dropped, nothing queues without bound.
+ * (runtime/executor.h). Requests queue at one executor (up to
+ * EXECUTOR_DEPTH) so it takes them in batches; with several per shard, only
+ * while every request is quick (dispatch_request() says when), and otherwise
+ * a request goes only to an idle executor. A request no executor takes waits,
+ * parked, in the shard's FIFO (CONN_PARKED). A parked connection is not
+ * parsed further: nothing is dropped, nothing queues without bound.
  */
 #include "net/conn.h"
 
@@ -50,28 +51,78 @@ void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c)
     }
 }
 
+/* True while the executor has been on one request for TORUS_EXECUTOR_SLOW_NS or more. */
+static bool executor_stalled(struct torus_executor *e, uint64_t now)
+{
+    uint64_t since = atomic_load_explicit(&e->running_since_ns, memory_order_relaxed);
+    return since && since < now && now - since >= TORUS_EXECUTOR_SLOW_NS;
+}
+
+/*
+ * With several executors, whether requests may queue at the warm one (see
+ * dispatch_request): no executor is on a slow request now, and none finished
+ * one in the last QUICK_COOLDOWN_NS.
+ */
+static bool executors_quick(struct torus_shard *shard, uint64_t now)
+{
+    for (int i = 0; i < shard->executor_count; i++) {
+        struct torus_executor *e = &shard->executors[i];
+        uint64_t slow = atomic_load_explicit(&e->slow_seen_ns, memory_order_relaxed);
+        if ((slow && slow < now && now - slow < QUICK_COOLDOWN_NS) || executor_stalled(e, now))
+            return false;
+    }
+    return true;
+}
+
+static bool executor_ready(const struct torus_executor *e)
+{
+    return atomic_load_explicit(&e->slot->ready, memory_order_relaxed);
+}
+
+/*
+ * Which executor takes a request. One executor: requests queue at it. Several:
+ * while every request is quick, they queue at the warm executor (the one that
+ * took the last request) exactly as with one, so a busy core switches threads
+ * once per batch, not per request; the others sleep. As soon as a request runs
+ * slow (TORUS_EXECUTOR_SLOW_NS), and for QUICK_COOLDOWN_NS after the last
+ * slow one, requests go only to idle executors, so no request waits behind a
+ * long one: that is what several executors are for.
+ */
 int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
 {
     struct torus_shard *shard = loop->shard;
     int best = -1;
     uint32_t best_load = EXECUTOR_DEPTH;
-    for (int i = 0; i < shard->executor_count; i++) {
-        struct torus_executor *e = &shard->executors[i];
-        uint32_t load = e->inflight;
-        if (load && shard->executor_count > 1) {
-            if (loop->now_ms - e->progress_ms > EXECUTOR_STALL_MS)
-                torus_executor_set_demoted(e, true);
-            continue;
+    if (shard->executor_count > 1) {
+        uint64_t now = torus_monotonic_ns();
+        struct torus_executor *warm = &shard->executors[loop->warm_executor];
+        bool quick = executors_quick(shard, now);
+        if (executor_ready(warm) && warm->inflight < EXECUTOR_DEPTH &&
+            (warm->inflight == 0 || quick)) {
+            best = loop->warm_executor;
+        } else {
+            for (int i = 0; i < shard->executor_count; i++) {
+                struct torus_executor *e = &shard->executors[i];
+                if (e->inflight) {
+                    if (executor_stalled(e, now))
+                        torus_executor_set_demoted(e, true);
+                    continue;
+                }
+                /* An executor restarting its worker (SIGHUP) is taken only when no other is. */
+                uint32_t load = executor_ready(e) ? 0 : EXECUTOR_DEPTH / 2;
+                if (load < best_load) {
+                    best = i;
+                    best_load = load;
+                    if (load == 0)
+                        break;
+                }
+            }
         }
-        /* An executor restarting its worker (SIGHUP) counts as loaded while others can take it. */
-        if (!atomic_load_explicit(&e->slot->ready, memory_order_relaxed))
-            load += EXECUTOR_DEPTH / 2;
-        if (load < best_load) {
-            best = i;
-            best_load = load;
-            if (load == 0)
-                break;
-        }
+    } else if (shard->executor_count == 1) {
+        /* An executor restarting its worker (SIGHUP) takes half as many. */
+        struct torus_executor *e = &shard->executors[0];
+        if (e->inflight + (executor_ready(e) ? 0 : EXECUTOR_DEPTH / 2) < EXECUTOR_DEPTH)
+            best = 0;
     }
     if (best < 0)
         return TORUS_AGAIN;
@@ -79,6 +130,7 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
         return TORUS_AGAIN;
     if (shard->executors[best].inflight++ == 0)
         shard->executors[best].progress_ms = loop->now_ms;
+    loop->warm_executor = best;
     x->executor = best;
     return TORUS_OK;
 }
@@ -109,14 +161,26 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
 {
     struct torus_exchange *x = torus_container_of(part->request, struct torus_exchange, request);
     struct torus_conn *c = x->conn;
-    if (part->chunk) {
-        uint32_t len = part->chunk->len;
-        c->response_bytes += len;
-        if (conn_closed(c))
-            torus_chunk_free(part->chunk);
-        else
-            out_append(c, part->chunk);
-        if (!(part->flags & TORUS_EMIT_END)) {
+    if (part->chunk || (part->flags & TORUS_EMIT_END)) {
+        /* What the executor counted (runtime/request.h's flow control), before framing. */
+        uint32_t len = part->chunk ? part->chunk->len - part->chunk->sent : 0;
+        struct torus_chunk *chunk = part->chunk;
+        if (slow_path(http1_response_frame(&x->h1, &chunk, part->flags) != TORUS_OK)) {
+            /* No memory for the framing, or a broken head: this response cannot be completed. */
+            torus_chunk_free(chunk);
+            chunk = NULL;
+            x->h1.keep_alive = false;
+            if (!conn_closed(c))
+                conn_finish_after_output(c);
+        }
+        if (chunk) {
+            c->response_bytes += chunk->len - chunk->sent;
+            if (conn_closed(c))
+                torus_chunk_free(chunk);
+            else
+                out_append(c, chunk);
+        }
+        if (len && !(part->flags & TORUS_EMIT_END)) {
             /* A streamed part: the executor may wait for the client (runtime/request.h). */
             struct torus_request *r = &x->request;
             atomic_store_explicit(&r->taken,
@@ -131,7 +195,7 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
         /* The response is complete (c->exchange is NULL once the connection closed). */
         conn_observe(c, x->request.status, c->response_bytes);
         c->exchange = NULL;
-        if (part->flags & TORUS_EMIT_CLOSE)
+        if ((part->flags & TORUS_EMIT_CLOSE) || !x->h1.keep_alive)
             c->keep_alive = false;
         if (c->keep_alive) {
             conn_set_state(c, CONN_READING_HEAD);

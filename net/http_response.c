@@ -226,8 +226,7 @@ static size_t head_digits(uint64_t value, char *digits)
 
 #define HEAD_PUT_LITERAL(text) head_put(out, size, &n, (text), sizeof(text) - 1)
 
-size_t torus_http_head(char *out, size_t size, int status, uint8_t http_minor, bool keep_alive,
-                       const char *extra, size_t extra_len, int64_t content_length)
+size_t torus_http_head_first_lines(char *out, size_t size, int status)
 {
     /* Like nginx, the status line names the version the server speaks, 1.1, whatever the client's.
      * Written by hand: this runs for every response, and snprintf() was a visible cost. */
@@ -240,7 +239,16 @@ size_t torus_http_head(char *out, size_t size, int status, uint8_t http_minor, b
         HEAD_PUT_LITERAL(" ") && head_put(out, size, &n, reason, strlen(reason)) &&
         HEAD_PUT_LITERAL("\r\nServer: " TORUS_SERVER_NAME "\r\nDate: ") &&
         head_put(out, size, &n, torus_http_date_now(), TORUS_HTTP_DATE_LEN) &&
-        HEAD_PUT_LITERAL("\r\n") && head_put(out, size, &n, extra, extra_len);
+        HEAD_PUT_LITERAL("\r\n");
+    return ok ? n : 0;
+}
+
+size_t torus_http_head_last_lines(char *out, size_t size, uint8_t http_minor, bool keep_alive,
+                                  int64_t content_length, bool chunked)
+{
+    size_t n = 0;
+    char number[20];
+    bool ok = !chunked || HEAD_PUT_LITERAL("Transfer-Encoding: chunked\r\n");
     if (ok && content_length >= 0)
         ok = HEAD_PUT_LITERAL("Content-Length: ") &&
              head_put(out, size, &n, number, head_digits((uint64_t)content_length, number)) &&
@@ -252,4 +260,15 @@ size_t torus_http_head(char *out, size_t size, int status, uint8_t http_minor, b
     if (!ok || !HEAD_PUT_LITERAL("\r\n"))
         return 0;
     return n;
+}
+
+size_t torus_http_head(char *out, size_t size, int status, uint8_t http_minor, bool keep_alive,
+                       const char *extra, size_t extra_len, int64_t content_length)
+{
+    size_t n = torus_http_head_first_lines(out, size, status);
+    if (!n || !head_put(out, size, &n, extra, extra_len))
+        return 0;
+    size_t last = torus_http_head_last_lines(out + n, size - n, http_minor, keep_alive,
+                                             content_length, false);
+    return last ? n + last : 0;
 }

@@ -38,6 +38,23 @@ const char *torus_http_date_now(void);
 bool torus_http_has_token(const char *value, size_t len, const char *token);
 
 /*
+ * The first lines of a response head into out (capacity `size`): the status
+ * line (always HTTP/1.1, as nginx does), Server and Date. Returns the length
+ * written, or 0 when it does not fit.
+ */
+size_t torus_http_head_first_lines(char *out, size_t size, int status);
+
+/*
+ * The last lines of a response head into out (capacity `size`):
+ * Transfer-Encoding: chunked when `chunked`, Content-Length when
+ * content_length >= 0, Connection: close (when !keep_alive) or keep-alive
+ * (HTTP/1.0 kept alive), and the blank line. Returns the length written, or
+ * 0 when it does not fit.
+ */
+size_t torus_http_head_last_lines(char *out, size_t size, uint8_t http_minor, bool keep_alive,
+                                  int64_t content_length, bool chunked);
+
+/*
  * Writes a response head into out (capacity `size`): the status line
  * (always HTTP/1.1, as nginx does), Server, Date, then `extra` (complete "Name: value\r\n"
  * lines, may be NULL), then Content-Length when content_length >= 0, and

@@ -160,6 +160,7 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     r->status = 200;
     x->conn = c;
     x->executor = -1;
+    http1_response_begin(&x->h1, r->http_minor, r->keep_alive, r->head);
     return x;
 }
 

@@ -91,7 +91,8 @@ static const struct option_row options[] = {
     {OPT_THREADS, "threads", 0, "N|auto", "auto",
      "shards (one I/O thread each); auto = the CPUs in the affinity mask"},
     {OPT_NO_PIN, "no-pin", 0, NULL, "pinned", "do not pin each shard's threads to its CPU"},
-    {OPT_PHP_THREADS, "php-threads-per-core", 0, "K", "1", "PHP executor threads per shard"},
+    {OPT_PHP_THREADS, "php-threads-per-core", 0, "K|auto", "auto",
+     "PHP executor threads per shard; auto = 4 (1 with a non-thread-safe PHP)"},
     {OPT_WORKER, "worker", 0, "FILE", "classic mode",
      "worker script run once per executor, looping on torus_handle_request()"},
     {OPT_MAX_REQUESTS, "max-requests", 0, "N", "0",
@@ -152,7 +153,7 @@ void torus_config_defaults(struct torus_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->threads = 0; /* auto */
-    cfg->php_threads_per_core = 1;
+    cfg->php_threads_per_core = 0; /* auto: settled by main() once PHP is known */
     cfg->max_consecutive_failures = 6;
     cfg->log_level = TORUS_LOG_INFO;
     cfg->max_body_size = 8u << 20;
@@ -441,8 +442,12 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         cfg->threads = (int)u;
         return TORUS_OK;
     case OPT_PHP_THREADS:
+        if (strcmp(value, "auto") == 0) {
+            cfg->php_threads_per_core = 0;
+            return TORUS_OK;
+        }
         if (parse_uint(value, 256, &u) != TORUS_OK || u == 0)
-            BAD("expected a number from 1 to 256");
+            BAD("expected a number from 1 to 256, or auto");
         cfg->php_threads_per_core = (int)u;
         return TORUS_OK;
     case OPT_MAX_REQUESTS:

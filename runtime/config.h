@@ -20,6 +20,14 @@
 #define TORUS_MAX_LISTENERS     16
 #define TORUS_CONFIG_ERROR_SIZE 512
 
+/*
+ * Executors per shard when --php-threads-per-core is auto and PHP is thread
+ * safe: enough that two CPU-bound requests leave a core answering the rest,
+ * and free on quick requests, which queue at one executor (net/dispatch.c;
+ * measured in docs/PERFORMANCE.md).
+ */
+#define TORUS_DEFAULT_EXECUTORS 4
+
 /* What parsing asks main() to do besides running the server. */
 #define TORUS_CONFIG_HELP    1
 #define TORUS_CONFIG_VERSION 2
@@ -59,7 +67,7 @@ struct torus_config {
     char *root;  /* absolute, resolved document root */
     int threads; /* shards; resolved from the affinity mask when --threads auto */
     bool no_pin;
-    int php_threads_per_core;
+    int php_threads_per_core; /* 0 until main() settles auto */
     char *worker; /* --worker script, absolute; NULL in classic mode */
     uint64_t max_requests;
     int max_consecutive_failures;

@@ -28,6 +28,7 @@
 
 #include "alloc/arena.h"
 #include "net/chunk.h"
+#include "runtime/response_head.h"
 #include "runtime/log.h"
 #include "runtime/park.h"
 #include "sapi/sapi.h"
@@ -50,11 +51,24 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
     if (slow_path(!atomic_load_explicit(&slot->ready, memory_order_relaxed)))
         atomic_store_explicit(&slot->ready, true, memory_order_release);
     atomic_store_explicit(&slot->busy, false, memory_order_relaxed);
+    bool timed = e->config->php_threads_per_core > 1;
+    if (timed) {
+        uint64_t since = atomic_load_explicit(&e->running_since_ns, memory_order_relaxed);
+        if (since) {
+            uint64_t now = torus_monotonic_ns();
+            if (now - since >= TORUS_EXECUTOR_SLOW_NS)
+                atomic_store_explicit(&e->slow_seen_ns, now, memory_order_relaxed);
+            atomic_store_explicit(&e->running_since_ns, 0, memory_order_relaxed);
+        }
+    }
     for (;;) {
         /* A reload comes before queued requests: they wait in the ring for the new worker. */
         if (slow_path(atomic_load_explicit(&e->reload, memory_order_acquire)))
             return NULL; /* the SAPI sees reload_requested() and restarts the worker script */
         if (torus_handoff_pop(&e->requests, &request) == TORUS_OK) {
+            if (timed)
+                atomic_store_explicit(&e->running_since_ns, torus_monotonic_ns(),
+                                      memory_order_relaxed);
             torus_executor_slot_begin(slot, request, e->config->worker);
             atomic_store_explicit(&slot->busy, true, memory_order_release);
             return request;
@@ -177,14 +191,19 @@ static void port_emit(struct torus_executor_port *port, struct torus_request *re
     struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
     struct torus_response_part part = {.request = request, .chunk = NULL, .flags = flags};
     if (len) {
-        part.chunk = torus_chunk_new(len);
+        /* Room around the bytes for the session's framing (runtime/response_head.h). */
+        size_t front =
+            (flags & TORUS_EMIT_HEAD) ? TORUS_RESPONSE_FRONT_ROOM : TORUS_RESPONSE_BODY_FRONT_ROOM;
+        part.chunk = torus_chunk_new(front + len + TORUS_RESPONSE_TAIL_ROOM);
         if (slow_path(!part.chunk)) {
             /* No memory for the bytes: the response cannot be completed, so close the connection.
              */
             part.flags |= TORUS_EMIT_CLOSE | TORUS_EMIT_END;
+            part.flags &= ~TORUS_EMIT_HEAD;
         } else {
-            memcpy(part.chunk->data, data, len);
-            part.chunk->len = (uint32_t)len;
+            memcpy(part.chunk->data + front, data, len);
+            part.chunk->sent = (uint32_t)front;
+            part.chunk->len = (uint32_t)(front + len);
         }
     }
     while (torus_handoff_push(&e->responses, &part) != TORUS_OK) {

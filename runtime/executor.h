@@ -74,6 +74,16 @@ struct torus_executor {
     /* Owned by the executor thread. */
     uint32_t unsignaled; /* response parts pushed since the I/O thread was last woken */
 
+    /*
+     * Written by the executor, read by the I/O thread to decide whether
+     * requests may queue at one executor (net/dispatch.c): when the request
+     * it runs began (CLOCK_MONOTONIC ns, 0 while it waits), and when it last
+     * finished a request that ran TORUS_EXECUTOR_SLOW_NS or longer. Kept only
+     * with several executors per shard.
+     */
+    _Atomic uint64_t running_since_ns;
+    _Atomic uint64_t slow_seen_ns;
+
     /* Read-only after start. */
     struct torus_executor_port port;
     struct torus_io_waker *waker;
@@ -102,6 +112,9 @@ void torus_executor_fatal_signals(sigset_t *set);
 
 /* Capacity of each ring, in items. */
 #define TORUS_EXECUTOR_RING_SIZE 1024
+
+/* A request that runs this long is slow: requests stop queueing behind busy executors. */
+#define TORUS_EXECUTOR_SLOW_NS (2u * 1000 * 1000)
 
 /*
  * Prepares an executor: its rings and state (before its shard's I/O thread

@@ -29,11 +29,14 @@ static void print_version(void)
 
 /*
  * What the linked PHP cannot do: an NTS PHP (Debian's libphpX.Y-embed) has
- * one interpreter per process, so one executor per shard. TORUS_OK or
- * TORUS_ERROR with the message in err.
+ * one interpreter per process, so one executor per shard. Also settles
+ * `--php-threads-per-core auto`: TORUS_DEFAULT_EXECUTORS with a ZTS PHP, 1
+ * without. TORUS_OK or TORUS_ERROR with the message in err.
  */
-static int check_php_support(const struct torus_config *cfg, char *err, size_t err_size)
+static int check_php_support(struct torus_config *cfg, char *err, size_t err_size)
 {
+    if (cfg->php_threads_per_core == 0) /* auto */
+        cfg->php_threads_per_core = torus_sapi_thread_safe() ? TORUS_DEFAULT_EXECUTORS : 1;
     if (cfg->php_threads_per_core > 1 && !torus_sapi_thread_safe()) {
         snprintf(err, err_size,
                  "--php-threads-per-core %d: this torus is linked with PHP %s, which runs one "

@@ -86,6 +86,7 @@ struct torus_request {
 #define TORUS_EMIT_END     1u /* the last part of the response */
 #define TORUS_EMIT_CLOSE   2u /* close the connection after the response */
 #define TORUS_EMIT_RELEASE 4u /* the executor is done with the request: the I/O thread frees it */
+#define TORUS_EMIT_HEAD    8u /* the part starts with a head (runtime/response_head.h) */
 
 /*
  * What an executor's PHP side uses to talk to its shard. The executor loop
@@ -117,8 +118,11 @@ struct torus_executor_port {
     struct torus_request *(*wait_request)(struct torus_executor_port *port);
 
     /*
-     * Appends bytes of req's serialized response (status line, headers, body,
-     * chunk framing) in order; the bytes are copied. flags: TORUS_EMIT_END
+     * Appends a part of req's response in order; the bytes are copied. A
+     * part is a head (TORUS_EMIT_HEAD: the encoding of runtime/response_head.h,
+     * an interim one or the final one) followed by raw body bytes, or raw body
+     * bytes only; the session on the I/O thread frames them for its protocol
+     * (HTTP/1.1: status line, Content-Length or chunks). flags: TORUS_EMIT_END
      * on the last part, TORUS_EMIT_CLOSE to close the connection after it,
      * TORUS_EMIT_RELEASE exactly once per request when the executor no longer
      * reads it (usually together with END; len may be 0). After RELEASE the

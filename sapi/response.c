@@ -1,26 +1,27 @@
 /*
- * Response framing for the PHP SAPI.
+ * The PHP side of a response: what the script set and wrote, handed to the
+ * I/O thread as a head (runtime/response_head.h) and raw body parts. The
+ * framing (HTTP/1.1's status line, Content-Length or chunks, Connection;
+ * HTTP/2's frames) is the session's, on the I/O thread.
  *
  * Memory layout of the reusable buffer:
  *
  *     0            headroom                      headroom + pending
- *     [ free room  | pending body bytes ........ | spare for "\r\n0\r\n\r\n" ]
+ *     [ free room  | pending body bytes ........ |
  *
- * To emit, the prefix (the head and/or a chunk-size line) is first written at
- * offset 0, then moved so that it ends exactly where the body starts; a chunk
- * trailer, when framing needs one, is appended after the body. The emitted
- * range is therefore one contiguous run of bytes: head + body leave in one
- * emit() without copying the body. The headroom grows (moving the body once)
- * only when a script sets more header bytes than ever before.
+ * To emit the head, its encoding (the fixed struct and the script's header
+ * lines) is written so that it ends exactly where the body starts: head and
+ * body leave in one emit() without copying the body. The headroom grows
+ * (moving the body once) only when a script sets more header bytes than
+ * ever before.
  *
  * Decisions, all taken when the head is written:
- *   - buffered to the end: Content-Length is the body size (or the script's
- *     own value, the body cut to it, the connection closed when shorter);
- *   - streaming: the script's Content-Length when set, else chunked for
- *     HTTP/1.1, else close-delimited for HTTP/1.0;
- *   - HEAD gets the head a GET would get (its Content-Length counts the bytes
- *     the script wrote) and no body; 1xx, 204 and 304 carry no body and no
- *     length at all.
+ *   - buffered to the end: the body's length is known (or the script's own
+ *     Content-Length, the body cut to it, the connection closed when shorter);
+ *   - streaming: the script's Content-Length when set, else unknown (the
+ *     session chooses chunks or a close for HTTP/1.1, DATA frames for HTTP/2);
+ *   - HEAD gets the head a GET would get (its length counts the bytes the
+ *     script wrote) and no body; 1xx, 204 and 304 carry no body at all.
  */
 #include "sapi/response.h"
 
@@ -31,18 +32,12 @@
 
 #include "net/http_response.h"
 #include "runtime/log.h"
+#include "runtime/response_head.h"
 
 /* Room kept in front of the body for the head. It grows when a script sends more header bytes. */
 #define INITIAL_HEADROOM 2048
-/* Bytes a head adds to the script's header lines: status line, Server, Date, Content-Length,
- * Connection, Transfer-Encoding, a chunk-size line and the blank line all fit in this. */
-#define HEAD_OVERHEAD 384
-/* Spare bytes after the body: the chunk trailer "\r\n" and the last chunk "0\r\n\r\n". */
-#define TAIL_ROOM 16
 /* A buffer grown past this by one large response is freed before the next response. */
 #define KEEP_CAPACITY (4u << 20)
-
-static const char transfer_encoding_chunked[] = "Transfer-Encoding: chunked\r\n";
 
 void torus_sapi_response_init(struct torus_sapi_response *r)
 {
@@ -75,6 +70,7 @@ void torus_sapi_response_begin(struct torus_sapi_response *r, struct torus_execu
     r->headers_len = 0;
     r->status = 200;
     r->declared_length = -1;
+    r->declared_in_lines = false;
     r->body_bytes = 0;
     r->body_sent = 0;
     r->state = TORUS_SAPI_RESPONSE_BUFFERING;
@@ -100,7 +96,7 @@ static bool body_suppressed(const struct torus_sapi_response *r)
 
 /*
  * Makes room for at least `headroom` bytes in front of the body and `body`
- * body bytes (plus the tail room). The pending body moves when the headroom grows.
+ * body bytes. The pending body moves when the headroom grows.
  */
 static int reserve(struct torus_sapi_response *r, size_t headroom, size_t body)
 {
@@ -108,7 +104,7 @@ static int reserve(struct torus_sapi_response *r, size_t headroom, size_t body)
         headroom = r->headroom;
     if (headroom < INITIAL_HEADROOM)
         headroom = INITIAL_HEADROOM;
-    size_t needed = headroom + body + TAIL_ROOM;
+    size_t needed = headroom + body;
     if (fast_path(headroom == r->headroom && needed <= r->capacity))
         return TORUS_OK;
 
@@ -217,6 +213,7 @@ static void refuse(struct torus_sapi_response *r, const char *name, size_t name_
     r->pending = 0;
     r->body_bytes = 0;
     r->declared_length = -1;
+    r->declared_in_lines = false;
 }
 
 int torus_sapi_response_add_header(struct torus_sapi_response *r, const char *line, size_t len)
@@ -278,6 +275,7 @@ int torus_sapi_response_add_header(struct torus_sapi_response *r, const char *li
                 length = length * 10 + (value[i] - '0');
             }
             r->declared_length = length;
+            r->declared_in_lines = true;
         }
         break;
     case 17:
@@ -305,29 +303,40 @@ static void emit(struct torus_sapi_response *r, const char *data, size_t len, un
 }
 
 /*
- * Writes the head at buffer offset 0 and returns its length (0 when memory is
- * exhausted). content_length < 0 adds no Content-Length header.
+ * Writes the head's encoding so that it ends where the body starts, and
+ * returns its length (0 when memory is exhausted). `body` says what the
+ * session is told of the body; `length` is its length for
+ * TORUS_HEAD_BODY_LENGTH.
  */
-static size_t write_head(struct torus_sapi_response *r, int64_t content_length, bool chunked)
+static size_t write_head(struct torus_sapi_response *r, enum torus_head_kind kind,
+                         enum torus_head_body body, int64_t length)
 {
-    size_t base_len = r->headers_len;
-    if (chunked && append_header_bytes(r, transfer_encoding_chunked,
-                                       sizeof(transfer_encoding_chunked) - 1) != TORUS_OK)
+    size_t size = sizeof(struct torus_response_head) + r->headers_len;
+    if (slow_path(size > UINT32_MAX || reserve(r, size, r->pending) != TORUS_OK))
         return 0;
-    size_t len = 0;
-    if (reserve(r, r->headers_len + HEAD_OVERHEAD, r->pending) == TORUS_OK)
-        len = torus_http_head(r->buffer, r->headroom, r->status, r->request->http_minor, !r->close,
-                              r->headers, r->headers_len, content_length);
-    r->headers_len = base_len;
-    return len;
+    struct torus_response_head head = {
+        .size = (uint32_t)size,
+        .status = (uint16_t)r->status,
+        .kind = (uint8_t)kind,
+        .body = (uint8_t)body,
+        .flags = (uint8_t)((r->close ? TORUS_HEAD_CLOSE : 0) |
+                           (body == TORUS_HEAD_BODY_LENGTH && r->declared_in_lines
+                                ? TORUS_HEAD_LENGTH_IN_LINES
+                                : 0)),
+        .length = body == TORUS_HEAD_BODY_LENGTH ? length : -1,
+    };
+    char *at = r->buffer + r->headroom - size;
+    torus_response_head_put(at, &head);
+    memcpy(at + sizeof(head), r->headers, r->headers_len);
+    return size;
 }
 
 /*
- * Emits the prefix (prefix_len bytes at buffer offset 0, may be 0) followed
- * by the pending body framed as the response requires; `last` ends the
+ * Emits the head (head_len bytes right before the body, may be 0) followed
+ * by the pending body, cut to what the response may carry; `last` ends the
  * response.
  */
-static void emit_part(struct torus_sapi_response *r, size_t prefix_len, bool last, bool release)
+static void emit_part(struct torus_sapi_response *r, size_t head_len, bool last, bool release)
 {
     size_t body_len = r->pending;
     if (body_suppressed(r) || r->framing == TORUS_SAPI_RESPONSE_NO_BODY) {
@@ -339,33 +348,13 @@ static void emit_part(struct torus_sapi_response *r, size_t prefix_len, bool las
         if (body_len > allowed)
             body_len = (size_t)allowed;
     }
-    bool chunked = r->framing == TORUS_SAPI_RESPONSE_CHUNKED && !body_suppressed(r);
-
-    if (chunked && body_len) {
-        /* The chunk-size line goes right after the head, still in the headroom. */
-        prefix_len += (size_t)snprintf(r->buffer + prefix_len, 20, "%zx\r\n", body_len);
-    }
-    char *body = r->buffer + r->headroom;
-    char *start = body - prefix_len;
-    if (prefix_len)
-        memmove(start, r->buffer, prefix_len);
-    size_t end = r->headroom + body_len;
-    if (chunked && body_len) {
-        memcpy(r->buffer + end, "\r\n", 2);
-        end += 2;
-    }
-    if (chunked && last) {
-        memcpy(r->buffer + end, "0\r\n\r\n", 5);
-        end += 5;
-    }
+    char *start = r->buffer + r->headroom - head_len;
     r->body_sent += body_len;
     r->pending = 0;
 
-    unsigned flags = 0;
+    unsigned flags = head_len ? TORUS_EMIT_HEAD : 0;
     if (last) {
         flags |= TORUS_EMIT_END;
-        if (r->framing == TORUS_SAPI_RESPONSE_CLOSE && !body_suppressed(r))
-            r->close = true;
         if (r->framing == TORUS_SAPI_RESPONSE_LENGTH && r->declared_length >= 0 &&
             !body_suppressed(r) && r->body_sent < (uint64_t)r->declared_length)
             r->close = true; /* the client waits for bytes that will never come */
@@ -374,26 +363,25 @@ static void emit_part(struct torus_sapi_response *r, size_t prefix_len, bool las
         if (release)
             flags |= TORUS_EMIT_RELEASE;
     }
-    emit(r, start, (size_t)(r->buffer + end - start), flags);
+    emit(r, start, head_len + body_len, flags);
 }
 
 /* Sends the head of a response whose body has not ended yet, choosing its framing. */
 static int start_streaming(struct torus_sapi_response *r)
 {
-    bool chunked = false;
+    enum torus_head_body body;
     torus_sapi_encoding_decide(r, true, append_body); /* when encoded: no Content-Length */
     if (status_forbids_body(r->status)) {
         r->framing = TORUS_SAPI_RESPONSE_NO_BODY;
+        body = TORUS_HEAD_BODY_NONE;
     } else if (r->declared_length >= 0) {
         r->framing = TORUS_SAPI_RESPONSE_LENGTH;
-    } else if (r->request->http_minor >= 1) {
-        r->framing = TORUS_SAPI_RESPONSE_CHUNKED;
-        chunked = true;
+        body = TORUS_HEAD_BODY_LENGTH;
     } else {
-        r->framing = TORUS_SAPI_RESPONSE_CLOSE;
-        r->close = true;
+        r->framing = TORUS_SAPI_RESPONSE_STREAM;
+        body = TORUS_HEAD_BODY_STREAM;
     }
-    size_t head_len = write_head(r, -1, chunked);
+    size_t head_len = write_head(r, TORUS_HEAD_FINAL, body, r->declared_length);
     if (slow_path(head_len == 0)) {
         r->out_of_memory = true;
         return TORUS_ERROR;
@@ -463,18 +451,21 @@ int torus_sapi_response_interim(struct torus_sapi_response *r, int status, const
     if (r->state != TORUS_SAPI_RESPONSE_BUFFERING || r->request->http_minor < 1 || status < 100 ||
         status > 199)
         return TORUS_ERROR;
-    const char *reason = torus_http_reason(status);
-    size_t size = 32 + strlen(reason) + len;
-    char *head = malloc(size);
-    if (slow_path(!head))
+    size_t size = sizeof(struct torus_response_head) + len;
+    char *encoded = malloc(size);
+    if (slow_path(!encoded))
         return TORUS_ERROR;
-    size_t n = (size_t)snprintf(head, size, "HTTP/1.1 %d %s\r\n", status, reason);
-    memcpy(head + n, lines, len);
-    n += len;
-    memcpy(head + n, "\r\n", 2);
-    n += 2;
-    emit(r, head, n, 0);
-    free(head);
+    struct torus_response_head head = {
+        .size = (uint32_t)size,
+        .status = (uint16_t)status,
+        .kind = TORUS_HEAD_INTERIM,
+        .body = TORUS_HEAD_BODY_NONE,
+        .length = -1,
+    };
+    torus_response_head_put(encoded, &head);
+    memcpy(encoded + sizeof(head), lines, len);
+    emit(r, encoded, size, TORUS_EMIT_HEAD);
+    free(encoded);
     return TORUS_OK;
 }
 
@@ -490,25 +481,29 @@ void torus_sapi_response_end(struct torus_sapi_response *r, bool release)
     r->request->status = r->status;
 
     if (r->state == TORUS_SAPI_RESPONSE_BUFFERING) {
-        int64_t content_length;
+        enum torus_head_body body = TORUS_HEAD_BODY_LENGTH;
+        int64_t length;
         if (status_forbids_body(r->status)) {
             r->framing = TORUS_SAPI_RESPONSE_NO_BODY;
-            content_length = -1;
+            body = TORUS_HEAD_BODY_NONE;
+            length = -1;
         } else {
             r->framing = TORUS_SAPI_RESPONSE_LENGTH;
             if (torus_sapi_encoding_decide(r, false, append_body)) {
-                content_length = r->head_only ? -1 : (int64_t)r->pending;
-                r->declared_length = content_length;
+                /* HEAD: the compressed length is not known (none is sent) */
+                length = r->head_only ? -1 : (int64_t)r->pending;
+                r->declared_length = length;
             } else if (r->declared_length >= 0) {
-                content_length = -1; /* the script's own header line is among r->headers */
+                length = r->declared_length; /* the script's own header line is among r->headers */
                 if (!r->head_only && r->pending < (uint64_t)r->declared_length)
                     r->close = true;
             } else {
-                content_length = (int64_t)(r->head_only ? r->body_bytes : r->pending);
-                r->declared_length = content_length;
+                length = (int64_t)(r->head_only ? r->body_bytes : r->pending);
+                r->declared_length = length;
+                r->declared_in_lines = false;
             }
         }
-        size_t head_len = write_head(r, content_length, false);
+        size_t head_len = write_head(r, TORUS_HEAD_FINAL, body, length);
         if (slow_path(head_len == 0)) {
             /* Not even a head could be built: give the connection up. */
             r->state = TORUS_SAPI_RESPONSE_ENDED;

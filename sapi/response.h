@@ -1,17 +1,16 @@
 /*
- * The response a PHP script produces, turned into HTTP/1.1 bytes for the
- * executor port: the status and headers PHP hands over when it "sends" its
- * headers, then the body PHP writes.
+ * The response a PHP script produces, handed to the executor port as a head
+ * (runtime/response_head.h: status, the script's header lines, what is known
+ * of the body) and raw body parts; the session on the I/O thread frames them
+ * for its protocol (HTTP/1.1 or HTTP/2).
  *
  * The common case costs one allocation-free copy and one emit(): the body is
- * buffered after a reserved headroom, and when the script ends the head
- * (status line, Server, Date, the script's headers, Content-Length,
- * Connection) is written into that headroom, right before the body, so head
- * and body leave in a single emit(END). A script that flushes, or whose body
- * outgrows TORUS_SAPI_RESPONSE_BUFFER_LIMIT, switches the response to
- * streaming: the head goes out at once, and the body follows in chunked
- * transfer encoding (HTTP/1.1), raw up to the script's own Content-Length
- * when it set one, or delimited by closing the connection (HTTP/1.0).
+ * buffered after a reserved headroom, and when the script ends the head's
+ * encoding is written into that headroom, right before the body, so head and
+ * body leave in a single emit(HEAD | END). A script that flushes, or whose
+ * body outgrows TORUS_SAPI_RESPONSE_BUFFER_LIMIT, switches the response to
+ * streaming: the head goes out at once (its body's length unknown, or the
+ * script's own Content-Length), and the body follows in parts.
  *
  * Nothing here knows PHP: the SAPI feeds header lines and body bytes in, and
  * the unit tests drive it directly.
@@ -40,17 +39,16 @@ enum torus_sapi_response_state {
 };
 
 enum torus_sapi_response_framing {
-    TORUS_SAPI_RESPONSE_LENGTH,  /* the script's Content-Length delimits the body */
-    TORUS_SAPI_RESPONSE_CHUNKED, /* Transfer-Encoding: chunked */
-    TORUS_SAPI_RESPONSE_CLOSE,   /* the body ends when the connection closes (HTTP/1.0) */
-    TORUS_SAPI_RESPONSE_NO_BODY, /* HEAD, 1xx, 204, 304: no body bytes are ever sent */
+    TORUS_SAPI_RESPONSE_LENGTH,  /* the length is known (the script's Content-Length, or buffered) */
+    TORUS_SAPI_RESPONSE_STREAM,  /* streamed, length unknown: the session frames it */
+    TORUS_SAPI_RESPONSE_NO_BODY, /* 1xx, 204, 304: no body bytes are ever sent */
 };
 
 struct torus_sapi_response {
     struct torus_executor_port *port;
     struct torus_request *request;
 
-    /* [headroom][pending body][room for chunk framing]; kept from one request to the next. */
+    /* [headroom][pending body]; kept from one request to the next. */
     char *buffer;
     size_t capacity;
     size_t headroom;
@@ -63,8 +61,9 @@ struct torus_sapi_response {
 
     int status;
     int64_t declared_length; /* the script's Content-Length; -1 when it set none */
+    bool declared_in_lines;  /* that Content-Length is a line among `headers` */
     uint64_t body_bytes;     /* body bytes the script wrote (counted even when not sent) */
-    uint64_t body_sent;      /* body bytes handed to emit(), framing excluded */
+    uint64_t body_sent;      /* body bytes handed to emit(), the head excluded */
     enum torus_sapi_response_state state;
     enum torus_sapi_response_framing framing;
     bool head_only; /* HEAD: the head is the one a GET would get, without the body */

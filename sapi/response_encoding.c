@@ -130,6 +130,7 @@ static int edit_head(struct torus_sapi_response *r, enum torus_coding coding)
     if (header_find(r, "Content-Length", &line))
         header_remove(r, &line);
     r->declared_length = -1;
+    r->declared_in_lines = false;
     if (header_find(r, "ETag", &line) && line.value_len && line.value[0] == '"' &&
         header_rewrite(r, "ETag", &line, "W/", "") != TORUS_OK)
         return TORUS_ERROR;

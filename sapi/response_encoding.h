@@ -18,7 +18,7 @@
  *
  * Compressing adds Content-Encoding and Vary, drops the script's
  * Content-Length (a buffered response gets the compressed size instead, a
- * streamed one is chunked) and makes a strong ETag weak. A HEAD gets the
+ * streamed one has none) and makes a strong ETag weak. A HEAD gets the
  * head a GET would get, without Content-Length (its compressed size is not
  * known without compressing). A buffered body is compressed in one go at
  * the end; a streamed one as it is written, the encoder flushed at each

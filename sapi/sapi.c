@@ -55,7 +55,6 @@
 #include <php_variables.h>
 #include <zend_extensions.h>
 
-#include "net/http_response.h"
 #include "runtime/log.h"
 #include "sapi/response.h"
 #include "sapi/thread.h"

@@ -43,6 +43,9 @@ _PHP_MEMORY_SERVERS = ("torus-classic", "torus-worker", "nginx-fpm")
 
 SCENARIOS = (
     Scenario("hello", "/hello.php", "13-byte text response", static_copy=True),
+    Scenario("hello-pipelined", "/hello.php",
+             "hello with 16 requests pipelined per connection, written together (wrk only)",
+             wrk_script="pipeline.lua", static_copy=True),
     Scenario("json", "/json.php", "json_encode of a ten-key document", static_copy=True),
     Scenario("template", "/template.php", "HTML table of 50 rows with htmlspecialchars",
              static_copy=True),
@@ -122,9 +125,15 @@ SERVERS = (
     ServerKind("nginx-static", "nginx static", ("nginx",), php=False),
     ServerKind("nginx-fpm", "nginx + php-fpm", ("nginx", "php_fpm")),
     ServerKind("php-server", "php -S", ("php",), tls=False),
+    # Not a server: the scenario's PHP code in a loop under the php CLI (bench/php/cli-loop.php),
+    # the interpreter's own limit for that code, for the load scenarios served by PHP alone.
+    ServerKind("php-cli", "php CLI loop", ("php_cli",), tls=False),
 )
 
 SERVER_NAMES = tuple(s.name for s in SERVERS)
+
+# The scenarios the php-cli row runs: plain GETs whose work is all PHP (no network peer).
+CLI_LOOP_SCENARIOS = ("hello", "json", "template", "sqlite-read")
 
 # The reference rows every other row is compared with.
 REFERENCE_FPM = "nginx-fpm"
@@ -147,6 +156,8 @@ def server_runs_scenario(server_name, scenario_name):
         return False
     if s.tls and not kind.tls:
         return False
+    if server_name == "php-cli":
+        return s.name in CLI_LOOP_SCENARIOS
     if kind.php:
         return True
     return s.static_copy

@@ -7,6 +7,7 @@ process, so the parser is tested on its own (bench/tests/test_cli.py).
 
 import argparse
 import os
+import subprocess
 import shutil
 from dataclasses import dataclass, field
 
@@ -60,6 +61,7 @@ BINARIES = {
     "nginx": ("--nginx", lambda: _which("nginx", "/usr/sbin/nginx")),
     "php_fpm": ("--php-fpm", lambda: _which("php-fpm8.2", "/usr/sbin/php-fpm8.2", "php-fpm")),
     "php": ("--php", lambda: _which("php", "/usr/bin/php")),
+    "php_cli": ("--php-cli", lambda: _php_of_torus() or _which("php", "/usr/bin/php")),
     "wrk": ("--wrk", lambda: _which("wrk", "/usr/bin/wrk")),
     "k6": ("--k6", lambda: _which("k6", "/usr/bin/k6")),
     "mariadbd": ("--mariadbd", lambda: _which("mariadbd", "/usr/sbin/mariadbd")),
@@ -74,6 +76,20 @@ _WHERE = {
     "k6": "k6 is not in Debian: install it from k6.io",
     "openssl": "install Debian's openssl (tools/install-deps test)",
 }
+
+
+def _php_of_torus():
+    """The php CLI of the PHP build Torus links (tools/choose-php), so that the php-cli row
+    runs the very interpreter Torus embeds; None when that build has none."""
+    try:
+        out = subprocess.run([os.path.join(REPO_DIR, "tools", "choose-php"), "auto"],
+                             capture_output=True, text=True, timeout=30).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not out:
+        return None
+    php = os.path.join(os.path.dirname(out[-1]), "php")
+    return php if os.access(php, os.X_OK) and not os.path.isdir(php) else None
 
 
 def _which(name, fallback, *others):

@@ -83,6 +83,9 @@ class Runner:
         return os.path.join(self.ws.raw, scenario.name, f"{server.name}-c{connections}-{label}.txt")
 
     def load_run(self, server, scenario, connections, duration, label):
+        if getattr(server, "measures_itself", False):
+            result, why = server.run_loop(scenario, duration, self.raw_path(server, scenario, connections, label))
+            return result, why, []
         if scenario.kind == "cpu-mix":
             return self.cpu_mix_run(server, scenario, connections, duration, label)
         run = loadgen.LoadRun(self.ws, scenario.scripts, server.base_url, scenario.path, connections, duration,

@@ -274,10 +274,10 @@ def wait_until(check, timeout, interval=0.05):
         time.sleep(interval)
 
 
-def run_bounded(argv, timeout, env=None):
+def run_bounded(argv, timeout, env=None, cwd=None):
     """Runs argv to completion with a time limit; (exit code or None on timeout, output text)."""
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                            stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)
         return proc.returncode, out.decode(errors="replace")

@@ -9,6 +9,8 @@ into the result folder, and in 1core mode runs under `taskset -c 1`:
   nginx-static   nginx, one worker per CPU it may use, pre-rendered bytes
   nginx-fpm      nginx as above + php-fpm on a unix socket, pm=static
   php-server     php -S (one process; PHP_CLI_SERVER_WORKERS=CPUs in all mode)
+  php-cli        no server: the scenario's code in a loop under the php CLI (the
+                 interpreter's own limit), for hello, json, template and sqlite-read
 
 PHP runs with opcache on and timestamps not revalidated everywhere. A
 scenario may add settings (upload-400m: Scenario.torus_args, .php_ini as -d
@@ -27,6 +29,7 @@ import shutil
 
 import catalog
 import procs
+import wrk_output
 
 START_TIMEOUT = 10.0
 OPCACHE_INI = ("-d", "opcache.enable=1", "-d", "opcache.enable_cli=1", "-d", "opcache.validate_timestamps=0")
@@ -279,6 +282,44 @@ class PhpBuiltinServer(Server):
         self.spawn("php -S", argv, env=env)
 
 
+class PhpCliLoop(Server):
+    """php-cli: no server at all. Each run is bench/php/cli-loop.php running the scenario's code
+    in a loop for the run's duration under the php CLI, pinned where the servers run; its
+    iterations per second are the interpreter's own limit for that code."""
+
+    measures_itself = True
+
+    def launch(self, scenario):
+        self.notes = [f"php CLI: {self.ws.options.binaries['php_cli']}"]
+
+    def wait_ready(self, scenario, timeout=START_TIMEOUT):
+        pass
+
+    def alive(self):
+        return True
+
+    def roots(self):
+        return []
+
+    def failure_reason(self):
+        return None
+
+    def run_loop(self, scenario, duration, raw_path):
+        """(RunResult, None) of one run, or (None, a one-line reason)."""
+        script = os.path.join(self.ws.docroot, "cli-loop.php")
+        argv = self.ws.pin_server([self.ws.options.binaries["php_cli"], *OPCACHE_INI, script,
+                                   scenario.path, str(duration)])
+        rc, out = procs.run_bounded(argv, duration + 30, cwd=self.ws.docroot)
+        os.makedirs(os.path.dirname(raw_path), exist_ok=True)
+        with open(raw_path, "w") as f:
+            f.write(out)
+        fields = out.split()
+        if rc != 0 or len(fields) < 8 or fields[0] != "iterations":
+            return None, f"php cli-loop.php exited with code {rc}: {out.strip()[-200:]}"
+        return wrk_output.RunResult(requests=int(fields[1]), duration_s=float(fields[3]),
+                                    p50_ms=float(fields[5]) / 1000, p99_ms=float(fields[7]) / 1000), None
+
+
 def make(ws, name):
     if name == "torus-classic":
         return TorusServer(ws, name, worker=False)
@@ -290,6 +331,8 @@ def make(ws, name):
         return NginxServer(ws, name, with_fpm=True)
     if name == "php-server":
         return PhpBuiltinServer(ws, name)
+    if name == "php-cli":
+        return PhpCliLoop(ws, name)
     raise KeyError(name)
 
 

@@ -100,7 +100,16 @@ class RequiredBinaries(unittest.TestCase):
     def test_hello_on_peers_needs_wrk_nginx_fpm_php(self):
         o = cli.parse(["--scenario", "hello"])
         names = [name for name, _ in cli.required_binaries(o)]
-        self.assertEqual(names, ["wrk", "nginx", "php_fpm", "php"])
+        self.assertEqual(names, ["wrk", "nginx", "php_fpm", "php", "php_cli"])
+
+    def test_php_cli_loop_only_where_the_work_is_all_php(self):
+        self.assertTrue(catalog.server_runs_scenario("php-cli", "template"))
+        self.assertTrue(catalog.server_runs_scenario("php-cli", "sqlite-read"))
+        self.assertFalse(catalog.server_runs_scenario("php-cli", "static-file"))
+        self.assertFalse(catalog.server_runs_scenario("php-cli", "cpu-mix"))
+        self.assertFalse(catalog.server_runs_scenario("php-cli", "https-hello"))
+        o = cli.parse(["--scenario", "static-file"])
+        self.assertNotIn("php_cli", [name for name, _ in cli.required_binaries(o)])
 
     def test_torus_is_never_required(self):
         o = cli.parse(["--server", "torus-classic", "--scenario", "json"])

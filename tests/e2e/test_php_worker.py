@@ -386,7 +386,7 @@ class Lifecycle(WorkerTestCase):
                         "torus_handle_request() did not return false on SIGHUP")
 
     def test_sigterm_ends_the_loop_and_exits_0(self):
-        srv = self.start_worker()
+        srv = self.start_worker(php_threads_per_core=1)  # one worker script counts both
         self.assertEqual(self.count(srv), 1)
         self.assertEqual(self.count(srv), 2)
         self.assertIsNone(self.marker("stopped"))

@@ -41,6 +41,8 @@
 #include "net/http_session.c"
 #include "net/listener.c"
 #include "net/loop.c"
+#include "net/http_response.h"
+#include "runtime/response_head.h"
 #include "tests/unit/check.h"
 
 struct harness {
@@ -258,17 +260,71 @@ static struct torus_request *harness_take_request(struct harness *h)
     return r;
 }
 
-/* The executor's side: pushes one part of r's response (bytes copied; len may be 0). */
+/* The executor's side: pushes one part of r's response (bytes copied into a chunk with the room
+ * the executor's port leaves around them, runtime/response_head.h; len may be 0). */
 static void harness_emit(struct harness *h, struct torus_request *r, const void *data, size_t len,
                          unsigned flags)
 {
     struct torus_response_part part = {.request = r, .chunk = NULL, .flags = flags};
-    if (len)
-        part.chunk = out_chunk(data, len, 0);
+    if (len) {
+        size_t front =
+            (flags & TORUS_EMIT_HEAD) ? TORUS_RESPONSE_FRONT_ROOM : TORUS_RESPONSE_BODY_FRONT_ROOM;
+        part.chunk = torus_chunk_new(front + len + TORUS_RESPONSE_TAIL_ROOM);
+        if (!part.chunk) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
+        memcpy(part.chunk->data + front, data, len);
+        part.chunk->sent = (uint32_t)front;
+        part.chunk->len = (uint32_t)(front + len);
+    }
     if (torus_handoff_push(&h->executor.responses, &part) != TORUS_OK) {
         fprintf(stderr, "response ring full\n");
         exit(1);
     }
+}
+
+/* The executor's side: a final head of `status` without header lines, whose body is `length`
+ * bytes long (-1: unknown), followed by body bytes, in one part. */
+__attribute__((unused)) static void harness_emit_head(struct harness *h, struct torus_request *r,
+                                                      int status, int64_t length, const char *body,
+                                                      size_t body_len, unsigned flags)
+{
+    struct torus_response_head head = {
+        .size = sizeof(head),
+        .status = (uint16_t)status,
+        .kind = TORUS_HEAD_FINAL,
+        .body = length >= 0 ? TORUS_HEAD_BODY_LENGTH : TORUS_HEAD_BODY_STREAM,
+        .length = length,
+    };
+    char *part = malloc(sizeof(head) + body_len);
+    torus_response_head_put(part, &head);
+    if (body_len)
+        memcpy(part + sizeof(head), body, body_len);
+    harness_emit(h, r, part, sizeof(head) + body_len, flags | TORUS_EMIT_HEAD);
+    free(part);
+}
+
+/* What the client gets for harness_emit_ok(): a 200 with Content-Length: 2 and "ok". */
+#define HARNESS_OK_HEAD_START "HTTP/1.1 200 OK\r\nServer: torus\r\nDate: "
+#define HARNESS_OK_HEAD_END   "\r\nContent-Length: 2\r\n\r\nok"
+#define HARNESS_OK_LEN                                                                             \
+    (sizeof(HARNESS_OK_HEAD_START) - 1 + TORUS_HTTP_DATE_LEN + sizeof(HARNESS_OK_HEAD_END) - 1)
+
+/* The executor's side: answers r with a complete 200 "ok" in one part. */
+__attribute__((unused)) static void harness_emit_ok(struct harness *h, struct torus_request *r,
+                                                    unsigned flags)
+{
+    harness_emit_head(h, r, 200, 2, "ok", 2, flags);
+}
+
+/* True when buf (NUL-terminated) is exactly the answer of harness_emit_ok(). */
+__attribute__((unused)) static bool harness_is_ok(const char *buf)
+{
+    size_t len = strlen(buf);
+    return len == HARNESS_OK_LEN &&
+           strncmp(buf, HARNESS_OK_HEAD_START, sizeof(HARNESS_OK_HEAD_START) - 1) == 0 &&
+           strcmp(buf + len - (sizeof(HARNESS_OK_HEAD_END) - 1), HARNESS_OK_HEAD_END) == 0;
 }
 
 /* Open file descriptors of this process (to see that nothing leaks). */

@@ -251,7 +251,7 @@ static void test_defaults(void)
     CHECK(cfg.threads >= 1);
     CHECK(!cfg.no_pin);
     CHECK(!cfg.allow_underscores_in_headers);
-    CHECK(cfg.php_threads_per_core == 1);
+    CHECK(cfg.php_threads_per_core == 0); /* auto: main() settles it once PHP is known */
     CHECK(cfg.worker == NULL);
     CHECK(cfg.max_requests == 0);
     CHECK(cfg.max_consecutive_failures == 6);
@@ -268,6 +268,13 @@ static void test_defaults(void)
     CHECK(cfg.access_log == NULL);
     CHECK(cfg.access_log_format && strcmp(cfg.access_log_format, "combined") == 0);
     CHECK(cfg.tls_cert == NULL && cfg.tls_key == NULL);
+    torus_config_free(&cfg);
+
+    /* auto, said explicitly, is the default. */
+    char *argv_auto[] = {"torus", "--php-threads-per-core", "3", "--php-threads-per-core=auto", NULL};
+    torus_config_defaults(&cfg);
+    CHECK(torus_config_parse(&cfg, 4, argv_auto, err, sizeof(err)) == TORUS_OK);
+    CHECK(cfg.php_threads_per_core == 0);
     torus_config_free(&cfg);
 }
 

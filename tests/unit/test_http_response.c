@@ -4,7 +4,11 @@
  * the per-thread Date cache, and torus_http_head(): the exact bytes of a
  * head for each Connection case, the extra lines and Content-Length, and the
  * "does not fit" answer for every buffer size short of the head's length,
- * with a check that nothing is written past the size given.
+ * with a check that nothing is written past the size given. And the
+ * HTTP/1.1 framing of executor parts (net/http1_response.c): a head turned
+ * into HTTP/1.1 in place in front of its body (one chunk, no copy), chunks
+ * and the last chunk, HEAD, HTTP/1.0 streaming, interim heads, and a part
+ * without room in front that gets a new chunk with the same bytes.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -12,7 +16,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "net/http1_response.h"
 #include "net/http_response.h"
+#include "runtime/request.h"
+#include "runtime/response_head.h"
 #include "tests/unit/check.h"
 
 static void test_reasons(void)
@@ -281,11 +288,161 @@ static void test_heads(void)
     CHECK(torus_http_head(out, sizeof(out), 200, 1, true, big_extra, sizeof(big_extra), 0) == 0);
 }
 
+/* A part as the executor's port hands it over: `front` free bytes, a head (status; lines; body
+ * kind, length, flags) unless status is 0, then body bytes, then the tail room. */
+static struct torus_chunk *part(size_t front, int status, uint8_t kind, uint8_t body_kind,
+                                int64_t length, uint8_t flags, const char *lines, const char *body)
+{
+    size_t lines_len = lines ? strlen(lines) : 0;
+    size_t body_len = body ? strlen(body) : 0;
+    size_t head_len = status ? sizeof(struct torus_response_head) + lines_len : 0;
+    struct torus_chunk *k = torus_chunk_new(front + head_len + body_len + TORUS_RESPONSE_TAIL_ROOM);
+    if (!k)
+        abort();
+    if (status) {
+        struct torus_response_head head = {.size = (uint32_t)head_len,
+                                           .status = (uint16_t)status,
+                                           .kind = kind,
+                                           .body = body_kind,
+                                           .flags = flags,
+                                           .length = length};
+        torus_response_head_put(k->data + front, &head);
+        memcpy(k->data + front + sizeof(head), lines, lines_len);
+    }
+    memcpy(k->data + front + head_len, body, body_len);
+    k->sent = (uint32_t)front;
+    k->len = (uint32_t)(front + head_len + body_len);
+    return k;
+}
+
+/* The bytes of a framed chunk with the Date value blanked ("D"), NUL-terminated in out. */
+static const char *text_of(const struct torus_chunk *k, char *out, size_t size)
+{
+    size_t n = k ? k->len - k->sent : 0;
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, k ? k->data + k->sent : "", n);
+    out[n] = '\0';
+    char *date = strstr(out, "Date: ");
+    if (date && strlen(date) >= 6 + TORUS_HTTP_DATE_LEN) {
+        date[6] = 'D';
+        memmove(date + 7, date + 6 + TORUS_HTTP_DATE_LEN,
+                strlen(date + 6 + TORUS_HTTP_DATE_LEN) + 1);
+    }
+    return out;
+}
+
+static void test_http1_framing(void)
+{
+    char text[1024];
+    struct http1_response f;
+
+    /* The common buffered response: framed in place, in the same chunk. */
+    http1_response_begin(&f, 1, true, false);
+    struct torus_chunk *k = part(TORUS_RESPONSE_FRONT_ROOM, 200, TORUS_HEAD_FINAL,
+                                 TORUS_HEAD_BODY_LENGTH, 5, 0, "X-A: 1\r\n", "hello");
+    struct torus_chunk *same = k;
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD | TORUS_EMIT_END) == TORUS_OK);
+    CHECK(k == same);
+    CHECK(strcmp(text_of(k, text, sizeof(text)),
+                 "HTTP/1.1 200 OK\r\nServer: torus\r\nDate: D\r\nX-A: 1\r\n"
+                 "Content-Length: 5\r\n\r\nhello") == 0);
+    CHECK(f.keep_alive);
+    torus_chunk_free(k);
+
+    /* No room in front (a part made elsewhere): a new chunk, the same bytes. */
+    http1_response_begin(&f, 1, true, false);
+    k = part(0, 404, TORUS_HEAD_FINAL, TORUS_HEAD_BODY_LENGTH, 2, TORUS_HEAD_CLOSE, "", "no");
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD | TORUS_EMIT_END) == TORUS_OK);
+    CHECK(strcmp(text_of(k, text, sizeof(text)),
+                 "HTTP/1.1 404 Not Found\r\nServer: torus\r\nDate: D\r\n"
+                 "Content-Length: 2\r\nConnection: close\r\n\r\nno") == 0);
+    CHECK(!f.keep_alive);
+    torus_chunk_free(k);
+
+    /* Streamed, length unknown: chunks, the first one's size line in the head, the last chunk at
+     * the END (a new chunk when the END carries no bytes). */
+    http1_response_begin(&f, 1, true, false);
+    k = part(TORUS_RESPONSE_FRONT_ROOM, 200, TORUS_HEAD_FINAL, TORUS_HEAD_BODY_STREAM, -1, 0, "",
+             "ab");
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD) == TORUS_OK);
+    CHECK(strcmp(text_of(k, text, sizeof(text)),
+                 "HTTP/1.1 200 OK\r\nServer: torus\r\nDate: D\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n") == 0);
+    torus_chunk_free(k);
+    k = part(TORUS_RESPONSE_BODY_FRONT_ROOM, 0, 0, 0, 0, 0, NULL, "0123456789abcdefg");
+    CHECK(http1_response_frame(&f, &k, 0) == TORUS_OK);
+    CHECK(strcmp(text_of(k, text, sizeof(text)), "11\r\n0123456789abcdefg\r\n") == 0);
+    torus_chunk_free(k);
+    k = NULL;
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_END) == TORUS_OK);
+    CHECK(strcmp(text_of(k, text, sizeof(text)), "0\r\n\r\n") == 0);
+    CHECK(f.keep_alive);
+    torus_chunk_free(k);
+
+    /* HEAD: the head a GET gets, no chunk, no last chunk. */
+    http1_response_begin(&f, 1, true, true);
+    k = part(TORUS_RESPONSE_FRONT_ROOM, 200, TORUS_HEAD_FINAL, TORUS_HEAD_BODY_STREAM, -1, 0, "",
+             NULL);
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD) == TORUS_OK);
+    CHECK(strstr(text_of(k, text, sizeof(text)), "Transfer-Encoding: chunked\r\n\r\n") != NULL);
+    torus_chunk_free(k);
+    k = part(TORUS_RESPONSE_BODY_FRONT_ROOM, 0, 0, 0, 0, 0, NULL, "body");
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_END) == TORUS_OK);
+    CHECK(k == NULL);
+
+    /* HTTP/1.0, length unknown: the body ends with the connection. */
+    http1_response_begin(&f, 0, true, false);
+    k = part(TORUS_RESPONSE_FRONT_ROOM, 200, TORUS_HEAD_FINAL, TORUS_HEAD_BODY_STREAM, -1, 0, "",
+             "raw");
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD) == TORUS_OK);
+    CHECK(strcmp(text_of(k, text, sizeof(text)),
+                 "HTTP/1.1 200 OK\r\nServer: torus\r\nDate: D\r\nConnection: close\r\n\r\nraw") ==
+          0);
+    CHECK(!f.keep_alive);
+    torus_chunk_free(k);
+
+    /* The script's own Content-Length line is not doubled; 304 gets no length at all. */
+    http1_response_begin(&f, 1, true, false);
+    k = part(TORUS_RESPONSE_FRONT_ROOM, 200, TORUS_HEAD_FINAL, TORUS_HEAD_BODY_LENGTH, 3,
+             TORUS_HEAD_LENGTH_IN_LINES, "Content-Length: 3\r\n", "abc");
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD | TORUS_EMIT_END) == TORUS_OK);
+    const char *t = text_of(k, text, sizeof(text));
+    const char *length_line = strstr(t, "Content-Length");
+    CHECK(length_line && strcmp(length_line, "Content-Length: 3\r\n\r\nabc") == 0); /* once */
+    torus_chunk_free(k);
+    http1_response_begin(&f, 1, true, false);
+    k = part(TORUS_RESPONSE_FRONT_ROOM, 304, TORUS_HEAD_FINAL, TORUS_HEAD_BODY_NONE, -1, 0, "",
+             NULL);
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD | TORUS_EMIT_END) == TORUS_OK);
+    CHECK(strcmp(text_of(k, text, sizeof(text)),
+                 "HTTP/1.1 304 Not Modified\r\nServer: torus\r\nDate: D\r\n\r\n") == 0);
+    torus_chunk_free(k);
+
+    /* An interim head: status line and lines only; the final head may follow. */
+    http1_response_begin(&f, 1, true, false);
+    k = part(TORUS_RESPONSE_FRONT_ROOM, 103, TORUS_HEAD_INTERIM, TORUS_HEAD_BODY_NONE, -1, 0,
+             "Link: </a.css>; rel=preload\r\n", NULL);
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD) == TORUS_OK);
+    CHECK(strcmp(text_of(k, text, sizeof(text)),
+                 "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n") == 0);
+    CHECK(f.framing == HTTP1_FRAMING_UNSET);
+    torus_chunk_free(k);
+
+    /* A head shorter than it says: refused. */
+    k = part(TORUS_RESPONSE_FRONT_ROOM, 200, TORUS_HEAD_FINAL, TORUS_HEAD_BODY_LENGTH, 0, 0, "",
+             NULL);
+    k->len -= 4;
+    CHECK(http1_response_frame(&f, &k, TORUS_EMIT_HEAD | TORUS_EMIT_END) == TORUS_ERROR);
+    torus_chunk_free(k);
+}
+
 int main(void)
 {
     test_reasons();
     test_dates();
     test_heads();
+    test_http1_framing();
     printf("test_http_response: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -31,6 +31,7 @@
 #include "runtime/log.h"
 #include "runtime/request.h"
 #include "sapi/sapi.h"
+#include "tests/unit/http1_capture.h"
 
 /* ThreadSanitizer builds run without opcache (see sapi.c): the check expects it off there. */
 #ifdef __SANITIZE_THREAD__
@@ -89,10 +90,11 @@ struct test_exchange {
     char *body;
     char label[160];
 
-    /* Collected by the port. */
+    /* Collected by the port: the parts framed as the HTTP/1.1 session would frame them. */
+    struct http1_response framing;
+    bool framing_failed;
     char *bytes;
     size_t len;
-    size_t capacity;
     int emits;
     int end_emit;     /* index of the emit carrying END, -1 when none */
     int release_emit; /* index of the emit carrying RELEASE, -1 when none */
@@ -292,6 +294,8 @@ static struct torus_request *port_wait_request(struct torus_executor_port *base)
     if (ex->aborted_at_start)
         atomic_store(&ex->request.aborted, true);
     ex->request.start_time = now_seconds();
+    http1_response_begin(&ex->framing, ex->request.http_minor, ex->request.keep_alive,
+                         ex->request.head);
     return &ex->request;
 }
 
@@ -304,17 +308,11 @@ static void port_emit(struct torus_executor_port *base, struct torus_request *re
         ex->emitted_after_release = true;
     if (len && ex->end_count)
         ex->bytes_after_end = true;
-    if (ex->len + len > ex->capacity) {
-        size_t capacity = ex->capacity ? ex->capacity : 4096;
-        while (capacity < ex->len + len)
-            capacity *= 2;
-        ex->bytes = realloc(ex->bytes, capacity + 1);
-        ex->capacity = capacity;
-    }
-    if (len)
-        memcpy(ex->bytes + ex->len, data, len);
-    ex->len += len;
-    ex->bytes[ex->len] = '\0';
+    if (!http1_capture(&ex->framing, data, len, flags, &ex->bytes, &ex->len))
+        ex->framing_failed = true;
+    flags &= ~TORUS_EMIT_HEAD;
+    if ((flags & TORUS_EMIT_END) && !ex->framing.keep_alive)
+        flags |= TORUS_EMIT_CLOSE; /* as net/dispatch.c decides at the END */
     if (flags & TORUS_EMIT_END) {
         ex->end_count++;
         ex->end_emit = ex->emits;

@@ -1,7 +1,9 @@
 /*
- * Response framing of the SAPI (sapi/response.c), without PHP: header lines
- * and body bytes go in, the emitted bytes and flags are checked as a client
- * and the I/O thread would read them.
+ * The SAPI's response (sapi/response.c), without PHP: header lines and body
+ * bytes go in; the emitted parts (a head, runtime/response_head.h, and raw
+ * body bytes) are framed by the HTTP/1.1 session's framing
+ * (net/http1_response.c) as the I/O thread does, and checked as a client
+ * would read them.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "runtime/request.h"
+#include "tests/unit/http1_capture.h"
 #include "sapi/response.h"
 
 static int failures;
@@ -23,27 +26,33 @@ static int failures;
 
 struct capture {
     struct torus_executor_port port;
+    struct http1_response framing; /* the I/O thread's HTTP/1.1 framing of the parts */
     char *bytes;
     size_t len;
     int emits;
-    unsigned flags;      /* of every emit, OR-ed */
+    int heads;           /* parts that carried a head */
+    unsigned flags;      /* of every emit, OR-ed (TORUS_EMIT_HEAD left out) */
     unsigned last_flags; /* of the last emit */
     size_t len_at_first_emit;
+    bool framing_failed;
 };
 
+/* The executor's port and the I/O thread in one: the part is framed for HTTP/1.1 and what a client
+ * would receive is appended. */
 static void capture_emit(struct torus_executor_port *port, struct torus_request *request,
                          const char *data, size_t len, unsigned flags)
 {
     (void)request;
     struct capture *c = (struct capture *)port;
-    c->bytes = realloc(c->bytes, c->len + len + 1);
-    if (len)
-        memcpy(c->bytes + c->len, data, len);
-    c->len += len;
-    c->bytes[c->len] = '\0';
+    if (!http1_capture(&c->framing, data, len, flags, &c->bytes, &c->len))
+        c->framing_failed = true;
     if (c->emits == 0)
         c->len_at_first_emit = c->len;
     c->emits++;
+    c->heads += (flags & TORUS_EMIT_HEAD) != 0;
+    flags &= ~TORUS_EMIT_HEAD;
+    if ((flags & TORUS_EMIT_END) && !c->framing.keep_alive)
+        flags |= TORUS_EMIT_CLOSE; /* as net/dispatch.c decides at the END */
     c->flags |= flags;
     c->last_flags = flags;
 }
@@ -62,6 +71,7 @@ static void start(bool head, uint8_t http_minor, bool keep_alive)
     request.head = head;
     request.http_minor = http_minor;
     request.keep_alive = keep_alive;
+    http1_response_begin(&capture.framing, http_minor, keep_alive, head);
     torus_sapi_response_begin(&response, &capture.port, &request);
 }
 

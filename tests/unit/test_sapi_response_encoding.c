@@ -10,15 +10,24 @@
 
 #include "check.h"
 #include "net/compress_policy.h"
+#include "runtime/response_head.h"
 
-static struct torus_coding_buffer emitted;
+/* What the executor emitted: the head it handed over, and the body bytes after it. */
+static struct torus_response_head emitted_head;
+static struct torus_coding_buffer emitted; /* the body */
 
 static void capture_emit(struct torus_executor_port *port, struct torus_request *request,
                          const char *data, size_t len, unsigned flags)
 {
     (void)port;
     (void)request;
-    (void)flags;
+    if (flags & TORUS_EMIT_HEAD) {
+        const char *lines;
+        size_t lines_len;
+        CHECK(torus_response_head_get(data, len, &emitted_head, &lines, &lines_len) == TORUS_OK);
+        data += emitted_head.size;
+        len -= emitted_head.size;
+    }
     torus_coding_buffer_append(&emitted, data, len);
 }
 
@@ -32,6 +41,7 @@ static struct torus_compression settings;
 static void start(const char *accepted, bool head)
 {
     emitted.len = 0;
+    memset(&emitted_head, 0, sizeof(emitted_head));
     memset(&request, 0, sizeof(request));
     request.http_minor = 1;
     request.keep_alive = true;
@@ -71,18 +81,19 @@ static bool has_header(const char *name)
     return header_find(&response, name, &line);
 }
 
-/* The Content-Length of what was emitted, or -1. */
+/* The body length the head announced (Content-Length), or -1. */
 static long emitted_length(void)
 {
-    const char *found = memmem(emitted.data, emitted.len, "Content-Length: ", 16);
-    return found ? strtol(found + 16, NULL, 10) : -1;
+    if (emitted_head.body != TORUS_HEAD_BODY_LENGTH ||
+        (emitted_head.flags & TORUS_HEAD_LENGTH_IN_LINES))
+        return -1;
+    return (long)emitted_head.length;
 }
 
 static const char *emitted_body(size_t *len)
 {
-    const char *end = memmem(emitted.data, emitted.len, "\r\n\r\n", 4);
-    *len = emitted.len - (size_t)(end + 4 - emitted.data);
-    return end + 4;
+    *len = emitted.len;
+    return emitted.data;
 }
 
 static char page[6000];
