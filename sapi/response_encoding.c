@@ -222,12 +222,11 @@ bool torus_sapi_encoding_decide(struct torus_sapi_response *r, bool streaming,
     if (e->coding == TORUS_CODING_IDENTITY)
         return false;
 
-    /* The body's size, when known: the script's Content-Length cuts what it wrote. */
+    /* The body's size when known: what was written, cut to the script's Content-Length (which
+     * alone says it for a body still being written). */
     bool size_known = !streaming || r->declared_length >= 0;
     uint64_t size = r->body_bytes;
-    if (r->declared_length >= 0 && (uint64_t)r->declared_length < size)
-        size = (uint64_t)r->declared_length;
-    if (streaming && r->declared_length >= 0)
+    if (r->declared_length >= 0 && (streaming || (uint64_t)r->declared_length < size))
         size = (uint64_t)r->declared_length;
     if (size_known && size < e->settings->min_size)
         return false;
