@@ -10,6 +10,9 @@
  * that encoding a body allocates nothing once the first one of its coding
  * and level has been encoded.
  *
+ * zstd and brotli use a 256 KB window, so that what an encoder keeps
+ * between bodies stays under 2 MB per coding.
+ *
  * flush() ends the current block so that a client can decode everything
  * written so far (Z_SYNC_FLUSH, BROTLI_OPERATION_FLUSH, ZSTD_e_flush):
  * a streamed response stays streaming. Not thread-safe: one thread per
@@ -24,7 +27,7 @@
 
 #include "net/accept_encoding.h"
 
-/* Levels each library accepts (Torus's bounds: zstd's window stays within what browsers take). */
+/* Levels each library accepts. */
 #define TORUS_ZSTD_LEVEL_MIN 1
 #define TORUS_ZSTD_LEVEL_MAX 19
 #define TORUS_BR_LEVEL_MIN   0
