@@ -95,7 +95,7 @@ fuzz: deps
 	@php_config=$$(tools/choose-php auto 2>/dev/null | tail -n 1) && \
 	cmake -S . -B build-fuzz -DPHP_CONFIG="$$php_config" -DCMAKE_C_COMPILER=clang -DTORUS_FUZZ=ON \
 	      -DTORUS_SANITIZE=address >/dev/null
-	@cmake --build build-fuzz -j$(JOBS) --target fuzz_http
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_http fuzz_proxy
 
 # A short fuzzing run, part of make test: 20 seconds on the request parser.
 fuzz-run: fuzz

@@ -3,8 +3,12 @@
  */
 #include "net/compress_policy.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "net/content_coding.h"
 
 void torus_compression_defaults(struct torus_compression *c)
 {
@@ -16,6 +20,66 @@ void torus_compression_defaults(struct torus_compression *c)
     c->level_gzip = TORUS_COMPRESS_DEFAULT_LEVEL_GZIP;
     c->min_size = TORUS_COMPRESS_DEFAULT_MIN_SIZE;
     c->types = NULL;
+}
+
+/* A level from min to max into *out. */
+static int parse_level(const char *text, int min, int max, int *out)
+{
+    if (text[0] < '0' || text[0] > '9')
+        return TORUS_ERROR;
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return TORUS_ERROR;
+    *out = (int)v;
+    return TORUS_OK;
+}
+
+static int parse_on_off(const char *text, bool *out)
+{
+    if (strcmp(text, "on") != 0 && strcmp(text, "off") != 0)
+        return TORUS_ERROR;
+    *out = text[1] == 'n';
+    return TORUS_OK;
+}
+
+int torus_compression_set(struct torus_compression *c, enum torus_compression_flag flag,
+                          const char *value, const char **why)
+{
+    switch (flag) {
+    case TORUS_COMPRESSION_FLAG_ENABLED:
+    case TORUS_COMPRESSION_FLAG_PRECOMPRESSED:
+    case TORUS_COMPRESSION_FLAG_STATIC:
+        *why = "expected on or off";
+        return parse_on_off(value, flag == TORUS_COMPRESSION_FLAG_ENABLED ? &c->enabled
+                                   : flag == TORUS_COMPRESSION_FLAG_PRECOMPRESSED
+                                       ? &c->precompressed
+                                       : &c->compress_static);
+    case TORUS_COMPRESSION_FLAG_TYPES: {
+        *why = "expected media types such as text/*,application/json";
+        char *copy = torus_compress_types_valid(value) ? strdup(value) : NULL;
+        if (!copy)
+            return TORUS_ERROR;
+        free(c->types);
+        c->types = copy;
+        return TORUS_OK;
+    }
+    case TORUS_COMPRESSION_FLAG_MIN_SIZE:
+        *why = "expected a size such as 1024 or 4K";
+        return torus_parse_size(value, &c->min_size);
+    case TORUS_COMPRESSION_FLAG_LEVEL_ZSTD:
+        *why = "expected a level from 1 to 19";
+        return parse_level(value, TORUS_ZSTD_LEVEL_MIN, TORUS_ZSTD_LEVEL_MAX, &c->level_zstd);
+    case TORUS_COMPRESSION_FLAG_LEVEL_BR:
+        *why = "expected a level from 0 to 11";
+        return parse_level(value, TORUS_BR_LEVEL_MIN, TORUS_BR_LEVEL_MAX, &c->level_br);
+    case TORUS_COMPRESSION_FLAG_LEVEL_GZIP:
+        *why = "expected a level from 1 to 9";
+        return parse_level(value, TORUS_GZIP_LEVEL_MIN, TORUS_GZIP_LEVEL_MAX, &c->level_gzip);
+    }
+    *why = "unknown flag";
+    return TORUS_ERROR;
 }
 
 int torus_compress_level(const struct torus_compression *c, enum torus_coding coding)

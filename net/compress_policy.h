@@ -26,6 +26,25 @@
 #define TORUS_COMPRESS_DEFAULT_LEVEL_GZIP 5
 #define TORUS_COMPRESS_DEFAULT_MIN_SIZE   1024
 
+/* The command-line flags of compression (runtime/config.c keeps its ids in this order). */
+enum torus_compression_flag {
+    TORUS_COMPRESSION_FLAG_ENABLED,       /* --compress on|off */
+    TORUS_COMPRESSION_FLAG_PRECOMPRESSED, /* --precompressed on|off */
+    TORUS_COMPRESSION_FLAG_STATIC,        /* --compress-static on|off */
+    TORUS_COMPRESSION_FLAG_TYPES,         /* --compress-types LIST */
+    TORUS_COMPRESSION_FLAG_MIN_SIZE,      /* --compress-min-size SIZE */
+    TORUS_COMPRESSION_FLAG_LEVEL_ZSTD,    /* --compress-level-zstd N */
+    TORUS_COMPRESSION_FLAG_LEVEL_BR,      /* --compress-level-br N */
+    TORUS_COMPRESSION_FLAG_LEVEL_GZIP,    /* --compress-level-gzip N */
+};
+
+/*
+ * Sets one flag's value: TORUS_OK, or TORUS_ERROR with *why saying what
+ * was expected ("expected on or off").
+ */
+int torus_compression_set(struct torus_compression *compression, enum torus_compression_flag flag,
+                          const char *value, const char **why);
+
 /* Fills the compression settings with their defaults (everything on but --compress-static). */
 void torus_compression_defaults(struct torus_compression *compression);
 

@@ -123,6 +123,7 @@ void conn_maybe_free(struct torus_conn *c)
     torus_http_release(&c->parser);
     free(c->in);
     free(c->addresses);
+    transport_proxy_free(c);
     transport_free(c);
     torus_chunk_free(c->file_chunk);
     torus_pool_put(&loop->conn_pool, c);
@@ -255,7 +256,9 @@ void conn_open(struct torus_loop *loop, struct torus_listener *l, int fd)
     c->spool_fd = -1;
     c->listener = (uint8_t)l->index;
     c->state = CONN_READING_HEAD; /* the first state (from the pool, zeroed) */
-    if (transport_open(c, l->tls) != TORUS_OK) {
+    if (transport_open(c, l->tls) != TORUS_OK ||
+        (loop->config->proxy_protocol && transport_proxy_open(c) != TORUS_OK)) {
+        transport_free(c);
         close(fd);
         torus_pool_put(&loop->conn_pool, c);
         return;

@@ -147,6 +147,7 @@ struct conn_addresses {
     char server_addr[INET6_ADDRSTRLEN];
     uint16_t remote_port;
     uint16_t server_port;
+    bool trusted; /* the peer (or the client a PROXY header named) is a --trusted-proxy */
 };
 
 struct torus_conn {
@@ -198,6 +199,7 @@ struct torus_conn {
     uint64_t spool_inflight_bytes; /* and their bytes */
 
     struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
+    struct proxy_stage *proxy;        /* the PROXY header being read (net/transport_proxy.c) */
     struct torus_exchange *exchange;  /* the PHP request of this connection, until its END */
     struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor (PARKED) */
     struct torus_conn *route_next; /* the other connections waiting for the same route (ROUTING) */
@@ -207,7 +209,8 @@ struct torus_exchange {
     struct torus_request request; /* what the executor sees */
     struct torus_conn *conn;
     int executor;
-    struct http1_response h1; /* the framing of its response (net/http1_response.c) */
+    struct http1_response h1;      /* the framing of its response (net/http1_response.c) */
+    struct sendfile_job *sendfile; /* X-Sendfile: the file replacing its response, until END */
 };
 
 struct torus_loop {
@@ -336,6 +339,13 @@ static inline bool conn_closed(const struct torus_conn *c)
 void conn_finish_after_output(struct torus_conn *c);
 
 /*
+ * A request's whole response (and any file after it) is queued: the
+ * connection goes on to its next request, to the file, or to its last
+ * output, as keep_alive and file_fd say.
+ */
+void conn_response_queued(struct torus_conn *c);
+
+/*
  * Drops the request being read (a reading state, or a body being spooled):
  * its held response, its held file and an exchange no executor has seen.
  */
@@ -424,6 +434,29 @@ void conn_on_peer_fin(struct torus_conn *c);
 /* Gives a new connection its transport: plain, or TLS with a new session. TORUS_OK or TORUS_ERROR.
  */
 int transport_open(struct torus_conn *c, bool tls);
+
+/*
+ * --proxy-protocol (net/transport_proxy.c): puts a stage before the
+ * connection's transport that reads the PROXY header, sets the connection's
+ * addresses from it and hands the bytes after it on. TORUS_ERROR (close the
+ * connection unread) when the peer is not a --trusted-proxy or memory runs
+ * out. The stage is freed by transport_proxy_free().
+ */
+int transport_proxy_open(struct torus_conn *c);
+
+/*
+ * X-Sendfile / X-Accel-Redirect (net/sendfile.c, --sendfile-root): whether
+ * the head in chunk (a part with TORUS_EMIT_HEAD) names a file; if so the
+ * file is being opened (x->sendfile), and the response's parts are to be
+ * dropped until its END, when sendfile_end() lets the file's answer go out
+ * (at once, or when the file-system worker is done). sendfile_end() is also
+ * called at the RELEASE of an exchange whose END was not handled (its
+ * connection closed).
+ */
+bool sendfile_begin(struct torus_loop *loop, struct torus_exchange *x,
+                    const struct torus_chunk *chunk);
+void sendfile_end(struct torus_exchange *x, unsigned flags);
+void transport_proxy_free(struct torus_conn *c);
 
 /* Frees what the transport holds (the TLS session). */
 void transport_free(struct torus_conn *c);

@@ -85,6 +85,8 @@
  *                    connection alive.
  *   -> WRITING_LAST  END, and one of them does not (keep_alive false: a
  *                    failure while PHP runs only decides this).
+ *   -> WRITING_FILE  END of a response that X-Sendfile replaced by a large
+ *                    file (net/sendfile.c), the connection kept alive.
  * WRITING_FILE   A static file streams after the queued output, one bounded
  *                read and one send at a time (send timer).
  *   -> READING_HEAD  the file is out.
@@ -153,7 +155,8 @@ const uint16_t conn_state_next[CONN_STATE_COUNT] = {
     [CONN_SPOOLING_BODY] =
         TO(CONN_EXECUTING) | TO(CONN_PARKED) | TO(CONN_WRITING_LAST) | TO(CONN_CLOSED),
     [CONN_PARKED] = TO(CONN_EXECUTING) | TO(CONN_CLOSED),
-    [CONN_EXECUTING] = TO(CONN_READING_HEAD) | TO(CONN_WRITING_LAST) | TO(CONN_CLOSED),
+    [CONN_EXECUTING] =
+        TO(CONN_READING_HEAD) | TO(CONN_WRITING_FILE) | TO(CONN_WRITING_LAST) | TO(CONN_CLOSED),
     [CONN_WRITING_FILE] = TO(CONN_READING_HEAD) | TO(CONN_WRITING_LAST) | TO(CONN_CLOSED),
     [CONN_OUTPUT_FULL] = TO(CONN_READING_HEAD) | TO(CONN_WRITING_LAST) | TO(CONN_CLOSED),
     [CONN_WRITING_LAST] = TO(CONN_TLS_CLOSING) | TO(CONN_LINGERING) | TO(CONN_CLOSED),
@@ -218,6 +221,16 @@ void conn_drop_request(struct torus_conn *c)
         c->exchange = NULL;
         c->held--;
     }
+}
+
+void conn_response_queued(struct torus_conn *c)
+{
+    if (!c->keep_alive)
+        conn_set_state(c, CONN_WRITING_LAST);
+    else if (c->file_fd >= 0)
+        conn_set_state(c, CONN_WRITING_FILE); /* parse nothing until the file is out */
+    else
+        conn_set_state(c, CONN_READING_HEAD);
 }
 
 void conn_finish_after_output(struct torus_conn *c)

@@ -165,7 +165,11 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
         /* What the executor counted (runtime/request.h's flow control), before framing. */
         uint32_t len = part->chunk ? part->chunk->len - part->chunk->sent : 0;
         struct torus_chunk *chunk = part->chunk;
-        if (slow_path(http1_response_frame(&x->h1, &chunk, part->flags) != TORUS_OK)) {
+        if (slow_path(x->sendfile ||
+                      ((part->flags & TORUS_EMIT_HEAD) && sendfile_begin(loop, x, chunk)))) {
+            torus_chunk_free(chunk); /* X-Sendfile: the script's response is replaced */
+            chunk = NULL;
+        } else if (slow_path(http1_response_frame(&x->h1, &chunk, part->flags) != TORUS_OK)) {
             /* No memory for the framing, or a broken head: this response cannot be completed. */
             torus_chunk_free(chunk);
             chunk = NULL;
@@ -191,7 +195,9 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
             dispatch_flow_release(r);
         }
     }
-    if ((part->flags & TORUS_EMIT_END) && c->exchange == x) {
+    if (slow_path(x->sendfile) && (part->flags & (TORUS_EMIT_END | TORUS_EMIT_RELEASE))) {
+        sendfile_end(x, part->flags); /* its answer goes out now or once the file is open */
+    } else if ((part->flags & TORUS_EMIT_END) && c->exchange == x) {
         /* The response is complete (c->exchange is NULL once the connection closed). */
         conn_observe(c, x->request.status, c->response_bytes);
         c->exchange = NULL;

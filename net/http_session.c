@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "net/http_response.h"
+#include "net/trusted_proxy.h"
 #include "runtime/log.h"
 
 static size_t str_size(torus_str s)
@@ -75,7 +76,40 @@ static struct conn_addresses *conn_addresses(struct torus_conn *c)
     if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
         sockaddr_text(&ss, c->addresses->server_addr, sizeof(c->addresses->server_addr),
                       &c->addresses->server_port);
+    const struct torus_config *cfg = c->loop->config;
+    c->addresses->trusted = torus_cidr_contains_text(cfg->trusted_proxies, cfg->trusted_proxy_count,
+                                                     c->addresses->remote_addr);
     return c->addresses;
+}
+
+/* Resolves the forwarding headers collected in h, sent by a trusted peer. */
+static void resolve_forwarded(const struct torus_conn *c, const struct torus_forwarded_headers *h,
+                              struct torus_forwarded *out)
+{
+    const struct torus_config *cfg = c->loop->config;
+    torus_forwarded_resolve(h, cfg->trusted_proxies, cfg->trusted_proxy_count, out);
+}
+
+/* Puts what a trusted proxy said about the client into r (REMOTE_ADDR, HTTPS, SERVER_NAME...). */
+static void apply_forwarded(struct torus_conn *c, struct torus_request *r)
+{
+    if (fast_path(!c->addresses->trusted))
+        return;
+    struct torus_forwarded_headers h;
+    memset(&h, 0, sizeof(h));
+    for (uint32_t i = 0; i < r->header_count; i++)
+        torus_forwarded_add(&h, r->headers[i].name, r->headers[i].value);
+    struct torus_forwarded f;
+    resolve_forwarded(c, &h, &f);
+    if (f.has_client) {
+        memcpy(r->remote_addr, f.client_addr, sizeof(r->remote_addr));
+        r->remote_port = f.client_port;
+    }
+    if (f.scheme != TORUS_SCHEME_UNSAID)
+        r->tls = f.scheme == TORUS_SCHEME_HTTPS;
+    r->forwarded_host = f.host;
+    if (f.server_port)
+        r->server_port = f.server_port;
 }
 
 /*
@@ -148,6 +182,7 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     memcpy(r->server_addr, c->addresses->server_addr, sizeof(r->server_addr));
     r->remote_port = c->addresses->remote_port;
     r->server_port = c->addresses->server_port;
+    apply_forwarded(c, r);
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -343,8 +378,19 @@ static int on_head(struct torus_conn *c)
     c->response_bytes = 0;
     if (loop->logging) {
         struct conn_addresses *a = conn_addresses(c);
+        const char *client = a ? a->remote_addr : "-";
+        struct torus_forwarded f;
+        if (a && a->trusted) {
+            struct torus_forwarded_headers h;
+            memset(&h, 0, sizeof(h));
+            for (uint32_t i = 0; i < p->header_count; i++)
+                torus_forwarded_add(&h, p->headers[i].name, p->headers[i].value);
+            resolve_forwarded(c, &h, &f);
+            if (f.has_client)
+                client = f.client_addr;
+        }
         c->log_pending = torus_access_log_begin(
-            &loop->access_log, a ? a->remote_addr : "-", method, p->url, torus_http_minor(p),
+            &loop->access_log, client, method, p->url, torus_http_minor(p),
             torus_http_header(p, "referer"), torus_http_header(p, "user-agent"));
     }
 
@@ -421,12 +467,7 @@ static void on_message(struct torus_conn *c)
                  (c->pending ? c->pending->len : 0) + (c->file_fd >= 0 ? c->file_remaining : 0));
     struct torus_chunk *k = c->pending;
     c->pending = NULL;
-    if (!c->keep_alive)
-        conn_set_state(c, CONN_WRITING_LAST);
-    else if (c->file_fd >= 0)
-        conn_set_state(c, CONN_WRITING_FILE); /* parse nothing until the file is out */
-    else
-        conn_set_state(c, CONN_READING_HEAD);
+    conn_response_queued(c);
     while (k) { /* pending is a stack of one; keep order anyway */
         struct torus_chunk *next = k->next;
         out_append(c, k);

@@ -10,13 +10,9 @@
  */
 #include "runtime/config.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
-#include <netdb.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +20,6 @@
 #include <unistd.h>
 
 #include "net/compress_policy.h"
-#include "net/content_coding.h"
 #include "runtime/log.h"
 
 enum option_id {
@@ -58,7 +53,7 @@ enum option_id {
     OPT_ACCESS_LOG_FORMAT,
     OPT_USER,
     OPT_GROUP,
-    OPT_COMPRESS,
+    OPT_COMPRESS, /* the OPT_COMPRESS* ids follow enum torus_compression_flag's order */
     OPT_PRECOMPRESSED,
     OPT_COMPRESS_STATIC,
     OPT_COMPRESS_TYPES,
@@ -66,6 +61,10 @@ enum option_id {
     OPT_COMPRESS_LEVEL_ZSTD,
     OPT_COMPRESS_LEVEL_BR,
     OPT_COMPRESS_LEVEL_GZIP,
+    OPT_TRUSTED_PROXY,
+    OPT_PROXY_PROTOCOL,
+    OPT_WATCH,
+    OPT_SENDFILE_ROOT,
     OPT_HELP,
     OPT_VERSION,
     OPT_MODULES,
@@ -130,19 +129,29 @@ static const struct option_row options[] = {
     {OPT_USER, "user", 0, "NAME", "unchanged",
      "when started as root, run as this user once the sockets are bound"},
     {OPT_GROUP, "group", 0, "NAME", "the user's group", "group to run as (with --user)"},
-    {OPT_COMPRESS, "compress", 0, "on|off", "on",
-     "compress responses (zstd, br, gzip by Accept-Encoding); off turns off all compression"},
-    {OPT_PRECOMPRESSED, "precompressed", 0, "on|off", "on",
-     "serve app.js.zst, app.js.br or app.js.gz for app.js when present and not older"},
+    {OPT_COMPRESS, "compress", 0, "on|off", "on", "zstd, br or gzip by Accept-Encoding; off: none"},
+    {OPT_PRECOMPRESSED, "precompressed", 0, "on|off", "on", "serve app.js.zst/.br/.gz for app.js"},
     {OPT_COMPRESS_STATIC, "compress-static", 0, "on|off", "off",
      "compress small static files of --compress-types once, in the static cache"},
     {OPT_COMPRESS_TYPES, "compress-types", 0, "LIST", "text/*,application/json,...",
-     "media types to compress, comma-separated; '*' matches any run (application/*+json)"},
+     "media types to compress; '*' matches any run (application/*+json)"},
     {OPT_COMPRESS_MIN_SIZE, "compress-min-size", 0, "SIZE", "1024",
-     "smaller response bodies are sent uncompressed"},
+     "response bodies smaller than this are sent uncompressed"},
     {OPT_COMPRESS_LEVEL_ZSTD, "compress-level-zstd", 0, "N", "3", "zstd level, 1 to 19"},
     {OPT_COMPRESS_LEVEL_BR, "compress-level-br", 0, "N", "3", "brotli level, 0 to 11"},
     {OPT_COMPRESS_LEVEL_GZIP, "compress-level-gzip", 0, "N", "5", "gzip level, 1 to 9"},
+    {OPT_TRUSTED_PROXY, "trusted-proxy", 0, "CIDR", "none",
+     "proxy whose Forwarded/X-Forwarded-* headers (and PROXY header) give the client: an "
+     "address, ADDRESS/BITS, loopback or private (repeatable)"},
+    {OPT_PROXY_PROTOCOL, "proxy-protocol", 0, NULL, "off",
+     "every listener expects a PROXY protocol v1/v2 header from a --trusted-proxy peer and "
+     "closes other connections"},
+    {OPT_WATCH, "watch", 0, "DIR[:GLOB]", "off",
+     "development: restart the worker scripts when a file under DIR matching GLOB (default "
+     "**/*.php) changes (repeatable)"},
+    {OPT_SENDFILE_ROOT, "sendfile-root", 0, "[/PREFIX/=]DIR", "off",
+     "a PHP response's X-Sendfile (a path under DIR) or X-Accel-Redirect (a URI under the "
+     "document root, or /PREFIX/... for DIR/...) is answered with that file (repeatable)"},
     {OPT_HELP, "help", 'h', NULL, NULL, "print this help and exit"},
     {OPT_VERSION, "version", 'v', NULL, NULL, "print the versions of Torus and its libraries"},
     {OPT_MODULES, "modules", 'm', NULL, NULL,
@@ -152,7 +161,7 @@ static const struct option_row options[] = {
 void torus_config_defaults(struct torus_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->threads = 0; /* auto */
+    cfg->threads = 0;              /* auto */
     cfg->php_threads_per_core = 0; /* auto: settled by main() once PHP is known */
     cfg->max_consecutive_failures = 6;
     cfg->log_level = TORUS_LOG_INFO;
@@ -169,154 +178,45 @@ void torus_config_defaults(struct torus_config *cfg)
     torus_compression_defaults(&cfg->compression);
 }
 
+/* Whether a flag can be given more than once, each time adding to a list. */
+static bool repeatable(enum option_id id)
+{
+    return id == OPT_LISTEN || id == OPT_TLS_LISTEN || id == OPT_INI || id == OPT_TRUSTED_PROXY ||
+           id == OPT_WATCH || id == OPT_SENDFILE_ROOT;
+}
+
+/* Whether a flag can come from the environment (everything but the actions). */
+static bool from_environment(enum option_id id)
+{
+    return id != OPT_HELP && id != OPT_VERSION && id != OPT_MODULES;
+}
+
 void torus_config_print_help(void *file)
 {
     FILE *f = file;
     fprintf(f, "Usage: torus [FLAGS]\n"
                "       torus status --admin HOST:PORT [--once]   a running server's live status\n"
                "Torus: an HTTP application server for PHP, one io_uring shard per CPU.\n\n"
-               "Flags (sizes take K/M/G suffixes; durations are seconds, fractions allowed):\n");
+               "Flags (sizes take K/M/G suffixes; durations are seconds, fractions allowed).\n"
+               "Each can also be set by the environment variable beside it; the command line\n"
+               "wins. Repeatable flags take a comma- or newline-separated list there, switches\n"
+               "1/0, true/false, yes/no or on/off.\n");
     for (size_t i = 0; i < TORUS_ARRAY_SIZE(options); i++) {
         const struct option_row *o = &options[i];
-        char head[64];
+        char head[64], env[64] = "";
         if (o->short_name)
             snprintf(head, sizeof(head), "-%c, --%s%s%s", o->short_name, o->name,
                      o->value ? " " : "", o->value ? o->value : "");
         else
             snprintf(head, sizeof(head), "    --%s%s%s", o->name, o->value ? " " : "",
                      o->value ? o->value : "");
-        fprintf(f, "  %-36s %s", head, o->help);
+        if (from_environment(o->id))
+            torus_config_env_name(o->name, env, sizeof(env));
+        fprintf(f, "  %-36s %-34s %s", head, env, o->help);
         if (o->def)
             fprintf(f, " [default: %s]", o->def);
         fputc('\n', f);
     }
-}
-
-int torus_parse_size(const char *text, uint64_t *out)
-{
-    if (!isdigit((unsigned char)text[0]))
-        return TORUS_ERROR;
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno)
-        return TORUS_ERROR;
-    unsigned shift = 0;
-    switch (*end) {
-    case '\0':
-        break;
-    case 'k':
-    case 'K':
-        shift = 10;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        shift = 20;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        shift = 30;
-        end++;
-        break;
-    default:
-        return TORUS_ERROR;
-    }
-    if (*end == 'b' || *end == 'B')
-        end++;
-    if (*end != '\0' || (shift && v > (UINT64_MAX >> shift)))
-        return TORUS_ERROR;
-    *out = (uint64_t)v << shift;
-    return TORUS_OK;
-}
-
-int torus_parse_duration(const char *text, double *out)
-{
-    if (!isdigit((unsigned char)text[0]) && text[0] != '.')
-        return TORUS_ERROR;
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text)
-        return TORUS_ERROR;
-    if (*end == 's')
-        end++;
-    if (*end != '\0' || !isfinite(v) || v < 0 || v > 86400.0 * 365)
-        return TORUS_ERROR;
-    *out = v;
-    return TORUS_OK;
-}
-
-int torus_parse_listen(const char *text, struct torus_listen_addr *out, char *err, size_t err_size)
-{
-    memset(out, 0, sizeof(*out));
-    if (strlen(text) >= sizeof(out->text)) {
-        snprintf(err, err_size, "address too long");
-        return TORUS_ERROR;
-    }
-    snprintf(out->text, sizeof(out->text), "%s", text);
-
-    char host[128];
-    const char *port;
-    if (text[0] == '[') {
-        const char *close = strchr(text, ']');
-        if (!close || close[1] != ':') {
-            snprintf(err, err_size, "expected [IPV6]:PORT");
-            return TORUS_ERROR;
-        }
-        size_t n = (size_t)(close - text - 1);
-        memcpy(host, text + 1, n);
-        host[n] = '\0';
-        port = close + 2;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (!colon) {
-            snprintf(err, err_size, "expected HOST:PORT");
-            return TORUS_ERROR;
-        }
-        size_t n = (size_t)(colon - text);
-        memcpy(host, text, n);
-        host[n] = '\0';
-        port = colon + 1;
-    }
-    char *end;
-    errno = 0;
-    long p = strtol(port, &end, 10);
-    if (!port[0] || *end || errno || p < 0 || p > 65535) {
-        snprintf(err, err_size, "bad port '%s'", port);
-        return TORUS_ERROR;
-    }
-
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (rc != 0 || !res) {
-        snprintf(err, err_size, "cannot resolve '%s': %s", host, gai_strerror(rc));
-        return TORUS_ERROR;
-    }
-    /* With no host, prefer the IPv4 wildcard, as nginx's "listen PORT" does. */
-    struct addrinfo *pick = res;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        if (ai->ai_family == AF_INET) {
-            pick = ai;
-            break;
-        }
-    }
-    memcpy(&out->addr, pick->ai_addr, pick->ai_addrlen);
-    out->addr_len = pick->ai_addrlen;
-    freeaddrinfo(res);
-    return TORUS_OK;
-}
-
-int torus_config_cpu_count(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof(set), &set) != 0)
-        return (int)sysconf(_SC_NPROCESSORS_ONLN);
-    return CPU_COUNT(&set);
 }
 
 static int parse_uint(const char *text, uint64_t max, uint64_t *out)
@@ -329,18 +229,6 @@ static int parse_uint(const char *text, uint64_t max, uint64_t *out)
     if (errno || *end || v > max)
         return TORUS_ERROR;
     *out = v;
-    return TORUS_OK;
-}
-
-/* "on" or "off" into *out. */
-static int parse_on_off(const char *text, bool *out)
-{
-    if (strcmp(text, "on") == 0)
-        *out = true;
-    else if (strcmp(text, "off") == 0)
-        *out = false;
-    else
-        return TORUS_ERROR;
     return TORUS_OK;
 }
 
@@ -403,11 +291,43 @@ static int add_listener(struct torus_config *cfg, const char *value, bool tls, c
     return TORUS_OK;
 }
 
-static int apply(struct torus_config *cfg, const struct option_row *o, const char *value, char *err,
-                 size_t err_size)
+/* --watch DIR[:GLOB]: the directory must exist; the glob defaults to TORUS_WATCH_DEFAULT_GLOB. */
+static int add_watch(struct torus_config *cfg, const char *value, const char *flag, char *err,
+                     size_t err_size)
 {
-    char flag[48];
-    snprintf(flag, sizeof(flag), "--%s", o->name);
+    const char *colon = strchr(value, ':');
+    char *dir_text = colon ? strndup(value, (size_t)(colon - value)) : strdup(value);
+    const char *glob = colon ? colon + 1 : TORUS_WATCH_DEFAULT_GLOB;
+    char why[256] = "out of memory";
+    char *dir = dir_text ? checked_path(dir_text, true, why, sizeof(why)) : NULL;
+    free(dir_text);
+    if (!dir || !*glob) {
+        snprintf(err, err_size, "%s %s: %s", flag, value, dir ? "empty glob" : why);
+        free(dir);
+        return TORUS_ERROR;
+    }
+    struct torus_watch_spec *grown =
+        realloc(cfg->watch, sizeof(*grown) * (size_t)(cfg->watch_count + 1));
+    char *glob_copy = grown ? strdup(glob) : NULL;
+    if (grown)
+        cfg->watch = grown;
+    if (!glob_copy) {
+        free(dir);
+        snprintf(err, err_size, "%s: out of memory", flag);
+        return TORUS_ERROR;
+    }
+    cfg->watch = grown;
+    grown[cfg->watch_count++] = (struct torus_watch_spec){dir, glob_copy};
+    return TORUS_OK;
+}
+
+/*
+ * Applies one value of a flag; flag is the name a message gives (the flag as
+ * typed, or its environment variable).
+ */
+static int apply(struct torus_config *cfg, const struct option_row *o, const char *flag,
+                 const char *value, char *err, size_t err_size)
+{
     uint64_t u;
     double d;
 
@@ -553,44 +473,57 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         return TORUS_OK;
     case OPT_COMPRESS:
     case OPT_PRECOMPRESSED:
-    case OPT_COMPRESS_STATIC: {
-        bool on;
-        if (parse_on_off(value, &on) != TORUS_OK)
-            BAD("expected on or off");
-        struct torus_compression *c = &cfg->compression;
-        *(o->id == OPT_COMPRESS        ? &c->enabled
-          : o->id == OPT_PRECOMPRESSED ? &c->precompressed
-                                       : &c->compress_static) = on;
+    case OPT_COMPRESS_STATIC:
+    case OPT_COMPRESS_TYPES:
+    case OPT_COMPRESS_MIN_SIZE:
+    case OPT_COMPRESS_LEVEL_ZSTD:
+    case OPT_COMPRESS_LEVEL_BR:
+    case OPT_COMPRESS_LEVEL_GZIP: {
+        const char *why; /* the OPT_COMPRESS* ids are in enum torus_compression_flag's order */
+        if (torus_compression_set(&cfg->compression,
+                                  (enum torus_compression_flag)(o->id - OPT_COMPRESS), value,
+                                  &why) != TORUS_OK)
+            BAD(why);
         return TORUS_OK;
     }
-    case OPT_COMPRESS_TYPES:
-        if (!torus_compress_types_valid(value))
-            BAD("expected media types such as text/*,application/json");
-        free(cfg->compression.types);
-        cfg->compression.types = strdup(value);
+    case OPT_TRUSTED_PROXY: {
+        struct torus_cidr ranges[4];
+        int n = 0;
+        char why[128];
+        if (torus_cidr_parse(value, ranges, &n, why, sizeof(why)) != TORUS_OK)
+            BAD(why);
+        struct torus_cidr *grown =
+            realloc(cfg->trusted_proxies, sizeof(*grown) * (size_t)(cfg->trusted_proxy_count + n));
+        if (!grown)
+            BAD("out of memory");
+        memcpy(grown + cfg->trusted_proxy_count, ranges, sizeof(*grown) * (size_t)n);
+        cfg->trusted_proxies = grown;
+        cfg->trusted_proxy_count += n;
         return TORUS_OK;
-    case OPT_COMPRESS_MIN_SIZE:
-        if (torus_parse_size(value, &u) != TORUS_OK)
-            BAD("expected a size such as 1024 or 4K");
-        cfg->compression.min_size = u;
+    }
+    case OPT_WATCH:
+        return add_watch(cfg, value, flag, err, err_size);
+    case OPT_SENDFILE_ROOT: {
+        struct torus_sendfile_root root;
+        char why[256];
+        if (torus_sendfile_root_parse(value, &root, why, sizeof(why)) != TORUS_OK) {
+            snprintf(err, err_size, "%s %s: %s", flag, value, why);
+            return TORUS_ERROR;
+        }
+        struct torus_sendfile_root *grown =
+            realloc(cfg->sendfile_roots, sizeof(*grown) * (size_t)(cfg->sendfile_root_count + 1));
+        if (!grown) {
+            free(root.prefix);
+            free(root.dir);
+            BAD("out of memory");
+        }
+        cfg->sendfile_roots = grown;
+        grown[cfg->sendfile_root_count++] = root;
         return TORUS_OK;
-    case OPT_COMPRESS_LEVEL_ZSTD:
-        if (parse_uint(value, TORUS_ZSTD_LEVEL_MAX, &u) != TORUS_OK || u < TORUS_ZSTD_LEVEL_MIN)
-            BAD("expected a level from 1 to 19");
-        cfg->compression.level_zstd = (int)u;
-        return TORUS_OK;
-    case OPT_COMPRESS_LEVEL_BR:
-        if (parse_uint(value, TORUS_BR_LEVEL_MAX, &u) != TORUS_OK)
-            BAD("expected a level from 0 to 11");
-        cfg->compression.level_br = (int)u;
-        return TORUS_OK;
-    case OPT_COMPRESS_LEVEL_GZIP:
-        if (parse_uint(value, TORUS_GZIP_LEVEL_MAX, &u) != TORUS_OK || u < TORUS_GZIP_LEVEL_MIN)
-            BAD("expected a level from 1 to 9");
-        cfg->compression.level_gzip = (int)u;
-        return TORUS_OK;
+    }
     case OPT_NO_PIN:
     case OPT_ALLOW_UNDERSCORES:
+    case OPT_PROXY_PROTOCOL:
     case OPT_HELP:
     case OPT_VERSION:
     case OPT_MODULES:
@@ -618,60 +551,170 @@ static const struct option_row *find_short(char c)
     return NULL;
 }
 
-int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *err, size_t err_size)
+/* Sets a switch (a flag without a value) on or off. */
+static void set_switch(struct torus_config *cfg, enum option_id id, bool on)
 {
-    int result = TORUS_OK;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        const struct option_row *o = NULL;
-        const char *value = NULL;
-        char shown[64];
+    if (id == OPT_NO_PIN)
+        cfg->no_pin = on;
+    else if (id == OPT_ALLOW_UNDERSCORES)
+        cfg->allow_underscores_in_headers = on;
+    else if (id == OPT_PROXY_PROTOCOL)
+        cfg->proxy_protocol = on;
+}
 
-        if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0') {
-            const char *name = arg + 2;
-            const char *eq = strchr(name, '=');
-            size_t len = eq ? (size_t)(eq - name) : strlen(name);
-            o = find_long(name, len);
-            snprintf(shown, sizeof(shown), "--%.*s", (int)TORUS_MIN(len, 40), name);
-            if (!o) {
-                snprintf(err, err_size, "%s: unknown flag (see torus --help)", shown);
+/* One flag of the command line, resolved but not yet applied. */
+struct given_flag {
+    const struct option_row *o;
+    const char *value; /* NULL for a switch */
+    char shown[64];    /* as typed, for messages */
+};
+
+/* What torus_config_env_split() hands each item of a repeatable variable to. */
+struct env_item_ctx {
+    struct torus_config *cfg;
+    const struct option_row *o;
+    const char *var;
+    char *err;
+    size_t err_size;
+};
+
+static int apply_env_item(const char *item, void *arg)
+{
+    struct env_item_ctx *c = arg;
+    return apply(c->cfg, c->o, c->var, item, c->err, c->err_size);
+}
+
+/* Applies the environment variable of every flag the command line does not give. */
+static int apply_environment(struct torus_config *cfg, const bool *given, char *err,
+                             size_t err_size)
+{
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(options); i++) {
+        const struct option_row *o = &options[i];
+        if (!from_environment(o->id) || given[i])
+            continue;
+        char var[64];
+        torus_config_env_name(o->name, var, sizeof(var));
+        const char *value = getenv(var);
+        if (!value || !value[0])
+            continue; /* an empty variable is an unset one (env files often leave them so) */
+        if (!o->value) {
+            bool on;
+            if (torus_config_env_bool(value, &on) != TORUS_OK) {
+                snprintf(err, err_size,
+                         "%s: invalid value '%.100s' (expected 1/0, true/false, yes/no or on/off)",
+                         var, value);
                 return TORUS_ERROR;
             }
-            if (eq) {
-                if (!o->value) {
-                    snprintf(err, err_size, "%s takes no value", shown);
-                    return TORUS_ERROR;
-                }
-                value = eq + 1;
-            }
-        } else if (arg[0] == '-' && arg[1] != '\0' && arg[1] != '-') {
-            o = find_short(arg[1]);
-            snprintf(shown, sizeof(shown), "-%c", arg[1]);
-            if (!o) {
-                snprintf(err, err_size, "%s: unknown flag (see torus --help)", shown);
+            set_switch(cfg, o->id, on);
+            continue;
+        }
+        if (repeatable(o->id)) {
+            struct env_item_ctx c = {cfg, o, var, err, err_size};
+            if (torus_config_env_split(value, apply_env_item, &c) != TORUS_OK)
                 return TORUS_ERROR;
-            }
-            if (arg[2] != '\0') {
-                if (!o->value) {
-                    snprintf(err, err_size, "%s takes no value", shown);
-                    return TORUS_ERROR;
-                }
-                value = arg + 2;
-            }
-        } else {
-            snprintf(err, err_size, "unexpected argument '%.200s' (flags start with --)", arg);
+            continue;
+        }
+        if (apply(cfg, o, var, value, err, err_size) != TORUS_OK)
+            return TORUS_ERROR;
+    }
+    return TORUS_OK;
+}
+
+/*
+ * Resolves argv[*i] (and its value, which may be the next argument) into g.
+ * TORUS_OK or TORUS_ERROR with the message in err.
+ */
+static int resolve_arg(int argc, char **argv, int *i, struct given_flag *g, char *err,
+                       size_t err_size)
+{
+    const char *arg = argv[*i];
+    const struct option_row *o = NULL;
+    const char *value = NULL;
+
+    if (arg[0] == '-' && arg[1] == '-' && arg[2] != '\0') {
+        const char *name = arg + 2;
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        o = find_long(name, len);
+        snprintf(g->shown, sizeof(g->shown), "--%.*s", (int)TORUS_MIN(len, 40), name);
+        if (!o) {
+            snprintf(err, err_size, "%s: unknown flag (see torus --help)", g->shown);
             return TORUS_ERROR;
         }
-
-        if (o->value && !value) {
-            if (i + 1 >= argc) {
-                snprintf(err, err_size, "%s: missing value (%s)", shown, o->value);
+        if (eq) {
+            if (!o->value) {
+                snprintf(err, err_size, "%s takes no value", g->shown);
                 return TORUS_ERROR;
             }
-            value = argv[++i];
+            value = eq + 1;
         }
+    } else if (arg[0] == '-' && arg[1] != '\0' && arg[1] != '-') {
+        o = find_short(arg[1]);
+        snprintf(g->shown, sizeof(g->shown), "-%c", arg[1]);
+        if (!o) {
+            snprintf(err, err_size, "%s: unknown flag (see torus --help)", g->shown);
+            return TORUS_ERROR;
+        }
+        if (arg[2] != '\0') {
+            if (!o->value) {
+                snprintf(err, err_size, "%s takes no value", g->shown);
+                return TORUS_ERROR;
+            }
+            value = arg + 2;
+        }
+    } else {
+        snprintf(err, err_size, "unexpected argument '%.200s' (flags start with --)", arg);
+        return TORUS_ERROR;
+    }
 
-        switch (o->id) {
+    if (o->value && !value) {
+        if (*i + 1 >= argc) {
+            snprintf(err, err_size, "%s: missing value (%s)", g->shown, o->value);
+            return TORUS_ERROR;
+        }
+        value = argv[++*i];
+    }
+    g->o = o;
+    g->value = value;
+    return TORUS_OK;
+}
+
+/* Whether -d set key. */
+static bool ini_given(const struct torus_config *cfg, const char *key)
+{
+    for (int i = 0; i < cfg->ini_count; i++) {
+        if (strcmp(cfg->ini_entries[i].key, key) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Marks in given[] each flag of the command line, up to its first mistake. */
+static void mark_given(int argc, char **argv, bool *given)
+{
+    char ignored[TORUS_CONFIG_ERROR_SIZE];
+    for (int i = 1; i < argc; i++) {
+        struct given_flag g;
+        if (resolve_arg(argc, argv, &i, &g, ignored, sizeof(ignored)) != TORUS_OK)
+            return;
+        given[g.o - options] = true;
+    }
+}
+
+int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *err, size_t err_size)
+{
+    bool given[TORUS_ARRAY_SIZE(options)] = {false};
+    mark_given(argc, argv, given);
+    int result = TORUS_OK;
+    /* --help and --version print whatever the environment holds. */
+    if (!given[find_short('h') - options] && !given[find_short('v') - options])
+        result = apply_environment(cfg, given, err, err_size);
+
+    for (int i = 1; result != TORUS_ERROR && i < argc; i++) {
+        struct given_flag g;
+        if (resolve_arg(argc, argv, &i, &g, err, err_size) != TORUS_OK)
+            return TORUS_ERROR;
+        switch (g.o->id) {
         case OPT_HELP:
             result = TORUS_CONFIG_HELP;
             continue;
@@ -683,18 +726,18 @@ int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *er
             if (result == TORUS_OK)
                 result = TORUS_CONFIG_MODULES;
             continue;
-        case OPT_NO_PIN:
-            cfg->no_pin = true;
-            continue;
-        case OPT_ALLOW_UNDERSCORES:
-            cfg->allow_underscores_in_headers = true;
-            continue;
         default:
             break;
         }
-        if (apply(cfg, o, value, err, err_size) != TORUS_OK)
+        char flag[48];
+        snprintf(flag, sizeof(flag), "--%s", g.o->name);
+        if (!g.o->value)
+            set_switch(cfg, g.o->id, true);
+        else if (apply(cfg, g.o, flag, g.value, err, err_size) != TORUS_OK)
             return TORUS_ERROR;
     }
+    if (result == TORUS_ERROR)
+        return TORUS_ERROR;
     if (result != TORUS_OK)
         return result;
 
@@ -722,6 +765,18 @@ int torus_config_parse(struct torus_config *cfg, int argc, char **argv, char *er
         snprintf(err, err_size, "--tls-listen needs --tls-cert and --tls-key");
         return TORUS_ERROR;
     }
+    if (cfg->proxy_protocol && cfg->trusted_proxy_count == 0) {
+        snprintf(err, err_size,
+                 "--proxy-protocol needs --trusted-proxy (the load balancers' "
+                 "addresses): every other peer is refused");
+        return TORUS_ERROR;
+    }
+    /* Under --watch, opcache checks a script's time stamp at every include (else a file edited
+     * less than 2 s ago could still run its old code, after a reload too). */
+    if (cfg->watch_count && !ini_given(cfg, "opcache.revalidate_freq") &&
+        apply(cfg, find_short('d'), "--watch", "opcache.revalidate_freq=0", err, err_size) !=
+            TORUS_OK)
+        return TORUS_ERROR;
     if (!cfg->access_log_format)
         cfg->access_log_format = strdup("combined");
     if (cfg->threads == 0)
@@ -746,5 +801,16 @@ void torus_config_free(struct torus_config *cfg)
     free(cfg->user);
     free(cfg->group);
     free(cfg->compression.types);
+    free(cfg->trusted_proxies);
+    for (int i = 0; i < cfg->watch_count; i++) {
+        free(cfg->watch[i].dir);
+        free(cfg->watch[i].glob);
+    }
+    free(cfg->watch);
+    for (int i = 0; i < cfg->sendfile_root_count; i++) {
+        free(cfg->sendfile_roots[i].prefix);
+        free(cfg->sendfile_roots[i].dir);
+    }
+    free(cfg->sendfile_roots);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -6,6 +6,17 @@
  * line. Parsing never exits the process: it fills a torus_config, or returns
  * TORUS_ERROR with a one-line message that names the flag and the problem;
  * main() prints it and exits with code 2 before any thread starts.
+ *
+ * Every flag that takes a value, and every switch, can also come from the
+ * environment: TORUS_ then the flag's name in capitals with '-' made '_'
+ * (--max-body-size -> TORUS_MAX_BODY_SIZE). A repeatable flag takes a list
+ * there, split on newlines when the value holds one, else on commas (so a
+ * -d value with a comma goes on its own line); a switch takes 1/0, true/false,
+ * yes/no or on/off; an empty variable counts as unset. The command line wins: a flag given there
+ * ignores its variable, and for a repeatable flag the command line's list replaces the
+ * environment's. A bad value is reported under the variable's name
+ * ("TORUS_MAX_BODY_SIZE: invalid value ..."). runtime/config_env.c holds the
+ * helpers below; runtime/config.c applies them to its table of flags.
  */
 #ifndef TORUS_CONFIG_H
 #define TORUS_CONFIG_H
@@ -15,7 +26,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "net/sendfile_rules.h"
+#include "net/trusted_proxy.h"
 #include "runtime/common.h"
+#include "runtime/watch.h"
 
 #define TORUS_MAX_LISTENERS     16
 #define TORUS_CONFIG_ERROR_SIZE 512
@@ -68,7 +82,7 @@ struct torus_config {
     int threads; /* shards; resolved from the affinity mask when --threads auto */
     bool no_pin;
     int php_threads_per_core; /* 0 until main() settles auto */
-    char *worker; /* --worker script, absolute; NULL in classic mode */
+    char *worker;             /* --worker script, absolute; NULL in classic mode */
     uint64_t max_requests;
     int max_consecutive_failures;
 
@@ -101,6 +115,18 @@ struct torus_config {
     char *group;             /* --group */
 
     struct torus_compression compression;
+
+    /* Behind a proxy (net/trusted_proxy.h, net/proxy_protocol.h). */
+    struct torus_cidr *trusted_proxies; /* --trusted-proxy ranges */
+    int trusted_proxy_count;
+    bool proxy_protocol; /* every listener expects a PROXY header from a trusted peer */
+
+    struct torus_watch_spec *watch; /* --watch DIR[:GLOB]: restart workers on changes */
+    int watch_count;
+
+    /* --sendfile-root [PREFIX=]DIR: X-Sendfile / X-Accel-Redirect allowed there (off: none) */
+    struct torus_sendfile_root *sendfile_roots;
+    int sendfile_root_count;
 };
 
 /* Fills cfg with every default. */
@@ -128,6 +154,23 @@ int torus_parse_duration(const char *text, double *out);
 
 /* Parses "HOST:PORT", "[V6]:PORT" or ":PORT" (every address); TORUS_OK or TORUS_ERROR. */
 int torus_parse_listen(const char *text, struct torus_listen_addr *out, char *err, size_t err_size);
+
+/* Writes the environment variable of a flag (its long name, without "--") into out. */
+void torus_config_env_name(const char *flag, char *out, size_t out_size);
+
+/* Parses a boolean from the environment: 1/0, true/false, yes/no, on/off, any case. */
+int torus_config_env_bool(const char *text, bool *out);
+
+/* Called by torus_config_env_split() for each item; returns TORUS_OK to go on. */
+typedef int (*torus_config_env_item_fn)(const char *item, void *arg);
+
+/*
+ * Splits a repeatable flag's environment value into its items: on newlines
+ * when the value holds one, else on commas; each item trimmed of blanks,
+ * empty ones skipped. Returns TORUS_OK, or the first result of fn that is not
+ * TORUS_OK (TORUS_ERROR when memory runs out).
+ */
+int torus_config_env_split(const char *value, torus_config_env_item_fn fn, void *arg);
 
 /* The number of CPUs in the calling thread's affinity mask. */
 int torus_config_cpu_count(void);

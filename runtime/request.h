@@ -52,8 +52,11 @@ struct torus_request {
     /* Addresses, as text for $_SERVER. */
     char remote_addr[INET6_ADDRSTRLEN];
     char server_addr[INET6_ADDRSTRLEN];
-    uint16_t remote_port;
+    uint16_t remote_port; /* 0 when a trusted proxy named the client without a port */
     uint16_t server_port;
+    /* SERVER_NAME as a trusted proxy forwarded it (X-Forwarded-Host, Forwarded host=); empty
+     * otherwise. remote_addr, remote_port, server_port and tls are then what the proxy said. */
+    torus_str forwarded_host;
 
     double start_time; /* REQUEST_TIME_FLOAT: seconds since the epoch */
 

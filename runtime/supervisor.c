@@ -52,6 +52,7 @@
 #include "runtime/process.h"
 #include "runtime/scoreboard.h"
 #include "runtime/shard_process.h"
+#include "runtime/watch.h"
 #include "sapi/sapi.h"
 
 #define BACKOFF_FIRST_MS 100
@@ -93,7 +94,9 @@ struct supervisor {
     bool ready_once;  /* every shard was ready at once, at least once */
     int reload_shard; /* shard restarting its worker scripts (SIGHUP); -1: none */
     pid_t reload_pid;
-    uint64_t reload_target; /* its scoreboard `reloads` once it is done */
+    uint64_t reload_target;    /* its scoreboard `reloads` once it is done */
+    bool reload_again;         /* --watch saw a change during the reload: one more after it */
+    struct torus_watch *watch; /* --watch; NULL without */
     int exit_code;
 };
 
@@ -234,6 +237,8 @@ static void child_close_inherited(struct supervisor *sv, int shard)
     }
     if (sv->admin.listen_fd >= 0)
         close(sv->admin.listen_fd);
+    if (sv->watch)
+        close(torus_watch_fd(sv->watch));
     for (int i = 0; i < sv->count; i++) {
         if (i == shard)
             continue;
@@ -411,8 +416,36 @@ static void reload_next(struct supervisor *sv, int from)
         return;
     }
     sv->reload_shard = -1;
+    if (sv->reload_again) {
+        sv->reload_again = false;
+        reload_next(sv, 0);
+        return;
+    }
     torus_log_info("reload done: every worker script was restarted");
     torus_process_notify("READY=1");
+}
+
+/*
+ * A file that --watch follows changed (after the quiet time): the worker
+ * scripts restart as on SIGHUP, once more after a reload already under way.
+ * In classic mode the next request reads the file (--watch sets
+ * opcache.revalidate_freq=0 so that opcache checks every time).
+ */
+static void on_watch_change(struct supervisor *sv, const char *path)
+{
+    if (sv->draining)
+        return;
+    if (!sv->cfg->worker) {
+        torus_log_info("watch: %s changed (classic mode: the next request runs it)", path);
+    } else if (sv->reload_shard >= 0) {
+        torus_log_info("watch: %s changed: restarting worker scripts after the reload under way",
+                       path);
+        sv->reload_again = true;
+    } else {
+        torus_log_info("watch: %s changed: restarting worker scripts", path);
+        torus_process_notify("RELOADING=1");
+        reload_next(sv, 0);
+    }
 }
 
 static void reload_tick(struct supervisor *sv)
@@ -517,6 +550,9 @@ static void tick(struct supervisor *sv)
         sv->ready_once = true;
         torus_process_notify("READY=1");
     }
+    const char *changed = torus_watch_due(sv->watch, now);
+    if (changed)
+        on_watch_change(sv, changed);
     reload_tick(sv);
     torus_admin_server_tick(&sv->admin, now);
     if (sv->draining && now >= sv->drain_kill_ms) {
@@ -543,13 +579,17 @@ static bool any_running(const struct supervisor *sv)
 
 static void serve(struct supervisor *sv)
 {
-    struct pollfd fds[1 + TORUS_ADMIN_MAX_CONNS + 1];
+    struct pollfd fds[1 + TORUS_ADMIN_MAX_CONNS + 1 + 1]; /* signals, admin, --watch */
     while (!sv->draining || any_running(sv)) {
         fds[0].fd = sv->signal_fd;
         fds[0].events = POLLIN;
         fds[0].revents = 0;
         int admin_count = torus_admin_server_poll_fds(&sv->admin, fds + 1, now_ms());
-        int rc = poll(fds, (nfds_t)(1 + admin_count), TICK_MS);
+        struct pollfd *watch_fd = &fds[1 + admin_count];
+        watch_fd->fd = sv->watch ? torus_watch_fd(sv->watch) : -1;
+        watch_fd->events = POLLIN;
+        watch_fd->revents = 0;
+        int rc = poll(fds, (nfds_t)(2 + admin_count), TICK_MS);
         if (rc < 0 && errno != EINTR) {
             torus_log_error("supervisor: poll: %s", strerror(errno));
             begin_drain(sv, 1);
@@ -561,6 +601,8 @@ static void serve(struct supervisor *sv)
         }
         if (rc > 0)
             torus_admin_server_handle(&sv->admin, fds + 1, admin_count, now_ms());
+        if (rc > 0 && (watch_fd->revents & POLLIN))
+            torus_watch_read(sv->watch, now_ms());
         reap(sv); /* SIGCHLD merges: look for every dead child each time */
         tick(sv);
     }
@@ -572,6 +614,7 @@ static void release(struct supervisor *sv, bool php_started)
     if (php_started)
         torus_sapi_shutdown();
     torus_tls_context_free(sv->tls);
+    torus_watch_close(sv->watch);
     if (sv->shards) {
         for (int i = 0; i < sv->count; i++) {
             for (int l = 0; l < sv->shards[i].listen_count; l++)
@@ -624,6 +667,14 @@ int torus_supervisor_run(struct torus_config *cfg)
         fprintf(stderr, "torus: %s\n", err);
         release(&sv, false);
         return 2;
+    }
+    if (cfg->watch_count) {
+        sv.watch = torus_watch_open(cfg->watch, cfg->watch_count, err, sizeof(err));
+        if (!sv.watch) {
+            fprintf(stderr, "torus: %s\n", err);
+            release(&sv, true);
+            return 2;
+        }
     }
     for (int i = 0; i < sv.count; i++)
         spawn(&sv, i);

@@ -307,6 +307,9 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
     case VARIABLE_REMOTE_ADDR:
         return set_value(r->remote_addr, strlen(r->remote_addr), value, len);
     case VARIABLE_REMOTE_PORT:
+        /* Empty, as nginx's realip leaves it, for a forwarded client without a port. */
+        if (!r->remote_port)
+            return SET_LITERAL("");
         *value = format_unsigned(number, r->remote_port, len);
         return true;
     case VARIABLE_SERVER_ADDR:
@@ -315,6 +318,8 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
         *value = format_unsigned(number, r->server_port, len);
         return true;
     case VARIABLE_SERVER_NAME:
+        if (r->forwarded_host.len)
+            return set_value(r->forwarded_host.data, r->forwarded_host.len, value, len);
         return set_value(t->server_name.data, t->server_name.len, value, len);
     default:
         return false;

@@ -21,11 +21,13 @@ FLAGS = ["--listen", "--root", "--threads", "--no-pin", "--max-body-size", "--ma
          "--version", "--help", "--modules"]
 
 
-def run(*args):
-    """Runs torus with args; returns (exit code, stdout, stderr). The
-    process is killed by PID if it outlives RUN_TIMEOUT."""
+def run(*args, env=None):
+    """Runs torus with args (and env added to its environment); returns (exit
+    code, stdout, stderr). The process is killed by PID if it outlives
+    RUN_TIMEOUT."""
     with subprocess.Popen([h.TORUS_BIN, *args], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=dict(os.environ, **(env or {}))) as proc:
         try:
             out, err = proc.communicate(timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -44,8 +46,8 @@ class CommandLine(h.ServerTestCase):
         super().setUp()
         self.root_dir = tempfile.mkdtemp(prefix="torus-cli-", dir=self.workdir)
 
-    def assertUsageError(self, args, *words):
-        code, out, err = run(*args)
+    def assertUsageError(self, args, *words, env=None):
+        code, out, err = run(*args, env=env)
         self.assertEqual(code, 2, "torus %s: exit %s, stderr %r" % (" ".join(args), code, err))
         lines = [line for line in err.splitlines() if line.strip()]
         self.assertEqual(len(lines), 1, "expected one line on stderr, got %r" % err)
@@ -160,6 +162,62 @@ class CommandLine(h.ServerTestCase):
                                 log_level="warn")
         self.assertServes(srv)
         self.assertEqual(srv.kill(), 0)
+
+
+@h.torus_only("the environment variables of torus")
+class Environment(h.ServerTestCase):
+    """Every flag can come from TORUS_<FLAG>; the command line wins."""
+    server_options = None
+    assertUsageError = CommandLine.assertUsageError
+
+    def post(self, srv, size):
+        return srv.fetch(b"POST /hello.txt HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
+                         b"Connection: close\r\n\r\n" % size + b"x" * size)
+
+    def test_help_names_each_variable(self):
+        code, out, err = run("--help")
+        self.assertEqual(code, 0, err)
+        for flag in FLAGS:
+            if flag in ("--help", "--version", "--modules"):
+                continue
+            line = next(line for line in out.splitlines() if flag + " " in line + " ")
+            self.assertIn("TORUS_" + flag[2:].upper().replace("-", "_"), line)
+
+    def test_environment_sets_a_flag(self):
+        srv = self.start_server(env={"TORUS_MAX_BODY_SIZE": "1K"})
+        self.assertStatus(self.post(srv, 2048), 413)
+        self.assertNotEqual(self.post(srv, 512).status, 413)
+
+    def test_command_line_wins(self):
+        srv = self.start_server(max_body_size="4K", env={"TORUS_MAX_BODY_SIZE": "1K"})
+        self.assertNotEqual(self.post(srv, 2048).status, 413)
+
+    def test_list_of_listeners(self):
+        a, b = h.free_port(), h.free_port()
+        env = {"TORUS_LISTEN": "127.0.0.1:%d,127.0.0.1:%d" % (a, b), "TORUS_ROOT": self.root,
+               "TORUS_THREADS": "1", "TORUS_NO_PIN": "true"}
+        with subprocess.Popen([h.TORUS_BIN], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=dict(os.environ, **env)) as proc:
+            try:
+                for port in (a, b):
+                    deadline = h.time.monotonic() + h.START_TIMEOUT
+                    while not h.can_connect(port, 0.2) and h.time.monotonic() < deadline:
+                        self.assertIsNone(proc.poll(), "torus exited")
+                        h.time.sleep(0.05)
+                    with h.Conn(port) as c:
+                        c.send(h.get("/hello.txt"))
+                        resp, _ = c.read_final_response()
+                    self.assertEqual(resp.body, h.HELLO)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=h.STOP_TIMEOUT)
+
+    def test_bad_values_name_the_variable(self):
+        for var, value in (("TORUS_MAX_BODY_SIZE", "lots"), ("TORUS_NO_PIN", "maybe"),
+                           ("TORUS_THREADS", "0"), ("TORUS_LISTEN", "127.0.0.1:1,nowhere")):
+            with self.subTest(var=var):
+                line = self.assertUsageError(["--root", self.root], var, env={var: value})
+                self.assertTrue(line.startswith("torus: " + var), line)
 
 
 if __name__ == "__main__":

@@ -212,8 +212,11 @@ class Conn:
     """A client connection with a receive buffer: read_response() consumes
     exactly one response, leaving any following bytes for the next call."""
 
-    def __init__(self, port, timeout=READ_TIMEOUT, rcvbuf=None, host=HOST):
+    def __init__(self, port, timeout=READ_TIMEOUT, rcvbuf=None, host=HOST, source=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if source:
+            # Another loopback address (127.0.0.2) is another peer to the server.
+            self.sock.bind((source, 0))
         if rcvbuf:
             # Before connect, so the window is small from the start.
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -518,9 +521,11 @@ class Server:
     """One torus process (or, in reference mode, one nginx).
 
     options are torus flags with underscores: max_body_size="1K" becomes
-    "--max-body-size 1K"; a value of True is a bare switch."""
+    "--max-body-size 1K"; a value of True is a bare switch. env: variables
+    added to the server's environment (TORUS_* flags, for instance)."""
 
-    def __init__(self, root, workdir, threads=1, pin=False, **options):
+    def __init__(self, root, workdir, threads=1, pin=False, env=None, **options):
+        self.env = env
         self.root = root
         self.workdir = workdir
         self.threads = threads
@@ -559,7 +564,8 @@ class Server:
         self.argv_used = argv
         with open(self.stderr_path, "wb") as err, open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                         cwd=self.workdir, preexec_fn=_die_with_parent)
+                                         cwd=self.workdir, preexec_fn=_die_with_parent,
+                                         env=dict(os.environ, **self.env) if self.env else None)
         with _all_servers_lock:
             _all_servers.append(self)
         deadline = time.monotonic() + START_TIMEOUT

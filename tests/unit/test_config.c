@@ -596,6 +596,177 @@ static void remove_scratch(void)
     rmdir(scratch);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The environment (runtime/config_env.c)                                   */
+/* ------------------------------------------------------------------------ */
+
+static void test_trusted_proxies(void)
+{
+    struct torus_config cfg;
+    char err[TORUS_CONFIG_ERROR_SIZE];
+    CHECK(PARSE(&cfg, err, "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy=loopback",
+                "--trusted-proxy", "2001:db8::1", "--proxy-protocol") == TORUS_OK);
+    CHECK(cfg.trusted_proxy_count == 4 && cfg.proxy_protocol);
+    CHECK(torus_cidr_contains_text(cfg.trusted_proxies, cfg.trusted_proxy_count, "10.2.3.4"));
+    CHECK(torus_cidr_contains_text(cfg.trusted_proxies, cfg.trusted_proxy_count, "::1"));
+    CHECK(torus_cidr_contains_text(cfg.trusted_proxies, cfg.trusted_proxy_count, "2001:db8::1"));
+    CHECK(!torus_cidr_contains_text(cfg.trusted_proxies, cfg.trusted_proxy_count, "11.0.0.1"));
+    torus_config_free(&cfg);
+    CHECK(cfg.trusted_proxies == NULL);
+    REFUSED("--trusted-proxy", "'10.0.0.0/33'", "--trusted-proxy", "10.0.0.0/33");
+    REFUSED("--trusted-proxy", "'proxy.example'", "--trusted-proxy", "proxy.example");
+    REFUSED("--proxy-protocol", "--trusted-proxy", "--proxy-protocol");
+
+    /* From the environment: a list, and the switch. */
+    CHECK(setenv("TORUS_TRUSTED_PROXY", "192.168.0.0/16, private", 1) == 0);
+    CHECK(setenv("TORUS_PROXY_PROTOCOL", "on", 1) == 0);
+    CHECK(PARSE(&cfg, err, "--threads", "1") == TORUS_OK);
+    CHECK(cfg.trusted_proxy_count == 5 && cfg.proxy_protocol);
+    torus_config_free(&cfg);
+    CHECK(unsetenv("TORUS_TRUSTED_PROXY") == 0);
+    CHECK(unsetenv("TORUS_PROXY_PROTOCOL") == 0);
+}
+
+static void test_watch_flag(void)
+{
+    struct torus_config cfg;
+    char err[TORUS_CONFIG_ERROR_SIZE];
+    char here[PATH_MAX];
+    CHECK(getcwd(here, sizeof(here)) != NULL);
+    CHECK(chdir(scratch) == 0);
+    CHECK(PARSE(&cfg, err, "--watch", a_dir, "--watch", "docroot:src/**/*.tpl") == TORUS_OK);
+    CHECK(cfg.watch_count == 2);
+    if (cfg.watch_count == 2) {
+        CHECK(strcmp(cfg.watch[0].dir, a_dir) == 0);
+        CHECK(strcmp(cfg.watch[0].glob, TORUS_WATCH_DEFAULT_GLOB) == 0);
+        CHECK(strcmp(cfg.watch[1].dir, a_dir) == 0);
+        CHECK(strcmp(cfg.watch[1].glob, "src/**/*.tpl") == 0);
+    }
+    /* opcache revalidates on every include under --watch, unless -d says otherwise. */
+    CHECK(cfg.ini_count == 1 && strcmp(cfg.ini_entries[0].key, "opcache.revalidate_freq") == 0 &&
+          strcmp(cfg.ini_entries[0].value, "0") == 0);
+    torus_config_free(&cfg);
+    CHECK(PARSE(&cfg, err, "--watch", a_dir, "-d", "opcache.revalidate_freq=5") == TORUS_OK);
+    CHECK(cfg.ini_count == 1 && strcmp(cfg.ini_entries[0].value, "5") == 0);
+    torus_config_free(&cfg);
+    CHECK(chdir(here) == 0);
+    REFUSED("--watch", missing, "--watch", missing);
+    REFUSED("--watch", "not a directory", "--watch", a_file);
+    REFUSED("--watch", "empty glob", "--watch", "/tmp:");
+}
+
+static void test_env_helpers(void)
+{
+    char name[64];
+    torus_config_env_name("max-body-size", name, sizeof(name));
+    CHECK(strcmp(name, "TORUS_MAX_BODY_SIZE") == 0);
+    torus_config_env_name("define", name, sizeof(name));
+    CHECK(strcmp(name, "TORUS_DEFINE") == 0);
+    torus_config_env_name("php-threads-per-core", name, 12);
+    CHECK(strcmp(name, "TORUS_PHP_T") == 0); /* truncated, still terminated */
+
+    bool on = false;
+    const char *yes[] = {"1", "true", "TRUE", "yes", "On"};
+    const char *no[] = {"0", "false", "No", "off", "OFF"};
+    for (size_t i = 0; i < 5; i++) {
+        on = false;
+        CHECK(torus_config_env_bool(yes[i], &on) == TORUS_OK && on);
+        on = true;
+        CHECK(torus_config_env_bool(no[i], &on) == TORUS_OK && !on);
+    }
+    CHECK(torus_config_env_bool("", &on) == TORUS_ERROR);
+    CHECK(torus_config_env_bool("2", &on) == TORUS_ERROR);
+    CHECK(torus_config_env_bool("yess", &on) == TORUS_ERROR);
+}
+
+static int env_set(const char *name, const char *value)
+{
+    return value ? setenv(name, value, 1) : unsetenv(name);
+}
+
+static void test_environment(void)
+{
+    struct torus_config cfg;
+    char err[TORUS_CONFIG_ERROR_SIZE];
+
+    /* Values, a list and a switch from the environment alone. */
+    CHECK(env_set("TORUS_MAX_BODY_SIZE", "1M") == 0);
+    CHECK(env_set("TORUS_LISTEN", "127.0.0.1:9001, [::1]:9002,,") == 0);
+    CHECK(env_set("TORUS_NO_PIN", "yes") == 0);
+    CHECK(env_set("TORUS_ROOT", a_dir) == 0);
+    CHECK(env_set("TORUS_DEFINE", "a=1,2\nb=3") == 0); /* a newline: commas stay in values */
+    CHECK(PARSE(&cfg, err, "--threads", "2") == TORUS_OK);
+    CHECK(cfg.max_body_size == 1u << 20);
+    CHECK(cfg.listener_count == 2);
+    CHECK(strcmp(cfg.listeners[0].text, "127.0.0.1:9001") == 0);
+    CHECK(strcmp(cfg.listeners[1].text, "[::1]:9002") == 0);
+    CHECK(cfg.no_pin);
+    CHECK(cfg.root && strcmp(cfg.root, a_dir) == 0);
+    CHECK(cfg.ini_count == 2);
+    if (cfg.ini_count == 2) {
+        CHECK(strcmp(cfg.ini_entries[0].key, "a") == 0);
+        CHECK(strcmp(cfg.ini_entries[0].value, "1,2") == 0);
+        CHECK(strcmp(cfg.ini_entries[1].key, "b") == 0);
+    }
+    CHECK(cfg.threads == 2);
+    torus_config_free(&cfg);
+
+    /* The command line wins, and replaces a repeatable flag's list. */
+    CHECK(PARSE(&cfg, err, "--max-body-size", "2K", "--listen", "127.0.0.1:9009", "--root", scratch,
+                "-d", "c=4") == TORUS_OK);
+    CHECK(cfg.max_body_size == 2048);
+    CHECK(cfg.listener_count == 1 && strcmp(cfg.listeners[0].text, "127.0.0.1:9009") == 0);
+    CHECK(cfg.root && strcmp(cfg.root, scratch) == 0);
+    CHECK(cfg.ini_count == 1 && strcmp(cfg.ini_entries[0].key, "c") == 0);
+    CHECK(cfg.no_pin); /* still from the environment */
+    torus_config_free(&cfg);
+
+    /* An empty variable is an unset one. */
+    CHECK(env_set("TORUS_ACCESS_LOG", "") == 0);
+    CHECK(PARSE(&cfg, err, "--threads", "1") == TORUS_OK);
+    CHECK(cfg.access_log == NULL);
+    torus_config_free(&cfg);
+    CHECK(env_set("TORUS_ACCESS_LOG", NULL) == 0);
+
+    /* A switch can be turned off; a flag on the command line turns it on. */
+    CHECK(env_set("TORUS_NO_PIN", "off") == 0);
+    CHECK(PARSE(&cfg, err, "--threads", "1") == TORUS_OK);
+    CHECK(!cfg.no_pin);
+    torus_config_free(&cfg);
+    CHECK(PARSE(&cfg, err, "--no-pin") == TORUS_OK);
+    CHECK(cfg.no_pin);
+    torus_config_free(&cfg);
+
+    /* A bad value names the variable; the same value on the command line names the flag. */
+    CHECK(env_set("TORUS_MAX_BODY_SIZE", "lots") == 0);
+    REFUSED("TORUS_MAX_BODY_SIZE", "lots", "--threads", "1");
+    CHECK(PARSE(&cfg, err, "--max-body-size", "3K") == TORUS_OK && cfg.max_body_size == 3072);
+    torus_config_free(&cfg);
+    CHECK(env_set("TORUS_MAX_BODY_SIZE", NULL) == 0);
+    CHECK(env_set("TORUS_NO_PIN", "maybe") == 0);
+    REFUSED("TORUS_NO_PIN", "maybe", "--threads", "1");
+    CHECK(env_set("TORUS_NO_PIN", NULL) == 0);
+    CHECK(env_set("TORUS_LISTEN", "127.0.0.1:9001,nowhere") == 0);
+    REFUSED("TORUS_LISTEN", "nowhere", "--threads", "1");
+    CHECK(env_set("TORUS_LISTEN", NULL) == 0);
+    CHECK(env_set("TORUS_ROOT", missing) == 0);
+    REFUSED("TORUS_ROOT", missing, "--threads", "1");
+    /* --help and --version print whatever the environment holds. */
+    CHECK(PARSE(&cfg, err, "--help") == TORUS_CONFIG_HELP);
+    torus_config_free(&cfg);
+
+    /* Variables that name no flag, and the actions, are ignored. */
+    const char *unset[] = {"TORUS_LISTEN", "TORUS_ROOT", "TORUS_DEFINE"};
+    for (size_t i = 0; i < 3; i++)
+        CHECK(env_set(unset[i], NULL) == 0);
+    CHECK(env_set("TORUS_HELP", "1") == 0);
+    CHECK(env_set("TORUS_NOT_A_FLAG", "x") == 0);
+    CHECK(PARSE(&cfg, err, "--threads", "1") == TORUS_OK);
+    torus_config_free(&cfg);
+    CHECK(env_set("TORUS_HELP", NULL) == 0);
+    CHECK(env_set("TORUS_NOT_A_FLAG", NULL) == 0);
+}
+
 int main(void)
 {
     if (make_scratch() != 0) {
@@ -609,6 +780,10 @@ int main(void)
     test_every_flag();
     test_help_and_version();
     test_mistakes();
+    test_trusted_proxies();
+    test_watch_flag();
+    test_env_helpers();
+    test_environment();
     remove_scratch();
     printf("test_config: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
