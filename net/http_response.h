@@ -32,12 +32,6 @@ int torus_http_date_parse(const char *text, size_t len, time_t *t);
 const char *torus_http_date_now(void);
 
 /*
- * True when the comma-separated header value (len bytes) holds `token`,
- * compared without regard to case: "close" in "Connection: keep-alive, close".
- */
-bool torus_http_has_token(const char *value, size_t len, const char *token);
-
-/*
  * The first lines of a response head into out (capacity `size`): the status
  * line (always HTTP/1.1, as nginx does), Server and Date. Returns the length
  * written, or 0 when it does not fit.

@@ -30,7 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "net/http_response.h"
+#include "net/header_value.h"
 #include "runtime/log.h"
 #include "runtime/response_head.h"
 

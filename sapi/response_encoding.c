@@ -21,7 +21,7 @@
 
 #include "net/accept_encoding.h"
 #include "net/compress_policy.h"
-#include "net/http_response.h"
+#include "net/header_value.h"
 #include "sapi/response.h"
 
 /* A scratch buffer grown past this by one large body is freed before the next response. */
