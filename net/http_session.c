@@ -227,6 +227,8 @@ static void respond_static(struct torus_conn *c, const struct torus_route *route
         sreq.range = *v;
     if ((v = torus_http_header(p, "if-range")))
         sreq.if_range = *v;
+    if (c->loop->config->compression.enabled && (v = torus_http_header(p, "accept-encoding")))
+        sreq.accept_encoding = *v;
 
     struct torus_static_response resp;
     int rc = file ? torus_static_respond_opened(c->loop->static_cache, route->filename,

@@ -43,6 +43,7 @@ struct route_job {
     struct route_job *next;     /* in its bucket of jobs in flight, or in the backlog */
     struct torus_conn *waiters; /* linked by route_next */
     const struct torus_router *router;
+    const struct torus_compression *compression; /* which variants of a static file to look for */
     size_t read_max; /* a static file of at most this many bytes is read whole */
     uint64_t hash;
     /* Written by the worker. */
@@ -63,8 +64,12 @@ static void route_job_run(struct torus_fs_job *base)
     job->file.fd = -1;
     job->file.data = NULL;
     job->file.error = 0;
-    if (job->rc == TORUS_OK && job->route.kind == TORUS_ROUTE_STATIC)
-        torus_static_open(job->route.filename, job->read_max, &job->file);
+    memset(job->file.variants, 0, sizeof(job->file.variants));
+    job->file.siblings_looked = false;
+    if (job->rc == TORUS_OK && job->route.kind == TORUS_ROUTE_STATIC &&
+        torus_static_open(job->route.filename, job->read_max, &job->file) == TORUS_OK)
+        torus_static_open_variants(job->route.filename, job->route.filename_len, job->read_max,
+                                   job->compression, &job->file);
 }
 
 static uint64_t path_hash(const char *path, size_t len)
@@ -127,7 +132,8 @@ int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, 
     }
     if (fast_path(known)) {
         if (route->kind != TORUS_ROUTE_STATIC || !want_file ||
-            torus_static_has(loop->static_cache, route->filename, route->filename_len, &route->st))
+            torus_static_has(loop->static_cache, route->filename, route->filename_len, &route->st,
+                             loop->now_s))
             return TORUS_OK;
         /* A static file the cache does not hold: opening and reading it may wait. */
     }
@@ -153,6 +159,7 @@ int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, 
         job->base.run = route_job_run;
         job->base.complete = route_job_complete;
         job->router = &loop->router;
+        job->compression = &loop->config->compression;
         job->read_max = torus_static_cache_max_entry(loop->static_cache);
         job->hash = hash;
         job->path_len = path_len;
@@ -203,15 +210,14 @@ static void route_job_complete(struct torus_fs_job *done, void *ctx)
                 conn_maybe_free(c);
             continue;
         }
-        /* Each waiter answers with its own descriptor: the response takes and closes it. */
+        /* Each waiter answers with its own descriptors: the response takes one and closes it. */
         struct torus_static_file file = job->file;
-        if (file.fd >= 0)
-            file.fd = next ? dup(file.fd) : job->file.fd;
-        if (!next)
-            job->file.fd = -1;
+        if (next)
+            torus_static_file_dup_fds(&file);
+        else
+            torus_static_file_forget_fds(&job->file);
         session_on_routed(c, job->path, job->path_len, &job->route, &file);
-        if (file.fd >= 0)
-            close(file.fd);
+        torus_static_file_close_fds(&file);
     }
     torus_static_file_release(&job->file);
     free(job);

@@ -34,7 +34,6 @@
 #include "net/static.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +73,17 @@ struct static_entry {
     char *filename; /* in the same allocation, after the struct */
     size_t filename_len;
     char *data; /* file.size bytes, after the name */
+    /* The file's variants by coding (NULL when present is 0), their bytes after the file's. */
+    unsigned present; /* set of TORUS_CODING_BIT */
+    struct static_variant *variants;
+    bool siblings_looked;       /* precompressed siblings were looked for... */
+    time_t siblings_checked_at; /* ...at this second */
+};
+
+/* A cached file's representation in a content coding. */
+struct static_variant {
+    struct static_file file;
+    char *data;
 };
 
 struct torus_static_cache {
@@ -91,21 +101,30 @@ struct torus_static_cache {
 /* Describing a file                                                        */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Describes one representation: `st` is its own (a sibling's for a
+ * variant), `filename` the original's (its Content-Type), `coding` its
+ * content coding; `vary` when the file has variants.
+ */
 static void static_file_describe(struct static_file *file, const char *filename,
-                                 size_t filename_len, const struct stat *st)
+                                 size_t filename_len, const struct stat *st,
+                                 enum torus_coding coding, bool vary)
 {
+    bool coded = coding != TORUS_CODING_IDENTITY;
     file->size = (uint64_t)st->st_size;
     file->mtime = st->st_mtim.tv_sec;
-    file->etag_len =
-        (size_t)snprintf(file->etag, sizeof(file->etag), "\"%llx-%llx\"",
-                         (unsigned long long)file->mtime, (unsigned long long)file->size);
+    file->etag_len = (size_t)snprintf(
+        file->etag, sizeof(file->etag), "\"%llx-%llx%s%s\"", (unsigned long long)file->mtime,
+        (unsigned long long)file->size, coded ? "-" : "", coded ? torus_coding_name(coding) : "");
     char last_modified[TORUS_HTTP_DATE_LEN + 1];
     torus_http_date_format(file->mtime, last_modified);
-    int validators = snprintf(file->fields, sizeof(file->fields),
-                              "Last-Modified: %s\r\nETag: %s\r\n", last_modified, file->etag);
+    int validators =
+        snprintf(file->fields, sizeof(file->fields), "Last-Modified: %s\r\nETag: %s\r\n%s",
+                 last_modified, file->etag, vary ? "Vary: Accept-Encoding\r\n" : "");
     int rest = snprintf(file->fields + validators, sizeof(file->fields) - (size_t)validators,
-                        "Content-Type: %s\r\nAccept-Ranges: bytes\r\n",
-                        torus_mime_type(filename, filename_len));
+                        "Content-Type: %s\r\n%s%s%sAccept-Ranges: bytes\r\n",
+                        torus_mime_type(filename, filename_len), coded ? "Content-Encoding: " : "",
+                        coded ? torus_coding_name(coding) : "", coded ? "\r\n" : "");
     file->validators_len = (size_t)validators;
     file->fields_len = (size_t)validators + (size_t)rest;
 }
@@ -437,24 +456,57 @@ static bool static_entry_is_current(const struct static_entry *entry, const stru
            entry->ctime.tv_sec == st->st_ctim.tv_sec && entry->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
-/* A new entry (one reference, not in the table) holding a copy of data (st->st_size bytes), or
- * NULL. */
-static struct static_entry *static_entry_make(const char *filename, size_t filename_len,
-                                              uint64_t hash, const struct stat *st,
-                                              const char *data, time_t now)
+/* The codings of the variants a file has. */
+static unsigned static_variants_present(const struct torus_static_file *opened)
 {
+    unsigned present = 0;
+    for (int c = TORUS_CODING_IDENTITY + 1; c < TORUS_CODING_COUNT; c++) {
+        if (opened->variants[c].present)
+            present |= TORUS_CODING_BIT(c);
+    }
+    return present;
+}
+
+/* True when the file and each of its variants were read whole: the entry can hold them. */
+static bool static_all_read(const struct torus_static_file *opened)
+{
+    for (int c = TORUS_CODING_IDENTITY + 1; c < TORUS_CODING_COUNT; c++) {
+        if (opened->variants[c].present && !opened->variants[c].data)
+            return false;
+    }
+    return opened->data != NULL;
+}
+
+/*
+ * A new entry (one reference, not in the table) holding a copy of the
+ * opened file's bytes and of its variants' (all read whole), or NULL.
+ */
+static struct static_entry *static_entry_make(const char *filename, size_t filename_len,
+                                              uint64_t hash, const struct torus_static_file *opened,
+                                              time_t now)
+{
+    const struct stat *st = &opened->st;
     size_t size = (size_t)st->st_size;
-    size_t allocation = sizeof(struct static_entry) + filename_len + 1 + size;
+    size_t variant_bytes = 0;
+    for (int c = TORUS_CODING_IDENTITY + 1; c < TORUS_CODING_COUNT; c++) {
+        if (opened->variants[c].present)
+            variant_bytes += (size_t)opened->variants[c].st.st_size;
+    }
+    unsigned present = static_variants_present(opened);
+    size_t variants_size = present ? sizeof(struct static_variant) * TORUS_CODING_COUNT : 0;
+    size_t allocation =
+        sizeof(struct static_entry) + variants_size + filename_len + 1 + size + variant_bytes;
     struct static_entry *entry = malloc(allocation);
     if (slow_path(entry == NULL))
         return NULL;
     memset(entry, 0, sizeof(*entry));
-    entry->filename = (char *)(entry + 1);
+    entry->variants = present ? (struct static_variant *)(entry + 1) : NULL;
+    entry->filename = (char *)(entry + 1) + variants_size;
     memcpy(entry->filename, filename, filename_len);
     entry->filename[filename_len] = '\0';
     entry->filename_len = filename_len;
     entry->data = entry->filename + filename_len + 1;
-    memcpy(entry->data, data, size);
+    memcpy(entry->data, opened->data, size);
     entry->hash = hash;
     entry->references = 1;
     entry->validated_at = now;
@@ -463,7 +515,22 @@ static struct static_entry *static_entry_make(const char *filename, size_t filen
     entry->mtime_exact = st->st_mtim;
     entry->ctime = st->st_ctim;
     entry->charge = allocation;
-    static_file_describe(&entry->file, filename, filename_len, st);
+    entry->present = present;
+    entry->siblings_looked = opened->siblings_looked;
+    entry->siblings_checked_at = now;
+    static_file_describe(&entry->file, filename, filename_len, st, TORUS_CODING_IDENTITY,
+                         entry->present != 0);
+    char *next = entry->data + size;
+    for (int c = TORUS_CODING_IDENTITY + 1; c < TORUS_CODING_COUNT; c++) {
+        const struct torus_static_variant *v = &opened->variants[c];
+        if (!v->present)
+            continue;
+        entry->variants[c].data = next;
+        memcpy(next, v->data, (size_t)v->st.st_size);
+        next += v->st.st_size;
+        static_file_describe(&entry->variants[c].file, filename, filename_len, &v->st,
+                             (enum torus_coding)c, true);
+    }
     return entry;
 }
 
@@ -490,15 +557,31 @@ static int static_respond_failure(struct torus_static_response *resp, int error)
     return TORUS_ERROR;
 }
 
+/* The coding of the representation to send, among the variants present. */
+static enum torus_coding static_choose(const struct torus_static_request *req, unsigned present)
+{
+    if (present == 0)
+        return TORUS_CODING_IDENTITY;
+    return torus_accept_encoding_choose(req->accept_encoding.data, req->accept_encoding.len,
+                                        present);
+}
+
 static int static_respond_from_entry(struct static_entry *entry,
                                      const struct torus_static_request *req,
                                      struct torus_static_response *resp)
 {
+    enum torus_coding coding = static_choose(req, entry->present);
+    const struct static_file *file = &entry->file;
+    const char *data = entry->data;
+    if (coding != TORUS_CODING_IDENTITY) {
+        file = &entry->variants[coding].file;
+        data = entry->variants[coding].data;
+    }
     uint64_t first, length;
-    if (slow_path(static_build_head(&entry->file, req, resp, &first, &length) != TORUS_OK))
+    if (slow_path(static_build_head(file, req, resp, &first, &length) != TORUS_OK))
         return static_respond_failure(resp, EIO);
     if (length > 0) {
-        resp->body = entry->data + first;
+        resp->body = data + first;
         resp->body_len = (size_t)length;
         resp->pin = entry;
         entry->references++;
@@ -509,51 +592,6 @@ static int static_respond_from_entry(struct static_entry *entry,
 size_t torus_static_cache_max_entry(const struct torus_static_cache *cache)
 {
     return cache->max_entry;
-}
-
-int torus_static_open(const char *filename, size_t read_max, struct torus_static_file *file)
-{
-    file->data = NULL;
-    file->error = 0;
-    /* O_NONBLOCK: should the name have become a fifo since routing, open() must not wait. */
-    file->fd = open(filename, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (slow_path(file->fd < 0)) {
-        file->error = errno;
-        return TORUS_ERROR;
-    }
-    if (slow_path(fstat(file->fd, &file->st) != 0 || !S_ISREG(file->st.st_mode))) {
-        torus_static_file_release(file);
-        file->error = ENOENT;
-        return TORUS_ERROR;
-    }
-    size_t size = (size_t)file->st.st_size;
-    if ((uint64_t)file->st.st_size > read_max)
-        return TORUS_OK;
-    file->data = malloc(size ? size : 1);
-    if (slow_path(!file->data))
-        return TORUS_OK; /* sent from the descriptor instead */
-    size_t done = 0;
-    while (done < size) {
-        ssize_t n = pread(file->fd, file->data + done, size - done, (off_t)done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(file->data); /* unreadable or shrunk meanwhile: sent from the descriptor instead */
-            file->data = NULL;
-            break;
-        }
-        done += (size_t)n;
-    }
-    return TORUS_OK;
-}
-
-void torus_static_file_release(struct torus_static_file *file)
-{
-    if (file->fd >= 0)
-        close(file->fd);
-    file->fd = -1;
-    free(file->data);
-    file->data = NULL;
 }
 
 /* The cached entry for filename, moved to the front of the LRU; NULL when absent or stale. */
@@ -573,12 +611,21 @@ static struct static_entry *static_cache_take_current(struct torus_static_cache 
     return entry;
 }
 
+/* True when the entry's siblings must be looked for again. */
+static bool static_siblings_stale(const struct static_entry *entry, time_t now)
+{
+    return entry->siblings_looked &&
+           (now < entry->siblings_checked_at ||
+            now - entry->siblings_checked_at >= TORUS_STATIC_SIBLING_RECHECK);
+}
+
 bool torus_static_has(struct torus_static_cache *cache, const char *filename, size_t filename_len,
-                      const struct stat *st)
+                      const struct stat *st, time_t now)
 {
     struct static_entry *entry =
         static_cache_find(cache, static_hash(filename, filename_len), filename, filename_len);
-    return entry != NULL && static_entry_is_current(entry, st);
+    return entry != NULL && static_entry_is_current(entry, st) &&
+           !static_siblings_stale(entry, now);
 }
 
 int torus_static_respond_cached(struct torus_static_cache *cache, const char *filename,
@@ -604,12 +651,16 @@ int torus_static_respond_opened(struct torus_static_cache *cache, const char *fi
     const struct stat *st = &file->st;
     uint64_t hash = static_hash(filename, filename_len);
     struct static_entry *entry = static_cache_take_current(cache, hash, filename, filename_len, st);
+    if (entry != NULL && file->siblings_looked && static_siblings_stale(entry, req->now)) {
+        static_cache_remove(cache, entry); /* replaced by what was just found */
+        entry = NULL;
+    }
     if (entry != NULL)
         return static_respond_from_entry(entry, req, resp);
 
-    if (file->data && (uint64_t)st->st_size <= cache->max_entry &&
+    if (static_all_read(file) && (uint64_t)st->st_size <= cache->max_entry &&
         (uint64_t)st->st_size < cache->max_total) {
-        entry = static_entry_make(filename, filename_len, hash, st, file->data, req->now);
+        entry = static_entry_make(filename, filename_len, hash, file, req->now);
         if (entry != NULL) {
             if (entry->charge <= cache->max_total)
                 static_cache_insert(cache, entry);
@@ -619,15 +670,25 @@ int torus_static_respond_opened(struct torus_static_cache *cache, const char *fi
         }
     }
 
+    /* Not cached: sent from the descriptor of the representation chosen (those that have one). */
+    unsigned present = 0;
+    for (int c = TORUS_CODING_IDENTITY + 1; c < TORUS_CODING_COUNT; c++) {
+        if (file->variants[c].present && file->variants[c].fd >= 0)
+            present |= TORUS_CODING_BIT(c);
+    }
+    enum torus_coding coding = static_choose(req, present);
+    int *fd = coding != TORUS_CODING_IDENTITY ? &file->variants[coding].fd : &file->fd;
     struct static_file described;
-    static_file_describe(&described, filename, filename_len, st);
+    static_file_describe(&described, filename, filename_len,
+                         coding != TORUS_CODING_IDENTITY ? &file->variants[coding].st : st, coding,
+                         present != 0);
     uint64_t first, length;
     if (slow_path(static_build_head(&described, req, resp, &first, &length) != TORUS_OK))
         return static_respond_failure(resp, EIO);
     if (length == 0)
         return TORUS_OK;
-    resp->fd = file->fd;
-    file->fd = -1; /* the response owns it now */
+    resp->fd = *fd;
+    *fd = -1; /* the response owns it now */
     resp->offset = first;
     resp->length = length;
     return TORUS_OK;

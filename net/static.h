@@ -28,6 +28,21 @@
  * found. torus_static_respond() is the two together, for callers that may
  * block (the tests).
  *
+ * Content codings (net/static_open.c): a file may come with variants,
+ * its representations in zstd, br or gzip: precompressed siblings
+ * (app.js.zst, app.js.br, app.js.gz, used when they are regular files, not
+ * symbolic links, not older than app.js) or, with --compress-static, the file compressed in
+ * memory once when it is loaded. The request's Accept-Encoding chooses
+ * among them (net/accept_encoding.h); a variant is answered with the
+ * original's Content-Type, its Content-Encoding and an ETag of its own (the
+ * coding's name inside the quotes), and validators and ranges apply to it.
+ * Every representation of a file that has variants carries "Vary:
+ * Accept-Encoding". A cached file whose siblings were looked for is
+ * looked at again (on the file-system worker) once its siblings are
+ * TORUS_STATIC_SIBLING_RECHECK seconds old, or as soon as the file itself
+ * changes: a sibling added, changed or removed is seen within that time. A
+ * file too large for the cache is looked at on every request.
+ *
  * Methods other than GET and HEAD are the caller's business (nginx answers
  * 405 for a POST to a static file).
  */
@@ -40,10 +55,16 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "net/accept_encoding.h"
 #include "runtime/common.h"
 
 #define TORUS_STATIC_DEFAULT_MAX_ENTRY (64 * 1024)
 #define TORUS_STATIC_DEFAULT_MAX_TOTAL (16 * 1024 * 1024)
+
+/* Seconds a cached file's precompressed siblings are trusted before they are looked for again. */
+#define TORUS_STATIC_SIBLING_RECHECK 2
+
+struct torus_compression;
 
 /* One per shard, not thread-safe: owned by one I/O thread. */
 struct torus_static_cache;
@@ -57,7 +78,8 @@ struct torus_static_request {
     torus_str if_modified_since;
     torus_str range;
     torus_str if_range;
-    time_t now; /* the caller's clock, seconds: drives cache revalidation */
+    torus_str accept_encoding; /* chooses among the file's variants; .data NULL: identity */
+    time_t now;                /* the caller's clock, seconds: drives cache revalidation */
     /*
      * The file's stat() as routing just saw it, or NULL. When given, a cached
      * entry is checked against it on every request (a file changed a moment
@@ -94,12 +116,23 @@ struct torus_static_cache *torus_static_cache_new(size_t max_entry, size_t max_t
  */
 void torus_static_cache_free(struct torus_static_cache *cache);
 
+/* A representation of a file in one content coding (see the top of this file). */
+struct torus_static_variant {
+    bool present;
+    int fd;         /* the sibling, opened; -1 for a file compressed in memory */
+    struct stat st; /* its fstat(); compressed in memory: the original's, st_size its size */
+    char *data;     /* all its bytes when at most read_max, else NULL (malloc'd) */
+};
+
 /* What torus_static_open() found: the file, opened, and its bytes when small. */
 struct torus_static_file {
     int fd;         /* O_RDONLY, or -1 when it could not be opened (error says why) */
     int error;      /* errno of a failure: ENOENT (also: not a regular file), EACCES... */
     struct stat st; /* fstat() of fd */
     char *data;     /* all st.st_size bytes when at most read_max, else NULL (malloc'd) */
+    /* By coding ([TORUS_CODING_IDENTITY] unused): torus_static_open_variants() fills them. */
+    struct torus_static_variant variants[TORUS_CODING_COUNT];
+    bool siblings_looked; /* the precompressed siblings were looked for */
 };
 
 /*
@@ -110,15 +143,47 @@ struct torus_static_file {
  */
 int torus_static_open(const char *filename, size_t read_max, struct torus_static_file *file);
 
-/* Closes the descriptor and frees the bytes a torus_static_file holds; safe to call twice. */
+/*
+ * torus_static_open() for a precompressed sibling: the same, except that a
+ * sibling that is a symbolic link is not opened (ELOOP). Routing checked
+ * where the file itself leads (inside the root); a sibling is never routed.
+ */
+int torus_static_open_sibling(const char *filename, size_t read_max,
+                              struct torus_static_file *file);
+
+/*
+ * After torus_static_open(): looks for the file's precompressed siblings
+ * (when `precompressed`) and, when `compression` allows it (its
+ * compress_static, types and min_size) and the file was read whole,
+ * compresses it in memory in each coding that has no sibling. Blocks: the
+ * file-system worker calls it. Variants it cannot make are left absent.
+ */
+void torus_static_open_variants(const char *filename, size_t filename_len, size_t read_max,
+                                const struct torus_compression *compression,
+                                struct torus_static_file *file);
+
+/* Replaces every descriptor a torus_static_file holds by a dup() of it (-1 when dup fails). */
+void torus_static_file_dup_fds(struct torus_static_file *file);
+
+/* Forgets the descriptors without closing them (another copy of the struct owns them now). */
+void torus_static_file_forget_fds(struct torus_static_file *file);
+
+/* Closes the descriptors a torus_static_file holds, not its bytes. */
+void torus_static_file_close_fds(struct torus_static_file *file);
+
+/* Closes the descriptors and frees the bytes a torus_static_file holds; safe to call twice. */
 void torus_static_file_release(struct torus_static_file *file);
 
 /* The largest file the cache keeps: the read_max to give torus_static_open(). */
 size_t torus_static_cache_max_entry(const struct torus_static_cache *cache);
 
-/* Without any system call: whether the cache holds filename as st describes it. */
+/*
+ * Without any system call: whether the cache holds filename as st describes
+ * it, with siblings (if it has looked for them) looked for less than
+ * TORUS_STATIC_SIBLING_RECHECK seconds before `now`.
+ */
 bool torus_static_has(struct torus_static_cache *cache, const char *filename, size_t filename_len,
-                      const struct stat *st);
+                      const struct stat *st, time_t now);
 
 /*
  * Without any system call: answers req from the cache when it holds the

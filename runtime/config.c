@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "net/compress_policy.h"
 #include "runtime/config_worker.h"
 #include "runtime/log.h"
 
@@ -53,6 +54,14 @@ enum option_id {
     OPT_ACCESS_LOG_FORMAT,
     OPT_USER,
     OPT_GROUP,
+    OPT_COMPRESS, /* the OPT_COMPRESS* ids follow enum torus_compression_flag's order */
+    OPT_PRECOMPRESSED,
+    OPT_COMPRESS_STATIC,
+    OPT_COMPRESS_TYPES,
+    OPT_COMPRESS_MIN_SIZE,
+    OPT_COMPRESS_LEVEL_ZSTD,
+    OPT_COMPRESS_LEVEL_BR,
+    OPT_COMPRESS_LEVEL_GZIP,
     OPT_TRUSTED_PROXY,
     OPT_PROXY_PROTOCOL,
     OPT_WATCH,
@@ -122,6 +131,17 @@ static const struct option_row options[] = {
     {OPT_USER, "user", 0, "NAME", "unchanged",
      "when started as root, run as this user once the sockets are bound"},
     {OPT_GROUP, "group", 0, "NAME", "the user's group", "group to run as (with --user)"},
+    {OPT_COMPRESS, "compress", 0, "on|off", "on", "zstd, br or gzip by Accept-Encoding; off: none"},
+    {OPT_PRECOMPRESSED, "precompressed", 0, "on|off", "on", "serve app.js.zst/.br/.gz for app.js"},
+    {OPT_COMPRESS_STATIC, "compress-static", 0, "on|off", "off",
+     "compress small static files of --compress-types once, in the static cache"},
+    {OPT_COMPRESS_TYPES, "compress-types", 0, "LIST", "text/*,application/json,...",
+     "media types to compress; '*' matches any run (application/*+json)"},
+    {OPT_COMPRESS_MIN_SIZE, "compress-min-size", 0, "SIZE", "1024",
+     "response bodies smaller than this are sent uncompressed"},
+    {OPT_COMPRESS_LEVEL_ZSTD, "compress-level-zstd", 0, "N", "3", "zstd level, 1 to 19"},
+    {OPT_COMPRESS_LEVEL_BR, "compress-level-br", 0, "N", "3", "brotli level, 0 to 11"},
+    {OPT_COMPRESS_LEVEL_GZIP, "compress-level-gzip", 0, "N", "5", "gzip level, 1 to 9"},
     {OPT_TRUSTED_PROXY, "trusted-proxy", 0, "CIDR", "none",
      "proxy whose Forwarded/X-Forwarded-* headers (and PROXY header) give the client: an "
      "address, ADDRESS/BITS, loopback or private (repeatable)"},
@@ -143,7 +163,7 @@ static const struct option_row options[] = {
 void torus_config_defaults(struct torus_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->threads = 0; /* auto */
+    cfg->threads = 0;              /* auto */
     cfg->php_threads_per_core = 0; /* auto: settled by main() once PHP is known */
     cfg->max_consecutive_failures = 6;
     cfg->log_level = TORUS_LOG_INFO;
@@ -157,6 +177,7 @@ void torus_config_defaults(struct torus_config *cfg)
     cfg->idle_timeout = 75;
     cfg->send_timeout = 60;
     cfg->shutdown_timeout = 30;
+    torus_compression_defaults(&cfg->compression);
 }
 
 /* Whether a flag can be given more than once, each time adding to a list. */
@@ -452,6 +473,21 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         free(cfg->group);
         cfg->group = strdup(value);
         return TORUS_OK;
+    case OPT_COMPRESS:
+    case OPT_PRECOMPRESSED:
+    case OPT_COMPRESS_STATIC:
+    case OPT_COMPRESS_TYPES:
+    case OPT_COMPRESS_MIN_SIZE:
+    case OPT_COMPRESS_LEVEL_ZSTD:
+    case OPT_COMPRESS_LEVEL_BR:
+    case OPT_COMPRESS_LEVEL_GZIP: {
+        const char *why; /* the OPT_COMPRESS* ids are in enum torus_compression_flag's order */
+        if (torus_compression_set(&cfg->compression,
+                                  (enum torus_compression_flag)(o->id - OPT_COMPRESS), value,
+                                  &why) != TORUS_OK)
+            BAD(why);
+        return TORUS_OK;
+    }
     case OPT_TRUSTED_PROXY: {
         struct torus_cidr ranges[4];
         int n = 0;
@@ -767,6 +803,7 @@ void torus_config_free(struct torus_config *cfg)
     free(cfg->access_log_format);
     free(cfg->user);
     free(cfg->group);
+    free(cfg->compression.types);
     free(cfg->trusted_proxies);
     for (int i = 0; i < cfg->watch_count; i++) {
         free(cfg->watch[i].dir);

@@ -12,8 +12,8 @@
  * (--max-body-size -> TORUS_MAX_BODY_SIZE). A repeatable flag takes a list
  * there, split on newlines when the value holds one, else on commas (so a
  * -d value with a comma goes on its own line); a switch takes 1/0, true/false,
- * yes/no or on/off; an empty variable counts as unset. The command line wins: a flag given there ignores its
- * variable, and for a repeatable flag the command line's list replaces the
+ * yes/no or on/off; an empty variable counts as unset. The command line wins: a flag given there
+ * ignores its variable, and for a repeatable flag the command line's list replaces the
  * environment's. A bad value is reported under the variable's name
  * ("TORUS_MAX_BODY_SIZE: invalid value ..."). runtime/config_env.c holds the
  * helpers below; runtime/config.c applies them to its table of flags.
@@ -61,6 +61,18 @@ struct torus_ini_entry {
     char *value;
 };
 
+/* Response compression: --compress, --precompressed, --compress-static and the levels. */
+struct torus_compression {
+    bool enabled;         /* --compress: off turns every kind of compression off */
+    bool precompressed;   /* --precompressed: serve app.js.zst/.br/.gz for app.js */
+    bool compress_static; /* --compress-static: compress small static files, once, in the cache */
+    int level_zstd;
+    int level_br;
+    int level_gzip;
+    uint64_t min_size; /* --compress-min-size: smaller bodies are sent as they are */
+    char *types;       /* --compress-types, NULL for the default list (net/compress_policy.h) */
+};
+
 struct torus_config {
     struct torus_listen_addr listeners[TORUS_MAX_LISTENERS];
     int listener_count;
@@ -104,6 +116,8 @@ struct torus_config {
     char *access_log_format; /* "combined" or "json" */
     char *user;              /* --user: drop root for this user after binding */
     char *group;             /* --group */
+
+    struct torus_compression compression;
 
     /* Behind a proxy (net/trusted_proxy.h, net/proxy_protocol.h). */
     struct torus_cidr *trusted_proxies; /* --trusted-proxy ranges */

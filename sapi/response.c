@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "net/header_value.h"
 #include "runtime/log.h"
 #include "runtime/response_head.h"
 
@@ -43,12 +44,14 @@ void torus_sapi_response_init(struct torus_sapi_response *r)
     memset(r, 0, sizeof(*r));
     r->declared_length = -1;
     r->status = 200;
+    torus_sapi_encoding_init(&r->encoding);
 }
 
 void torus_sapi_response_free(struct torus_sapi_response *r)
 {
     free(r->buffer);
     free(r->headers);
+    torus_sapi_encoding_free(&r->encoding);
     torus_sapi_response_init(r);
 }
 
@@ -77,6 +80,7 @@ void torus_sapi_response_begin(struct torus_sapi_response *r, struct torus_execu
     r->released = false;
     r->out_of_memory = false;
     r->refused = false;
+    torus_sapi_encoding_reset(&r->encoding);
 }
 
 static bool status_forbids_body(int status)
@@ -126,6 +130,17 @@ static int reserve(struct torus_sapi_response *r, size_t headroom, size_t body)
     return TORUS_OK;
 }
 
+/* Appends body bytes to the pending body; also the sink of the body's encoder. */
+static int append_body(void *response, const char *data, size_t len)
+{
+    struct torus_sapi_response *r = response;
+    if (slow_path(reserve(r, r->headroom, r->pending + len) != TORUS_OK))
+        return TORUS_ERROR;
+    memcpy(r->buffer + r->headroom + r->pending, data, len);
+    r->pending += len;
+    return TORUS_OK;
+}
+
 static int append_header_bytes(struct torus_sapi_response *r, const char *data, size_t len)
 {
     if (r->headers_len + len > r->headers_capacity) {
@@ -155,26 +170,6 @@ void torus_sapi_response_set_status(struct torus_sapi_response *r, int status)
 static bool name_is(const char *name, size_t len, const char *literal)
 {
     return len == strlen(literal) && strncasecmp(name, literal, len) == 0;
-}
-
-/* True when the comma-separated header value holds the token `token`. */
-static bool value_has_token(const char *value, size_t len, const char *token)
-{
-    size_t token_len = strlen(token);
-    size_t i = 0;
-    while (i < len) {
-        while (i < len && (value[i] == ' ' || value[i] == '\t' || value[i] == ','))
-            i++;
-        size_t start = i;
-        while (i < len && value[i] != ',')
-            i++;
-        size_t end = i;
-        while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t'))
-            end--;
-        if (end - start == token_len && strncasecmp(value + start, token, token_len) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* RFC 9110's token: what a header name is made of. */
@@ -264,7 +259,7 @@ int torus_sapi_response_add_header(struct torus_sapi_response *r, const char *li
         break;
     case 10:
         if (name_is(line, name_len, "Connection")) {
-            if (value_has_token(value, value_len, "close"))
+            if (torus_http_has_token(value, value_len, "close"))
                 r->close = true;
             return TORUS_OK; /* the head carries the server's own Connection header */
         }
@@ -375,6 +370,7 @@ static void emit_part(struct torus_sapi_response *r, size_t head_len, bool last,
 static int start_streaming(struct torus_sapi_response *r)
 {
     enum torus_head_body body;
+    torus_sapi_encoding_decide(r, true, append_body); /* when encoded: no Content-Length */
     if (status_forbids_body(r->status)) {
         r->framing = TORUS_SAPI_RESPONSE_NO_BODY;
         body = TORUS_HEAD_BODY_NONE;
@@ -415,12 +411,13 @@ int torus_sapi_response_write(struct torus_sapi_response *r, const char *data, s
                 return TORUS_OK;
         }
     }
-    if (slow_path(reserve(r, r->headroom, r->pending + len) != TORUS_OK)) {
+    int rc = torus_sapi_encoding_streaming(&r->encoding)
+                 ? torus_sapi_encoding_write(r, data, len, append_body)
+                 : append_body(r, data, len);
+    if (slow_path(rc != TORUS_OK)) {
         r->out_of_memory = true;
         return TORUS_ERROR;
     }
-    memcpy(r->buffer + r->headroom + r->pending, data, len);
-    r->pending += len;
 
     if (r->state == TORUS_SAPI_RESPONSE_BUFFERING) {
         if (slow_path(r->pending > TORUS_SAPI_RESPONSE_BUFFER_LIMIT))
@@ -437,6 +434,9 @@ int torus_sapi_response_flush(struct torus_sapi_response *r)
     case TORUS_SAPI_RESPONSE_BUFFERING:
         return start_streaming(r);
     case TORUS_SAPI_RESPONSE_STREAMING:
+        if (torus_sapi_encoding_streaming(&r->encoding) &&
+            torus_sapi_encoding_flush(r, append_body) != TORUS_OK)
+            r->out_of_memory = true;
         if (r->pending)
             emit_part(r, 0, false, false);
         return TORUS_OK;
@@ -489,7 +489,11 @@ void torus_sapi_response_end(struct torus_sapi_response *r, bool release)
             length = -1;
         } else {
             r->framing = TORUS_SAPI_RESPONSE_LENGTH;
-            if (r->declared_length >= 0) {
+            if (torus_sapi_encoding_decide(r, false, append_body)) {
+                /* HEAD: the compressed length is not known (none is sent) */
+                length = r->head_only ? -1 : (int64_t)r->pending;
+                r->declared_length = length;
+            } else if (r->declared_length >= 0) {
                 length = r->declared_length; /* the script's own header line is among r->headers */
                 if (!r->head_only && r->pending < (uint64_t)r->declared_length)
                     r->close = true;
@@ -510,6 +514,9 @@ void torus_sapi_response_end(struct torus_sapi_response *r, bool release)
         }
         emit_part(r, head_len, true, release);
     } else {
+        if (torus_sapi_encoding_streaming(&r->encoding) &&
+            torus_sapi_encoding_end(r, append_body) != TORUS_OK)
+            r->out_of_memory = true;
         emit_part(r, 0, true, release);
     }
     r->state = TORUS_SAPI_RESPONSE_ENDED;

@@ -24,6 +24,7 @@
 
 #include "runtime/common.h"
 #include "runtime/request.h"
+#include "sapi/response_encoding.h"
 
 /* A buffered body larger than this is streamed instead (the head leaves without Content-Length). */
 #define TORUS_SAPI_RESPONSE_BUFFER_LIMIT (1u << 20)
@@ -70,6 +71,9 @@ struct torus_sapi_response {
     bool released;  /* TORUS_EMIT_RELEASE has been emitted */
     bool out_of_memory;
     bool refused; /* a header could have split the response: it is a bare 500 */
+
+    /* Compression (sapi/response_encoding.h); its settings are set once per executor. */
+    struct torus_sapi_encoding encoding;
 };
 
 /* Zeroes a response; no memory is taken until the first request. */

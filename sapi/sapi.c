@@ -68,6 +68,7 @@ int torus_sapi_executor_main(const struct torus_config *cfg,
     t->worker = worker;
     t->port = port;
     torus_sapi_response_init(&t->response);
+    t->response.encoding.settings = &cfg->compression;
     torus_sapi_current = t;
     torus_sapi_timer_thread_start();
     SG(server_context) = t;

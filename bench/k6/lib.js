@@ -29,9 +29,9 @@ export function constantLoad() {
 }
 
 // The iteration of a script that GETs one path.
-export function getPath(path) {
+export function getPath(path, headers = {}) {
   return function () {
-    http.get(BASE_URL + path);
+    http.get(BASE_URL + path, { headers });
   };
 }
 

@@ -49,6 +49,17 @@ SCENARIOS = (
     Scenario("json", "/json.php", "json_encode of a ten-key document", static_copy=True),
     Scenario("template", "/template.php", "HTML table of 50 rows with htmlspecialchars",
              static_copy=True),
+    # Compression: the template page compressed by the server. nginx gzips at the level Torus
+    # uses by default (net/compress_policy.h); br and zstd are Torus's alone.
+    Scenario("template-gzip", "/template.php", "template with Accept-Encoding: gzip (level 5)",
+             wrk_script="accept-gzip.lua", static_copy=True,
+             torus_args=("--compress-level-gzip", "5"),
+             nginx_http=("gzip on;", "gzip_comp_level 5;", "gzip_min_length 1024;",
+                         "gzip_vary on;")),
+    Scenario("template-br", "/template.php", "template with Accept-Encoding: br",
+             wrk_script="accept-br.lua", servers=("torus-classic", "torus-worker")),
+    Scenario("template-zstd", "/template.php", "template with Accept-Encoding: zstd",
+             wrk_script="accept-zstd.lua", servers=("torus-classic", "torus-worker")),
     Scenario("sqlite-read", "/sqlite-read.php", "one row by random id from a 10,000-row SQLite file",
              needs=("sqlite",)),
     Scenario("mariadb-read", "/mariadb-read.php", "one row by random id from MariaDB (unix socket)",

@@ -50,6 +50,9 @@ class WorkerTestCase(PhpTestCase):
         return super().make_server()
 
     def start_worker(self, script="worker.php", **options):
+        # One executor unless a test asks for more: these tests follow one worker script's
+        # state (its request count) from request to request.
+        options.setdefault("php_threads_per_core", 1)
         return self.start_php_server(
             root=self.root, defines=["session.save_path=" + self.sessions],
             worker=os.path.join(self.fixture_dir, script), **options)
@@ -390,7 +393,7 @@ class Lifecycle(WorkerTestCase):
                         "torus_handle_request() did not return false on SIGHUP")
 
     def test_sigterm_ends_the_loop_and_exits_0(self):
-        srv = self.start_worker(php_threads_per_core=1)  # one worker script counts both
+        srv = self.start_worker()
         self.assertEqual(self.count(srv), 1)
         self.assertEqual(self.count(srv), 2)
         self.assertIsNone(self.marker("stopped"))

@@ -1,0 +1,8 @@
+// template-gzip: the template page asked for with Accept-Encoding: gzip (see bench/README.md).
+import { benchResult, constantLoad, getPath } from './lib.js';
+
+export const options = constantLoad();
+export default getPath('/template.php', { 'Accept-Encoding': 'gzip' });
+export function handleSummary(data) {
+  return benchResult(data);
+}
