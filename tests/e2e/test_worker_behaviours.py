@@ -223,7 +223,7 @@ class WorkerBehaviours(Behaviours, PhpTestCase):
     def test_classic_scripts_answer_while_the_worker_is_busy(self):
         marker = "busy-worker"
         with self.server.connect() as conn:
-            conn.send(get("/abort?marker=" + marker))  # holds the worker until marker.go
+            conn.send(get("/abort?rounds=1&marker=" + marker))  # holds the worker until marker.go
             self.wait_for_marker(marker + ".started", "1", 10)
             resp = self.server.get("/classic.php/putenv")  # another pool of executors
             self.assertStatus(resp, 200)

@@ -127,8 +127,13 @@ function behave(string $case, ?OwnSessionHandler &$handler): void
             for ($i = 0; $i < 200 && !file_exists($marker . '.go'); $i++) {
                 usleep(25000);
             }
-            echo str_repeat("x", 100000);
-            flush();
+            // Streams until the server has noticed the reset (or ?rounds= lines for a client that stays).
+            $rounds = (int) ($_GET['rounds'] ?? 200);
+            for ($i = 0; $i < $rounds && !connection_aborted(); $i++) {
+                echo str_repeat('x', 1024), "\n";
+                flush();
+                usleep(20000);
+            }
             file_put_contents($marker, 'aborted=' . (int) connection_aborted() . ' status=' . connection_status());
             return;
 
