@@ -90,13 +90,16 @@ static bool executor_ready(const struct torus_executor *e)
 /*
  * Which executor takes a request: one of its pool's (a worker's executors,
  * or the classic ones; net/route_worker.h). One executor in the pool:
- * requests queue at it. Several: while every request of the pool is quick,
- * they queue at its warm executor (the one that took the pool's last
- * request) exactly as with one, so a busy core switches threads once per
- * batch, not per request; the others sleep. As soon as a request runs slow
- * (TORUS_EXECUTOR_SLOW_NS), and for QUICK_COOLDOWN_NS after the last slow
- * one, requests go only to idle executors, so no request waits behind a
- * long one: that is what several executors are for.
+ * requests queue at it. Several: the warm executor (the one that took the
+ * pool's last request) takes the requests of one batch, those handed over
+ * before it is woken (needs_wake), so a busy core switches threads once per
+ * batch, not per request, and the others sleep. A request that comes once
+ * the warm executor is woken and still busy goes to an idle executor, which
+ * takes the next batch: it never queues behind a request that may turn out
+ * slow. And as soon as a request runs slow (TORUS_EXECUTOR_SLOW_NS), and for
+ * QUICK_COOLDOWN_NS after the last slow one, each request goes only to an
+ * idle executor: no request waits behind a long one, which is what several
+ * executors are for.
  */
 int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
 {
@@ -120,7 +123,7 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
         struct torus_executor *warm = &shard->executors[*warm_index];
         bool quick = executors_quick(shard, pool, now);
         if (executor_ready(warm) && warm->inflight < EXECUTOR_DEPTH &&
-            (warm->inflight == 0 || quick)) {
+            (warm->inflight == 0 || (warm->needs_wake && quick))) {
             best = *warm_index;
         } else {
             for (int i = 0; i < shard->executor_count; i++) {

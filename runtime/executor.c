@@ -51,24 +51,20 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
     if (slow_path(!atomic_load_explicit(&slot->ready, memory_order_relaxed)))
         atomic_store_explicit(&slot->ready, true, memory_order_release);
     atomic_store_explicit(&slot->busy, false, memory_order_relaxed);
-    bool timed = e->config->php_threads_per_core > 1;
-    if (timed) {
-        uint64_t since = atomic_load_explicit(&e->running_since_ns, memory_order_relaxed);
-        if (since) {
-            uint64_t now = torus_monotonic_ns();
-            if (now - since >= TORUS_EXECUTOR_SLOW_NS)
-                atomic_store_explicit(&e->slow_seen_ns, now, memory_order_relaxed);
-            atomic_store_explicit(&e->running_since_ns, 0, memory_order_relaxed);
-        }
+    /* How long the request took, for the dispatcher (net/dispatch.c): two clock reads. */
+    uint64_t since = atomic_load_explicit(&e->running_since_ns, memory_order_relaxed);
+    if (since) {
+        uint64_t now = torus_monotonic_ns();
+        if (now - since >= TORUS_EXECUTOR_SLOW_NS)
+            atomic_store_explicit(&e->slow_seen_ns, now, memory_order_relaxed);
+        atomic_store_explicit(&e->running_since_ns, 0, memory_order_relaxed);
     }
     for (;;) {
         /* A reload comes before queued requests: they wait in the ring for the new worker. */
         if (slow_path(atomic_load_explicit(&e->reload, memory_order_acquire)))
             return NULL; /* the SAPI sees reload_requested() and restarts the worker script */
         if (torus_handoff_pop(&e->requests, &request) == TORUS_OK) {
-            if (timed)
-                atomic_store_explicit(&e->running_since_ns, torus_monotonic_ns(),
-                                      memory_order_relaxed);
+            atomic_store_explicit(&e->running_since_ns, torus_monotonic_ns(), memory_order_relaxed);
             torus_executor_slot_begin(slot, request, e->worker ? e->worker->script : NULL);
             atomic_store_explicit(&slot->busy, true, memory_order_release);
             return request;

@@ -79,8 +79,7 @@ struct torus_executor {
      * Written by the executor, read by the I/O thread to decide whether
      * requests may queue at one executor (net/dispatch.c): when the request
      * it runs began (CLOCK_MONOTONIC ns, 0 while it waits), and when it last
-     * finished a request that ran TORUS_EXECUTOR_SLOW_NS or longer. Kept only
-     * with several executors per shard.
+     * finished a request that ran TORUS_EXECUTOR_SLOW_NS or longer.
      */
     _Atomic uint64_t running_since_ns;
     _Atomic uint64_t slow_seen_ns;

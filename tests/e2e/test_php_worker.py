@@ -19,6 +19,7 @@ worker."""
 import gzip
 import json
 import os
+import select
 import re
 import signal
 import sys
@@ -391,6 +392,29 @@ class Lifecycle(WorkerTestCase):
         self.assertEqual(counts[resets[0]], 1)
         self.assertTrue((self.marker("stopped") or "").startswith("stopped after"),
                         "torus_handle_request() did not return false on SIGHUP")
+
+    @h.needs_zts("a worker with two executors in one shard")
+    def test_a_slow_request_does_not_hold_quick_ones_behind_it(self):
+        # The worker's own num=2, with one executor per shard for everything else: while one
+        # request sleeps, the next ones go to the second executor instead of queueing
+        # behind it, even those sent the moment the slow one began.
+        srv = self.start_worker("worker.php num=2")
+        for _ in range(3):
+            self.assertStatus(srv.get("/count"), 200)  # both executors have booted
+        with srv.connect() as conn:
+            conn.send(get("/stream"))  # "first part", then a second of sleep()
+            self.assertStatus(conn.read_head(), 200)
+            data = b""
+            while b"first part" not in data:
+                more = conn.read_some()
+                self.assertTrue(more, "closed before the first part")
+                data += more
+            for _ in range(5):
+                self.assertStatus(srv.get("/count"), 200)
+            if select.select([conn.sock], [], [], 0)[0]:
+                data += conn.sock.recv(65536)
+            self.assertNotIn(b"second part", data,
+                             "the quick requests were answered only after the slow one")
 
     def test_sigterm_ends_the_loop_and_exits_0(self):
         srv = self.start_worker()

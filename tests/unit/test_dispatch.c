@@ -76,18 +76,33 @@ int main(void)
     for (int i = 0; i < 10; i++)
         CHECK(dispatch_one() == 0);
     CHECK(executors[0].inflight == 10 && executors[1].inflight == 0 && executors[2].inflight == 0);
-    /* Full: the next one goes to an idle executor, which becomes the warm one. */
-    executors[0].inflight = EXECUTOR_DEPTH;
-    CHECK(dispatch_one() == 1);
-    CHECK(dispatch_one() == 1);
-    executors[0].inflight = 10;
 
-    /* The warm executor has been on one request for longer than TORUS_EXECUTOR_SLOW_NS: it
-     * takes no more, and neither does any other busy one; only idle ones do, one each. */
-    uint64_t now = torus_monotonic_ns();
-    atomic_store(&executors[1].running_since_ns, now - 3 * TORUS_EXECUTOR_SLOW_NS);
+    /* Once the warm executor is woken for its batch, a request that comes while it is still
+     * busy goes to an idle one, which takes the next batch: nothing queues behind a request of
+     * an earlier batch (it might be slow). */
+    torus_executor_wake(&executors[0]);
+    CHECK(dispatch_one() == 1);
+    CHECK(dispatch_one() == 1);
+    CHECK(executors[0].inflight == 10 && executors[1].inflight == 2);
+
+    /* An idle warm executor takes the next batch even though it was woken before. */
+    torus_executor_wake(&executors[1]);
+    executors[1].inflight = 0; /* it answered both */
+    CHECK(dispatch_one() == 1);
+    CHECK(dispatch_one() == 1);
+
+    /* Full: the next one goes to an idle executor, which becomes the warm one. */
+    executors[1].inflight = EXECUTOR_DEPTH;
     CHECK(dispatch_one() == 2);
-    CHECK(dispatch_one() == -1); /* 0 and 1 busy, 2 busy now too: the request waits */
+    CHECK(dispatch_one() == 2);
+
+    /* The warm executor has been on one request for longer than TORUS_EXECUTOR_SLOW_NS: even
+     * in its open batch it takes no more, and neither does any other busy one. */
+    uint64_t now = torus_monotonic_ns();
+    atomic_store(&executors[2].running_since_ns, now - 3 * TORUS_EXECUTOR_SLOW_NS);
+    CHECK(dispatch_one() == -1); /* 0, 1 and 2 all busy: the request waits */
+    executors[0].inflight = 0;
+    CHECK(dispatch_one() == 0); /* the first one idle again takes it */
     teardown(EXECUTORS);
 
     /* A slow request finished a moment ago: requests still go only to idle executors. */
