@@ -9,6 +9,7 @@
  *   net/transport.c     plain or TLS between the socket and the session, one interface
  *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
  *   net/http1_response.c HTTP/1.1 framing of the response parts PHP emits
+ *   net/h2_session.c    HTTP/2 on a connection (nghttp2): streams as requests, frames out
  *   net/dispatch.c      requests to executors, response parts back
  *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
  *   net/route_lookup.c  routing off the I/O thread, on the shard's file-system worker
@@ -122,6 +123,15 @@ struct torus_listener {
 
 struct torus_exchange;
 struct torus_conn;
+struct h2_session;
+struct h2_stream;
+
+/* What a connection speaks: decided when its first bytes arrive (ALPN or the h2c preface). */
+enum conn_protocol {
+    CONN_PROTOCOL_UNDECIDED, /* nothing received yet */
+    CONN_PROTOCOL_HTTP1,     /* HTTP/1.x (net/http_session.c) */
+    CONN_PROTOCOL_H2,        /* HTTP/2 (net/h2_session.c) */
+};
 
 /*
  * A connection's transport (net/transport.c): plain or TLS, the same calls
@@ -198,7 +208,8 @@ struct torus_conn {
 
     struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
     struct torus_exchange *exchange;  /* the PHP request of this connection, until its END */
-    struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor (PARKED) */
+    enum conn_protocol protocol;      /* chosen by the first bytes (or ALPN) */
+    struct h2_session *h2;            /* HTTP/2: the session (net/h2_session.c), else NULL */
     struct torus_conn *route_next; /* the other connections waiting for the same route (ROUTING) */
 };
 
@@ -207,6 +218,9 @@ struct torus_exchange {
     struct torus_conn *conn;
     int executor;
     struct http1_response h1; /* the framing of its response (net/http1_response.c) */
+    bool http2;               /* a stream's request: its response goes to net/h2_session.c */
+    struct h2_stream *stream; /* HTTP/2: its stream, NULL once the stream is gone */
+    struct torus_exchange *next_parked; /* the shard's FIFO of requests waiting for an executor */
 };
 
 struct torus_loop {
@@ -249,7 +263,7 @@ struct torus_loop {
     struct route_job *lookup_backlog,
         *lookup_backlog_last; /* jobs the worker has no room for yet */
 
-    struct torus_conn *parked_first, *parked_last;
+    struct torus_exchange *parked_first, *parked_last;
 
     uint64_t wake_value; /* the eventfd read lands here */
     bool busy;           /* the executors just answered: PHP traffic is flowing */
@@ -475,6 +489,9 @@ void spool_spares_refill(struct torus_loop *loop);
 /* At the loop's end: closes the spare files. */
 void spool_spares_close(struct torus_loop *loop);
 
+/* An unlinked file in $TMPDIR (or /tmp), opened here (blocking); -1 with errno set. */
+int spool_open(void);
+
 struct spool_write;
 
 /*
@@ -498,11 +515,17 @@ void spool_on_write(struct spool_write *w, int res);
 void spool_release(struct torus_conn *c);
 
 /* Dispatch to executors (net/dispatch.c) */
-/* Puts the connection at the end of the FIFO of requests waiting for a free executor. */
+/* Puts the connection (PARKED) at the end of the FIFO of requests waiting for a free executor. */
 void dispatch_park(struct torus_loop *loop, struct torus_conn *c);
 
-/* Takes the connection out of that FIFO (its request went to an executor, or it closed). */
+/* Takes the connection's request out of that FIFO (it closed). */
 void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c);
+
+/* Puts a request at the end of that FIFO (an HTTP/2 stream's: its connection is not parked). */
+void dispatch_enqueue(struct torus_loop *loop, struct torus_exchange *x);
+
+/* Takes a request out of that FIFO. */
+void dispatch_dequeue(struct torus_loop *loop, struct torus_exchange *x);
 
 /*
  * Hands a request to an executor. With one executor per shard, requests
@@ -532,6 +555,26 @@ bool dispatch_have_output(struct torus_loop *loop);
 bool dispatch_executors_idle(struct torus_loop *loop);
 
 /* The HTTP/1.1 session (net/http_session.c) */
+/*
+ * Copies len bytes of data and a NUL to *cursor, sets *out to the copy and
+ * moves *cursor past it (a request's strings, packed in its allocation).
+ */
+char *session_put_str(char **cursor, const char *data, size_t len, torus_str *out);
+
+/*
+ * A new exchange (zeroed) with room for header_count headers and
+ * header_bytes bytes of their text, its method, target, path, query and the
+ * route's script fields copied in; *cursor is where the headers' text goes.
+ * NULL when out of memory.
+ */
+struct torus_exchange *session_exchange_new(uint32_t header_count, size_t header_bytes,
+                                            torus_str method, torus_str target, torus_str path,
+                                            torus_str query, const struct torus_route *route,
+                                            char **cursor);
+
+/* The connection's addresses (fetched once, kept); NULL when out of memory. */
+struct conn_addresses *session_addresses(struct torus_conn *c);
+
 /* The request's body is complete (and spooled, when it had to be): hands it to PHP. */
 void session_dispatch(struct torus_conn *c);
 
@@ -549,6 +592,42 @@ void session_on_data(struct torus_conn *c, const char *data, size_t len);
  */
 void session_on_routed(struct torus_conn *c, const char *path, size_t path_len,
                        const struct torus_route *route, struct torus_static_file *file);
+
+/* HTTP/2 (net/h2_session.c) */
+/* Starts HTTP/2 on the connection (ALPN h2, or the h2c preface). TORUS_OK or TORUS_ERROR. */
+int h2_session_start(struct torus_conn *c);
+
+/* Plaintext from the client of an HTTP/2 connection. */
+void h2_session_on_data(struct torus_conn *c, const char *data, size_t len);
+
+/* Queues what the session has to send; moves the connection to its close when it is over. */
+void h2_session_pump(struct torus_conn *c);
+
+/* A part of a stream's response from an executor (the part's chunk is taken). */
+void h2_session_on_part(struct torus_conn *c, struct torus_exchange *x,
+                        struct torus_response_part *part);
+
+/* A send completed: executors may go on, more frames may be queued. */
+void h2_session_on_sent(struct torus_conn *c);
+
+/* The connection closes: its streams go (requests at an executor are marked aborted). */
+void h2_session_close(struct torus_conn *c);
+
+/* Frees the session (the connection is being freed). */
+void h2_session_free(struct torus_conn *c);
+
+/* SIGTERM: GOAWAY, the open streams finish, then the connection closes. */
+void h2_session_drain(struct torus_conn *c);
+
+/* The timer queue an HTTP/2 connection belongs in (send, body, idle, drain), or NULL. */
+struct torus_timer_queue *h2_session_timer(struct torus_conn *c);
+
+/*
+ * The connection's timer in `queue` ran out: true when the session handled it
+ * (the body timeout resets the streams still arriving), false when the
+ * connection must close.
+ */
+bool h2_session_on_timeout(struct torus_conn *c, struct torus_timer_queue *queue);
 
 /* net/loop.c */
 #endif

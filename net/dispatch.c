@@ -22,32 +22,44 @@ void dispatch_flow_release(struct torus_request *r)
         syscall(SYS_futex, (uint32_t *)&r->flow_wait, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-void dispatch_park(struct torus_loop *loop, struct torus_conn *c)
+void dispatch_enqueue(struct torus_loop *loop, struct torus_exchange *x)
 {
-    conn_set_state(c, CONN_PARKED);
-    c->next_parked = NULL;
+    x->next_parked = NULL;
     if (loop->parked_last)
-        loop->parked_last->next_parked = c;
+        loop->parked_last->next_parked = x;
     else
-        loop->parked_first = c;
-    loop->parked_last = c;
+        loop->parked_first = x;
+    loop->parked_last = x;
     torus_metric_add(&loop->shard->metrics->parked, 1);
     torus_metric_add(&loop->shard->metrics->queue_depth, 1);
 }
 
-void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c)
+void dispatch_dequeue(struct torus_loop *loop, struct torus_exchange *x)
 {
-    struct torus_conn **link = &loop->parked_first;
-    struct torus_conn *prev = NULL;
-    while (*link && *link != c) {
+    struct torus_exchange **link = &loop->parked_first;
+    struct torus_exchange *prev = NULL;
+    while (*link && *link != x) {
         prev = *link;
         link = &(*link)->next_parked;
     }
     if (*link) {
-        *link = c->next_parked;
-        if (loop->parked_last == c)
+        *link = x->next_parked;
+        if (loop->parked_last == x)
             loop->parked_last = prev;
+        torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }
+}
+
+void dispatch_park(struct torus_loop *loop, struct torus_conn *c)
+{
+    conn_set_state(c, CONN_PARKED);
+    dispatch_enqueue(loop, c->exchange);
+}
+
+void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c)
+{
+    if (c->exchange)
+        dispatch_dequeue(loop, c->exchange);
 }
 
 int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
@@ -86,13 +98,14 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
 static void dispatch_parked(struct torus_loop *loop)
 {
     while (loop->parked_first) {
-        struct torus_conn *c = loop->parked_first;
-        if (dispatch_request(loop, c->exchange) != TORUS_OK)
+        struct torus_exchange *x = loop->parked_first;
+        if (dispatch_request(loop, x) != TORUS_OK)
             return;
-        loop->parked_first = c->next_parked;
+        loop->parked_first = x->next_parked;
         if (!loop->parked_first)
             loop->parked_last = NULL;
-        conn_set_state(c, CONN_EXECUTING);
+        if (!x->http2)
+            conn_set_state(x->conn, CONN_EXECUTING); /* an HTTP/2 connection stays as it is */
         torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }
 }
@@ -105,10 +118,30 @@ void dispatch_exchange_free(struct torus_exchange *x)
     free(x);
 }
 
+/* The executor released x: it takes more work; x goes, and its connection if it closed meanwhile.
+ */
+static void dispatch_release(struct torus_loop *loop, struct torus_exchange *x)
+{
+    struct torus_conn *c = x->conn;
+    loop->shard->executors[x->executor].inflight--;
+    loop->shard->executors[x->executor].progress_ms = loop->now_ms;
+    torus_executor_set_demoted(&loop->shard->executors[x->executor], false);
+    c->held--;
+    dispatch_exchange_free(x);
+    if (conn_closed(c))
+        conn_maybe_free(c);
+}
+
 void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *part)
 {
     struct torus_exchange *x = torus_container_of(part->request, struct torus_exchange, request);
     struct torus_conn *c = x->conn;
+    if (x->http2) {
+        h2_session_on_part(c, x, part);
+        if (part->flags & TORUS_EMIT_RELEASE)
+            dispatch_release(loop, x);
+        return;
+    }
     if (part->chunk || (part->flags & TORUS_EMIT_END)) {
         /* What the executor counted (runtime/request.h's flow control), before framing. */
         uint32_t len = part->chunk ? part->chunk->len - part->chunk->sent : 0;
@@ -156,15 +189,9 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
         }
     }
     if (part->flags & TORUS_EMIT_RELEASE) {
-        loop->shard->executors[x->executor].inflight--;
-        loop->shard->executors[x->executor].progress_ms = loop->now_ms;
-        torus_executor_set_demoted(&loop->shard->executors[x->executor], false);
-        c->held--;
-        dispatch_exchange_free(x);
-        if (conn_closed(c)) {
-            conn_maybe_free(c);
+        dispatch_release(loop, x);
+        if (conn_closed(c))
             return;
-        }
     }
     if (conn_closed(c))
         return;

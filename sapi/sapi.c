@@ -332,7 +332,7 @@ static void request_info_fill(struct torus_sapi_thread *t, const struct torus_re
     info->argv = NULL;
     info->argv0 = NULL;
     info->headers_only = request && request->head;
-    info->proto_num = request ? 1000 + request->http_minor : 1000;
+    info->proto_num = request ? (request->http2 ? 2000 : 1000 + request->http_minor) : 1000;
     SG(server_context) = t;
     SG(sapi_headers).http_response_code = 200;
     if (t->authorization)
@@ -413,7 +413,7 @@ static int on_activate(void)
     struct torus_sapi_thread *t = torus_sapi_current;
     if (t && t->request) {
         /* sapi_activate() has just reset both. */
-        SG(request_info).proto_num = 1000 + t->request->http_minor;
+        SG(request_info).proto_num = t->request->http2 ? 2000 : 1000 + t->request->http_minor;
         /* HEAD runs the script's output through: the response counts it for Content-Length. */
         SG(request_info).headers_only = 0;
     }
