@@ -51,7 +51,8 @@
  * park costs the I/O thread another round before the executor sees the request: 8 here cost
  * sqlite-read 28% and hello 13% against 64 (alternating A/B runs, 64 connections). */
 #define EXECUTOR_DEPTH          64
-#define EXECUTOR_STALL_MS       2           /* an executor this long on one request takes no more */
+#define H2_EXECUTOR_DEPTH       4 /* the same for HTTP/2 streams (rapid reset: see dispatch.c) */
+#define EXECUTOR_STALL_MS       2 /* an executor this long on one request takes no more */
 #define SPIN_NS                 (30 * 1000) /* how long an idle loop under load polls before it blocks */
 #define PENDING_INPUT_CAP       (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */

@@ -66,7 +66,9 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
 {
     struct torus_shard *shard = loop->shard;
     int best = -1;
-    uint32_t best_load = EXECUTOR_DEPTH;
+    /* An HTTP/2 stream can be reset at no cost to the client: only a few queue at an executor,
+     * the rest wait in the FIFO, where a reset frees them before any PHP runs. */
+    uint32_t best_load = x->http2 ? H2_EXECUTOR_DEPTH : EXECUTOR_DEPTH;
     for (int i = 0; i < shard->executor_count; i++) {
         struct torus_executor *e = &shard->executors[i];
         uint32_t load = e->inflight;

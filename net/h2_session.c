@@ -299,8 +299,12 @@ void h2_session_on_data(struct torus_conn *c, const char *data, size_t len)
     if (rv < 0) {
         torus_log_debug("shard %d: HTTP/2 session ended: %s", c->loop->shard->id,
                         nghttp2_strerror((int)rv));
-        if (rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_CALLBACK_FAILURE)
-            nghttp2_session_terminate_session(s->ng, NGHTTP2_ENHANCE_YOUR_CALM);
+        /* A flood gets ENHANCE_YOUR_CALM, anything else PROTOCOL_ERROR (refused when nghttp2
+         * has queued its own GOAWAY already). */
+        bool flood = rv == NGHTTP2_ERR_FLOODED || rv == NGHTTP2_ERR_CALLBACK_FAILURE ||
+                     rv == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS;
+        nghttp2_session_terminate_session(s->ng, flood ? NGHTTP2_ENHANCE_YOUR_CALM
+                                                       : NGHTTP2_PROTOCOL_ERROR);
         s->failed = true;
         /* What nghttp2 queued (its GOAWAY) still goes out before the close. */
         const uint8_t *out;
