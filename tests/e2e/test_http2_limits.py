@@ -167,9 +167,13 @@ class Attacks(test_http2.Http2Base):
             c.close()
         self.assertStillServes()
 
-    def flood(self, one, count=50000):
+    def flood(self, one, count=50000, opening=None):
+        """Sends `one` frame count times (after `opening`, built with the connection's encoder):
+        the connection must get GOAWAY ENHANCE_YOUR_CALM and be closed."""
         c = RawH2(self.server.port)
         try:
+            if opening:
+                c.send(opening(c))
             batch = one * 100
             for _ in range(count // 100):
                 if not c.send(batch):
@@ -189,20 +193,8 @@ class Attacks(test_http2.Http2Base):
 
     def test_empty_data_flood(self):
         # A stream's HEADERS, then empty DATA frames that never end it.
-        c = RawH2(self.server.port)
-        try:
-            c.send(frame(HEADERS, END_HEADERS, 1,
-                         c.block("/echo.php", "POST", [("content-length", "10")])))
-            batch = frame(DATA, 0, 1) * 100
-            for _ in range(500):
-                if not c.send(batch):
-                    break
-            got = c.frames(within=5)
-            self.assertTrue(c.closed, "the connection is still open")
-            self.assertEqual(goaway_code(got), ENHANCE_YOUR_CALM)
-        finally:
-            c.close()
-        self.assertStillServes()
+        self.flood(frame(DATA, 0, 1), opening=lambda c: frame(
+            HEADERS, END_HEADERS, 1, c.block("/echo.php", "POST", [("content-length", "10")])))
 
     def test_header_list_over_the_limit_gets_431(self):
         c = test_http2.H2Client(self.server.port)
