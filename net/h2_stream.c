@@ -316,7 +316,7 @@ static int submit_head(struct h2_stream *st, int status, const char *lines, size
             out[i] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
         }
         nv[n++] = (nghttp2_nv){(uint8_t *)out, (uint8_t *)value.data, name.len, value.len,
-                               NGHTTP2_NV_FLAG_NO_COPY_NAME};
+                               NGHTTP2_NV_FLAG_NONE}; /* copied at submission */
         out += name.len;
     }
     char length_text[24];

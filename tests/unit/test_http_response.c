@@ -307,9 +307,11 @@ static struct torus_chunk *part(size_t front, int status, uint8_t kind, uint8_t 
                                            .flags = flags,
                                            .length = length};
         torus_response_head_put(k->data + front, &head);
-        memcpy(k->data + front + sizeof(head), lines, lines_len);
+        if (lines_len)
+            memcpy(k->data + front + sizeof(head), lines, lines_len);
     }
-    memcpy(k->data + front + head_len, body, body_len);
+    if (body_len)
+        memcpy(k->data + front + head_len, body, body_len);
     k->sent = (uint32_t)front;
     k->len = (uint32_t)(front + head_len + body_len);
     return k;
