@@ -10,10 +10,13 @@ afterwards, and that the server's RSS did not grow beyond a bound.
   * a header list over --max-header-size (431 on the stream);
   * more streams than --h2-max-concurrent-streams (REFUSED_STREAM);
   * a stream whose body never finishes (reset after --body-timeout, the
-    connection goes on).
+    connection goes on);
+  * SIGTERM: GOAWAY (NO_ERROR) at once, the open stream still finishes, then
+    the server exits.
 """
 
 import os
+import signal
 import socket
 import struct
 import sys
@@ -253,6 +256,44 @@ class Attacks(test_http2.Http2Base):
             got = c.frames(within=2)
             self.assertIn(h.HELLO, [payload for kind, _, sid, payload in got
                                     if kind == DATA and sid == 3])
+        finally:
+            c.close()
+
+
+@unittest.skipUnless(test_http2.HAVE_H2, "python3-h2 is not installed")
+class Drain(test_http2.Http2Base):
+    server_options = None
+
+    def test_sigterm_sends_goaway_and_finishes_open_streams(self):
+        with open(os.path.join(self.root, "slow.php"), "wb") as f:
+            f.write(b"<?php usleep(700000); echo 'finished';")
+        srv = self.start_server(h2c=True)
+        c = RawH2(srv.port)
+        try:
+            c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, c.block("/slow.php")))
+            time.sleep(0.2)  # the script runs
+            srv.send_signal(signal.SIGTERM)
+            got = c.frames(within=5)
+            kinds = [(kind, sid) for kind, _, sid, _ in got if kind in (GOAWAY, HEADERS, DATA)]
+            self.assertEqual(kinds[0], (GOAWAY, 0), kinds)  # at once, before the answer
+            self.assertEqual(goaway_code(got), 0)  # NO_ERROR
+            self.assertEqual([payload for kind, _, sid, payload in got if kind == DATA and sid == 1],
+                             [b"finished"])
+            self.assertTrue(c.closed)
+            self.assertEqual(srv.wait_exit(10 * h.SLOW), 0)
+        finally:
+            c.close()
+
+    def test_idle_connection_is_closed_after_the_idle_timeout(self):
+        srv = self.start_server(h2c=True, idle_timeout=1)
+        c = RawH2(srv.port)
+        try:
+            c.send(frame(HEADERS, END_STREAM | END_HEADERS, 1, c.block("/hello.txt")))
+            start = time.monotonic()
+            got = c.frames(within=4)
+            self.assertIn(h.HELLO, [p for kind, _, sid, p in got if kind == DATA and sid == 1])
+            self.assertTrue(c.closed)
+            self.assertGreater(time.monotonic() - start, 0.8)
         finally:
             c.close()
 
