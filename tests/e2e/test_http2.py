@@ -325,6 +325,32 @@ class SlowReader(Http2Base):
             c.close()
 
 
+@unittest.skipUnless(HAVE_H2, "python3-h2 is not installed")
+class Concurrency(Http2Base):
+    server_options = {"h2c": True, "php_threads_per_core": 2}
+
+    def test_streams_of_one_connection_run_on_several_executors(self):
+        # Each script waits (up to 5 s) for the other's marker: both see it only when they run at
+        # the same time, on two executors.
+        marks = os.path.join(self.workdir, "marks")
+        os.makedirs(marks, exist_ok=True)
+        with open(os.path.join(self.root, "meet.php"), "wb") as f:
+            f.write(b"<?php $d = '%s'; touch(\"$d/\" . $_GET['me']); $t = microtime(true);"
+                    b" while (!file_exists(\"$d/\" . $_GET['other']) && microtime(true) - $t < 5)"
+                    b" usleep(10000);"
+                    b" echo file_exists(\"$d/\" . $_GET['other']) ? 'together' : 'alone';"
+                    % marks.encode())
+        c = H2Client(self.server.port)
+        try:
+            a = c.request("/meet.php?me=a&other=b")
+            b = c.request("/meet.php?me=b&other=a")
+            c.wait([a, b], within=15)
+            self.assertEqual(c.responses[a]["body"], b"together")
+            self.assertEqual(c.responses[b]["body"], b"together")
+        finally:
+            c.close()
+
+
 class Worker(Http2Base):
     server_options = None
 
