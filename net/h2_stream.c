@@ -15,9 +15,10 @@
  * (runtime/request.h), as a slow HTTP/1.1 reader does; HTTP/2's flow control
  * is what makes a slow reader's queue fill.
  *
- * Known limits: a route the memo does not know and a static file are looked
- * up and read on the I/O thread (HTTP/1.1 uses the file-system workers and
- * io_uring reads), and a large body is written to its file with write().
+ * Known limits: a route the kernel's caches cannot answer without waiting,
+ * and a static file the cache does not hold, are looked up (and the file
+ * read) on the I/O thread (HTTP/1.1 uses the file-system workers and io_uring
+ * reads), and a large body is written to its file with write().
  */
 #include "net/h2.h"
 
@@ -384,7 +385,11 @@ static void respond_static(struct h2_stream *st, const struct torus_route *route
             *fields[i] = (torus_str){v, len};
     }
     struct torus_static_response resp;
-    int rc = torus_static_respond(loop->static_cache, route->filename, route->filename_len, &sreq,
+    /* The cache answers without a system call; else the file is opened here (see the top). */
+    int rc = torus_static_respond_cached(loop->static_cache, route->filename, route->filename_len,
+                                         &sreq, &resp);
+    if (rc == TORUS_AGAIN)
+        rc = torus_static_respond(loop->static_cache, route->filename, route->filename_len, &sreq,
                                   &resp);
     if (rc != TORUS_OK) {
         respond_simple(st, resp.status ? resp.status : 500, NULL);
@@ -489,6 +494,25 @@ static struct torus_exchange *build_exchange(struct h2_stream *st, const struct 
     return x;
 }
 
+/*
+ * The route of path: from the loop's memo, else from the kernel's caches
+ * without waiting (as HTTP/1.1 does), and only when they cannot answer with a
+ * stat() on the I/O thread (HTTP/1.1 hands that case to the file-system
+ * workers: see the top).
+ */
+static int stream_route(struct torus_loop *loop, const char *path, size_t len,
+                        struct torus_route *route)
+{
+    if (torus_route_memo_find(&loop->route_memo, path, len, route))
+        return TORUS_OK;
+    int rc = torus_route_try_resolve(&loop->router, path, len, route, NULL);
+    if (rc == TORUS_AGAIN)
+        rc = torus_route_resolve(&loop->router, path, len, route);
+    if (rc == TORUS_OK)
+        torus_route_memo_store(&loop->route_memo, path, len, route);
+    return rc;
+}
+
 /* The request (head and body) is complete: route it, answer it or hand it to PHP. */
 void h2_stream_request_done(struct h2_stream *st)
 {
@@ -530,9 +554,7 @@ void h2_stream_request_done(struct h2_stream *st)
         return;
     }
     struct torus_route route;
-    /* With the memo, as HTTP/1.1 does; a miss stats on the I/O thread (see ARCHITECTURE.md). */
-    if (torus_route_resolve_memo(&loop->router, &loop->route_memo, path, path_len, &route) !=
-        TORUS_OK) {
+    if (stream_route(loop, path, path_len, &route) != TORUS_OK) {
         respond_simple(st, 500, NULL);
         return;
     }
