@@ -82,7 +82,7 @@ static size_t escape(char *out, const char *s, size_t len, bool json)
 
 struct torus_access_pending *torus_access_log_begin(const struct torus_access_log *log,
                                                     const char *remote_addr, const char *method,
-                                                    torus_str target, uint8_t http_minor,
+                                                    torus_str target, uint8_t version,
                                                     const torus_str *referer,
                                                     const torus_str *user_agent)
 {
@@ -109,7 +109,8 @@ struct torus_access_pending *torus_access_log_begin(const struct torus_access_lo
         n += escape(o + n, method, strlen(method), true);
         n += (size_t)sprintf(o + n, "\",\"uri\":\"");
         n += escape(o + n, target.data, target.len, true);
-        n += (size_t)sprintf(o + n, "\",\"protocol\":\"HTTP/1.%u\",", http_minor);
+        n +=
+            (size_t)sprintf(o + n, "\",\"protocol\":\"HTTP/%u.%u\",", version / 10u, version % 10u);
         p->split = (uint32_t)n;
         n += (size_t)sprintf(o + n, ",\"referer\":\"");
         n += escape(o + n, ref.data, ref.len, true);
@@ -122,7 +123,7 @@ struct torus_access_pending *torus_access_log_begin(const struct torus_access_lo
         n += escape(o + n, method, strlen(method), false);
         o[n++] = ' ';
         n += escape(o + n, target.data, target.len, false);
-        n += (size_t)sprintf(o + n, " HTTP/1.%u\" ", http_minor);
+        n += (size_t)sprintf(o + n, " HTTP/%u.%u\" ", version / 10u, version % 10u);
         p->split = (uint32_t)n;
         n += (size_t)sprintf(o + n, " \"");
         if (ref.len)

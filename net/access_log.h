@@ -63,12 +63,13 @@ int torus_access_log_init(struct torus_access_log *log, int fd, bool json);
 void torus_access_log_release(struct torus_access_log *log);
 
 /*
- * At the head of a request: formats what the request said. Returns NULL when
+ * At the head of a request: formats what the request said; version is the
+ * protocol's version times ten (10, 11, 20 for HTTP/2.0). Returns NULL when
  * out of memory (the line is then lost, not the request).
  */
 struct torus_access_pending *torus_access_log_begin(const struct torus_access_log *log,
                                                     const char *remote_addr, const char *method,
-                                                    torus_str target, uint8_t http_minor,
+                                                    torus_str target, uint8_t version,
                                                     const torus_str *referer,
                                                     const torus_str *user_agent);
 

@@ -48,7 +48,7 @@ struct spool_write {
 };
 
 /* An unlinked file in $TMPDIR (or /tmp); -1 with errno set. */
-static int spool_open(void)
+int spool_open(void)
 {
     const char *dir = getenv("TMPDIR");
     if (!dir || !dir[0])

@@ -33,6 +33,18 @@ static inline struct torus_chunk *torus_chunk_new(size_t capacity)
     return chunk;
 }
 
+/* Appends a chunk to the list first..last. */
+static inline void torus_chunk_append(struct torus_chunk **first, struct torus_chunk **last,
+                                      struct torus_chunk *chunk)
+{
+    chunk->next = NULL;
+    if (*last)
+        (*last)->next = chunk;
+    else
+        *first = chunk;
+    *last = chunk;
+}
+
 /* Frees a chunk. */
 static inline void torus_chunk_free(struct torus_chunk *chunk)
 {

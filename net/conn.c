@@ -27,7 +27,9 @@ void conn_update_timer(struct torus_conn *c)
     case CONN_READING_HEAD:
     case CONN_READING_BODY:
     case CONN_OUTPUT_FULL:
-        if (output)
+        if (c->h2)
+            want = h2_session_timer(c);
+        else if (output)
             want = &loop->send_timers;
         else if (torus_http_in_head(&c->parser) || c->transport->handshaking(c))
             want = &loop->header_timers; /* a TLS handshake counts as part of the first head */
@@ -79,6 +81,8 @@ void conn_expire_timers(struct torus_loop *loop)
         while ((t = torus_timer_expired(queues[i], loop->now_ms))) {
             struct torus_conn *c = torus_container_of(t, struct torus_conn, timer);
             torus_timer_disarm(&c->timer);
+            if (c->h2 && conn_reading(c) && h2_session_on_timeout(c, queues[i]))
+                continue; /* one stream's timeout, not the connection's */
             torus_log_debug("shard %d: connection %d timed out (%s)", loop->shard->id, c->fd,
                             names[i]);
             conn_close(c);
@@ -124,6 +128,7 @@ void conn_maybe_free(struct torus_conn *c)
     free(c->in);
     free(c->addresses);
     transport_proxy_free(c);
+    h2_session_free(c);
     transport_free(c);
     torus_chunk_free(c->file_chunk);
     torus_pool_put(&loop->conn_pool, c);
@@ -147,10 +152,10 @@ void conn_close(struct torus_conn *c)
         conn_observe(c, 499, c->response_bytes);
     }
     torus_timer_disarm(&c->timer);
-    if (parked) {
+    if (parked)
         dispatch_unpark(loop, c);
-        torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
-    }
+    if (c->h2)
+        h2_session_close(c);
     if (c->exchange) {
         atomic_store_explicit(&c->exchange->request.aborted, true, memory_order_release);
         dispatch_flow_release(&c->exchange->request); /* an executor waiting for it stops */

@@ -9,6 +9,7 @@
  *   net/transport.c     plain or TLS between the socket and the session, one interface
  *   net/http_session.c  HTTP/1.1 on a connection: parse, route, answer or hand to PHP
  *   net/http1_response.c HTTP/1.1 framing of the response parts PHP emits
+ *   net/h2_session.c    HTTP/2 on a connection (nghttp2): streams as requests, frames out
  *   net/dispatch.c      requests to executors, response parts back
  *   net/conn_output.c   what goes to the client: queued chunks, files, server responses
  *   net/route_lookup.c  routing off the I/O thread, on the shard's file-system worker
@@ -52,6 +53,7 @@
 #define EXECUTOR_DEPTH          64
 #define EXECUTOR_STALL_MS       2 /* an executor this long on one request takes no more */
 #define QUICK_COOLDOWN_NS       (250u * 1000 * 1000) /* after a slow request, no queueing */
+#define H2_EXECUTOR_DEPTH       4 /* the same for HTTP/2 streams (rapid reset: see dispatch.c) */
 #define SPIN_NS                 (30 * 1000) /* how long an idle loop under load polls before it blocks */
 #define PENDING_INPUT_CAP       (64 * 1024) /* pipelined bytes kept while a request executes */
 #define LINGER_MS               5000 /* after the last response, wait this long for the client's FIN */
@@ -123,6 +125,15 @@ struct torus_listener {
 
 struct torus_exchange;
 struct torus_conn;
+struct h2_session;
+struct h2_stream;
+
+/* What a connection speaks: decided when its first bytes arrive (ALPN or the h2c preface). */
+enum conn_protocol {
+    CONN_PROTOCOL_UNDECIDED, /* nothing received yet */
+    CONN_PROTOCOL_HTTP1,     /* HTTP/1.x (net/http_session.c) */
+    CONN_PROTOCOL_H2,        /* HTTP/2 (net/h2_session.c) */
+};
 
 /*
  * A connection's transport (net/transport.c): plain or TLS, the same calls
@@ -201,7 +212,8 @@ struct torus_conn {
     struct conn_addresses *addresses; /* fetched at the first PHP request, kept for the next */
     struct proxy_stage *proxy;        /* the PROXY header being read (net/transport_proxy.c) */
     struct torus_exchange *exchange;  /* the PHP request of this connection, until its END */
-    struct torus_conn *next_parked;   /* FIFO of connections waiting for an executor (PARKED) */
+    enum conn_protocol protocol;      /* chosen by the first bytes (or ALPN) */
+    struct h2_session *h2;            /* HTTP/2: the session (net/h2_session.c), else NULL */
     struct torus_conn *route_next; /* the other connections waiting for the same route (ROUTING) */
 };
 
@@ -211,7 +223,10 @@ struct torus_exchange {
     int executor;
     struct http1_response h1;      /* the framing of its response (net/http1_response.c) */
     struct sendfile_job *sendfile; /* X-Sendfile: the file replacing its response, until END */
-    int pool; /* the executors that may take it (net/route_worker.h) */
+    int pool;                      /* the executors that may take it (net/route_worker.h) */
+    bool http2;                    /* a stream's request: its response goes to net/h2_session.c */
+    struct h2_stream *stream;      /* HTTP/2: its stream, NULL once the stream is gone */
+    struct torus_exchange *next_parked; /* its pool's FIFO of requests waiting for an executor */
 };
 
 struct torus_loop {
@@ -254,7 +269,7 @@ struct torus_loop {
     struct route_job *lookup_backlog,
         *lookup_backlog_last; /* jobs the worker has no room for yet */
 
-    struct torus_conn *parked_first, *parked_last;
+    struct torus_exchange *parked_first, *parked_last;
     /* Per pool of executors (net/route_worker.h): the one that took its last request
      * (net/dispatch.c). */
     int warm_executor[TORUS_MAX_WORKERS + 1];
@@ -513,6 +528,9 @@ void spool_spares_refill(struct torus_loop *loop);
 /* At the loop's end: closes the spare files. */
 void spool_spares_close(struct torus_loop *loop);
 
+/* An unlinked file in $TMPDIR (or /tmp), opened here (blocking); -1 with errno set. */
+int spool_open(void);
+
 struct spool_write;
 
 /*
@@ -536,11 +554,17 @@ void spool_on_write(struct spool_write *w, int res);
 void spool_release(struct torus_conn *c);
 
 /* Dispatch to executors (net/dispatch.c) */
-/* Puts the connection at the end of the FIFO of requests waiting for a free executor. */
+/* Puts the connection (PARKED) at the end of the FIFO of requests waiting for a free executor. */
 void dispatch_park(struct torus_loop *loop, struct torus_conn *c);
 
-/* Takes the connection out of that FIFO (its request went to an executor, or it closed). */
+/* Takes the connection's request out of that FIFO (it closed). */
 void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c);
+
+/* Puts a request at the end of that FIFO (an HTTP/2 stream's: its connection is not parked). */
+void dispatch_enqueue(struct torus_loop *loop, struct torus_exchange *x);
+
+/* Takes a request out of that FIFO. */
+void dispatch_dequeue(struct torus_loop *loop, struct torus_exchange *x);
 
 /*
  * Hands a request to an executor. With one executor per shard, requests
@@ -570,6 +594,34 @@ bool dispatch_have_output(struct torus_loop *loop);
 bool dispatch_executors_idle(struct torus_loop *loop);
 
 /* The HTTP/1.1 session (net/http_session.c) */
+/*
+ * Copies len bytes of data and a NUL to *cursor, sets *out to the copy and
+ * moves *cursor past it (a request's strings, packed in its allocation).
+ */
+char *session_put_str(char **cursor, const char *data, size_t len, torus_str *out);
+
+/*
+ * A new exchange (zeroed) with room for header_count headers and
+ * header_bytes bytes of their text, its method, target, path, query and the
+ * route's script fields copied in (left empty when worker_script: a worker
+ * runs its own script, net/route_worker.h); *cursor is where the headers'
+ * text goes. NULL when out of memory.
+ */
+struct torus_exchange *session_exchange_new(uint32_t header_count, size_t header_bytes,
+                                            torus_str method, torus_str target, torus_str path,
+                                            torus_str query, const struct torus_route *route,
+                                            bool worker_script, char **cursor);
+
+/* The connection's addresses (fetched once, kept); NULL when out of memory. */
+struct conn_addresses *session_addresses(struct torus_conn *c);
+
+/*
+ * From a --trusted-proxy peer, what its Forwarded or X-Forwarded-* headers
+ * among r's say replaces r's client address, scheme, host and port; from any
+ * other peer nothing changes. c's addresses must have been fetched.
+ */
+void session_apply_forwarded(struct torus_conn *c, struct torus_request *r);
+
 /* The request's body is complete (and spooled, when it had to be): hands it to PHP. */
 void session_dispatch(struct torus_conn *c);
 
@@ -587,6 +639,42 @@ void session_on_data(struct torus_conn *c, const char *data, size_t len);
  */
 void session_on_routed(struct torus_conn *c, const char *path, size_t path_len,
                        const struct torus_route *route, struct torus_static_file *file);
+
+/* HTTP/2 (net/h2_session.c) */
+/* Starts HTTP/2 on the connection (ALPN h2, or the h2c preface). TORUS_OK or TORUS_ERROR. */
+int h2_session_start(struct torus_conn *c);
+
+/* Plaintext from the client of an HTTP/2 connection. */
+void h2_session_on_data(struct torus_conn *c, const char *data, size_t len);
+
+/* Queues what the session has to send; moves the connection to its close when it is over. */
+void h2_session_pump(struct torus_conn *c);
+
+/* A part of a stream's response from an executor (the part's chunk is taken). */
+void h2_session_on_part(struct torus_conn *c, struct torus_exchange *x,
+                        struct torus_response_part *part);
+
+/* A send completed: executors may go on, more frames may be queued. */
+void h2_session_on_sent(struct torus_conn *c);
+
+/* The connection closes: its streams go (requests at an executor are marked aborted). */
+void h2_session_close(struct torus_conn *c);
+
+/* Frees the session (the connection is being freed). */
+void h2_session_free(struct torus_conn *c);
+
+/* SIGTERM: GOAWAY, the open streams finish, then the connection closes. */
+void h2_session_drain(struct torus_conn *c);
+
+/* The timer queue an HTTP/2 connection belongs in (send, body, idle, drain), or NULL. */
+struct torus_timer_queue *h2_session_timer(struct torus_conn *c);
+
+/*
+ * The connection's timer in `queue` ran out: true when the session handled it
+ * (the body timeout resets the streams still arriving), false when the
+ * connection must close.
+ */
+bool h2_session_on_timeout(struct torus_conn *c, struct torus_timer_queue *queue);
 
 /* net/loop.c */
 #endif

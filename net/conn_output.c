@@ -40,13 +40,8 @@ void conn_observe(struct torus_conn *c, int status, uint64_t bytes)
 
 void out_append_raw(struct torus_conn *c, struct torus_chunk *chunk)
 {
-    chunk->next = NULL;
     c->out_bytes += chunk->len - chunk->sent;
-    if (c->out_last)
-        c->out_last->next = chunk;
-    else
-        c->out_first = chunk;
-    c->out_last = chunk;
+    torus_chunk_append(&c->out_first, &c->out_last, chunk);
 }
 
 void out_append(struct torus_conn *c, struct torus_chunk *chunk)
@@ -83,11 +78,7 @@ struct torus_chunk *out_chunk(const char *data, size_t len, size_t extra)
 void out_respond_simple(struct torus_conn *c, int status, const char *extra_headers, bool hold)
 {
     char body[256];
-    int body_len = snprintf(body, sizeof(body),
-                            "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
-                            "<center><h1>%d %s</h1></center>\r\n<hr><center>" TORUS_SERVER_NAME
-                            "</center>\r\n</body>\r\n</html>\r\n",
-                            status, torus_http_reason(status), status, torus_http_reason(status));
+    int body_len = (int)torus_http_error_page(body, sizeof(body), status);
     /* The extra headers may be long (a Location as long as --max-uri-size): sized to fit. */
     size_t extra_size = 32 + (extra_headers ? strlen(extra_headers) : 0);
     size_t head_size = extra_size + 512;
@@ -320,6 +311,11 @@ void conn_on_send(struct torus_conn *c, int res)
             conn_arm_recv(c);
         }
         session_parse(c);
+        if (conn_closed(c))
+            return;
+    }
+    if (c->h2) {
+        h2_session_on_sent(c); /* executors may go on; the session queues more frames */
         if (conn_closed(c))
             return;
     }

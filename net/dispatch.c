@@ -23,32 +23,44 @@ void dispatch_flow_release(struct torus_request *r)
         syscall(SYS_futex, (uint32_t *)&r->flow_wait, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
-void dispatch_park(struct torus_loop *loop, struct torus_conn *c)
+void dispatch_enqueue(struct torus_loop *loop, struct torus_exchange *x)
 {
-    conn_set_state(c, CONN_PARKED);
-    c->next_parked = NULL;
+    x->next_parked = NULL;
     if (loop->parked_last)
-        loop->parked_last->next_parked = c;
+        loop->parked_last->next_parked = x;
     else
-        loop->parked_first = c;
-    loop->parked_last = c;
+        loop->parked_first = x;
+    loop->parked_last = x;
     torus_metric_add(&loop->shard->metrics->parked, 1);
     torus_metric_add(&loop->shard->metrics->queue_depth, 1);
 }
 
-void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c)
+void dispatch_dequeue(struct torus_loop *loop, struct torus_exchange *x)
 {
-    struct torus_conn **link = &loop->parked_first;
-    struct torus_conn *prev = NULL;
-    while (*link && *link != c) {
+    struct torus_exchange **link = &loop->parked_first;
+    struct torus_exchange *prev = NULL;
+    while (*link && *link != x) {
         prev = *link;
         link = &(*link)->next_parked;
     }
     if (*link) {
-        *link = c->next_parked;
-        if (loop->parked_last == c)
+        *link = x->next_parked;
+        if (loop->parked_last == x)
             loop->parked_last = prev;
+        torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }
+}
+
+void dispatch_park(struct torus_loop *loop, struct torus_conn *c)
+{
+    conn_set_state(c, CONN_PARKED);
+    dispatch_enqueue(loop, c->exchange);
+}
+
+void dispatch_unpark(struct torus_loop *loop, struct torus_conn *c)
+{
+    if (c->exchange)
+        dispatch_dequeue(loop, c->exchange);
 }
 
 /* True while the executor has been on one request for TORUS_EXECUTOR_SLOW_NS or more. */
@@ -118,11 +130,14 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
         *warm_index = first;
     int best = -1;
     uint32_t best_load = EXECUTOR_DEPTH;
+    /* An HTTP/2 stream can be reset at no cost to the client: only a few queue at an executor,
+     * the rest wait in the FIFO, where a reset frees them before any PHP runs. */
+    uint32_t depth = x->http2 ? H2_EXECUTOR_DEPTH : EXECUTOR_DEPTH;
     if (pool_size > 1) {
         uint64_t now = torus_monotonic_ns();
         struct torus_executor *warm = &shard->executors[*warm_index];
         bool quick = executors_quick(shard, pool, now);
-        if (executor_ready(warm) && warm->inflight < EXECUTOR_DEPTH &&
+        if (executor_ready(warm) && warm->inflight < depth &&
             (warm->inflight == 0 || (warm->needs_wake && quick))) {
             best = *warm_index;
         } else {
@@ -148,7 +163,7 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
     } else if (pool_size == 1) {
         /* An executor restarting its worker (SIGHUP) takes half as many. */
         struct torus_executor *e = &shard->executors[first];
-        if (e->inflight + (executor_ready(e) ? 0 : EXECUTOR_DEPTH / 2) < EXECUTOR_DEPTH)
+        if (e->inflight + (executor_ready(e) ? 0 : depth / 2) < depth)
             best = first;
     }
     if (best < 0)
@@ -171,21 +186,22 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
 static void dispatch_parked(struct torus_loop *loop)
 {
     uint64_t full = 0; /* bit pool: that pool took nothing more */
-    struct torus_conn **link = &loop->parked_first;
-    struct torus_conn *prev = NULL;
+    struct torus_exchange **link = &loop->parked_first;
+    struct torus_exchange *prev = NULL;
     while (*link) {
-        struct torus_conn *c = *link;
-        uint64_t bit = 1ull << ((unsigned)c->exchange->pool & 63);
-        if ((full & bit) || dispatch_request(loop, c->exchange) != TORUS_OK) {
+        struct torus_exchange *x = *link;
+        uint64_t bit = 1ull << ((unsigned)x->pool & 63);
+        if ((full & bit) || dispatch_request(loop, x) != TORUS_OK) {
             full |= bit;
-            prev = c;
-            link = &c->next_parked;
+            prev = x;
+            link = &x->next_parked;
             continue;
         }
-        *link = c->next_parked;
-        if (loop->parked_last == c)
+        *link = x->next_parked;
+        if (loop->parked_last == x)
             loop->parked_last = prev;
-        conn_set_state(c, CONN_EXECUTING);
+        if (!x->http2)
+            conn_set_state(x->conn, CONN_EXECUTING); /* an HTTP/2 connection stays as it is */
         torus_metric_sub(&loop->shard->metrics->queue_depth, 1);
     }
 }
@@ -198,10 +214,30 @@ void dispatch_exchange_free(struct torus_exchange *x)
     free(x);
 }
 
+/* The executor released x: it takes more work; x goes, and its connection if it closed meanwhile.
+ */
+static void dispatch_release(struct torus_loop *loop, struct torus_exchange *x)
+{
+    struct torus_conn *c = x->conn;
+    loop->shard->executors[x->executor].inflight--;
+    loop->shard->executors[x->executor].progress_ms = loop->now_ms;
+    torus_executor_set_demoted(&loop->shard->executors[x->executor], false);
+    c->held--;
+    dispatch_exchange_free(x);
+    if (conn_closed(c))
+        conn_maybe_free(c);
+}
+
 void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *part)
 {
     struct torus_exchange *x = torus_container_of(part->request, struct torus_exchange, request);
     struct torus_conn *c = x->conn;
+    if (x->http2) {
+        h2_session_on_part(c, x, part);
+        if (part->flags & TORUS_EMIT_RELEASE)
+            dispatch_release(loop, x);
+        return;
+    }
     if (part->chunk || (part->flags & TORUS_EMIT_END)) {
         /* What the executor counted (runtime/request.h's flow control), before framing. */
         uint32_t len = part->chunk ? part->chunk->len - part->chunk->sent : 0;
@@ -255,15 +291,10 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
         }
     }
     if (part->flags & TORUS_EMIT_RELEASE) {
-        loop->shard->executors[x->executor].inflight--;
-        loop->shard->executors[x->executor].progress_ms = loop->now_ms;
-        torus_executor_set_demoted(&loop->shard->executors[x->executor], false);
-        c->held--;
-        dispatch_exchange_free(x);
-        if (conn_closed(c)) {
-            conn_maybe_free(c);
+        bool closed = conn_closed(c); /* before the release, which may free c */
+        dispatch_release(loop, x);
+        if (closed)
             return;
-        }
     }
     if (conn_closed(c))
         return;

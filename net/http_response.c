@@ -253,3 +253,13 @@ size_t torus_http_head(char *out, size_t size, int status, uint8_t http_minor, b
                                              content_length, false);
     return last ? n + last : 0;
 }
+
+size_t torus_http_error_page(char *out, size_t size, int status)
+{
+    int n = snprintf(out, size,
+                     "<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n"
+                     "<center><h1>%d %s</h1></center>\r\n<hr><center>" TORUS_SERVER_NAME
+                     "</center>\r\n</body>\r\n</html>\r\n",
+                     status, torus_http_reason(status), status, torus_http_reason(status));
+    return n < 0 ? 0 : TORUS_MIN((size_t)n, size - 1);
+}

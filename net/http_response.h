@@ -48,6 +48,9 @@ size_t torus_http_head_first_lines(char *out, size_t size, int status);
 size_t torus_http_head_last_lines(char *out, size_t size, uint8_t http_minor, bool keep_alive,
                                   int64_t content_length, bool chunked);
 
+/* The short HTML page of an error status, like nginx's, into out (size bytes); its length. */
+size_t torus_http_error_page(char *out, size_t size, int status);
+
 /*
  * Writes a response head into out (capacity `size`): the status line
  * (always HTTP/1.1, as nginx does), Server, Date, then `extra` (complete "Name: value\r\n"

@@ -28,7 +28,7 @@ static size_t str_size(torus_str s)
     return s.len + 1;
 }
 
-static char *put_str(char **cursor, const char *data, size_t len, torus_str *out)
+char *session_put_str(char **cursor, const char *data, size_t len, torus_str *out)
 {
     char *at = *cursor;
     if (len)
@@ -60,8 +60,7 @@ static void sockaddr_text(const struct sockaddr_storage *ss, char *text, size_t 
     }
 }
 
-/* The connection's addresses, fetched once (two system calls) and kept; NULL when out of memory. */
-static struct conn_addresses *conn_addresses(struct torus_conn *c)
+struct conn_addresses *session_addresses(struct torus_conn *c)
 {
     if (fast_path(c->addresses != NULL))
         return c->addresses;
@@ -92,7 +91,7 @@ static void resolve_forwarded(const struct torus_conn *c, const struct torus_for
 }
 
 /* Puts what a trusted proxy said about the client into r (REMOTE_ADDR, HTTPS, SERVER_NAME...). */
-static void apply_forwarded(struct torus_conn *c, struct torus_request *r)
+void session_apply_forwarded(struct torus_conn *c, struct torus_request *r)
 {
     if (fast_path(!c->addresses->trusted))
         return;
@@ -114,11 +113,6 @@ static void apply_forwarded(struct torus_conn *c, struct torus_request *r)
 }
 
 /*
- * Copies what the executor needs of a parsed head into one allocation: the
- * request, its header table and every string; the head's bytes may then be
- * reused by the connection for pipelined requests.
- */
-/*
  * Whether a request header reaches PHP. As nginx (underscores_in_headers
  * off), a name with '_' is dropped: PHP turns '-' into '_', so a client's
  * X-Forwarded_For would otherwise overwrite the X-Forwarded-For a proxy in
@@ -134,42 +128,64 @@ static bool header_passes(const struct torus_conn *c, const struct torus_http_he
     return false;
 }
 
-/* worker_script: the worker runs its own script, not route's file (net/route_worker.h). */
-static struct torus_exchange *build_exchange(struct torus_conn *c, const struct torus_route *route,
-                                             bool worker_script, const char *path, size_t path_len,
-                                             const char *query, size_t query_len)
+struct torus_exchange *session_exchange_new(uint32_t header_count, size_t header_bytes,
+                                            torus_str method, torus_str target, torus_str path,
+                                            torus_str query, const struct torus_route *route,
+                                            bool worker_script, char **cursor)
 {
-    struct torus_http_parser *p = &c->parser;
-    const char *method = torus_http_method(p);
-    size_t method_len = strlen(method);
-    size_t size = sizeof(struct torus_exchange) + sizeof(struct torus_header) * p->header_count;
-    size += method_len + 1 + str_size(p->url) + path_len + 1 + query_len + 1;
+    size_t size = sizeof(struct torus_exchange) + sizeof(struct torus_header) * header_count;
+    size += method.len + 1 + target.len + 1 + path.len + 1 + query.len + 1;
     size += route->filename_len + 1 + route->script_name_len + 1 + route->path_info_len + 1;
-    for (uint32_t i = 0; i < p->header_count; i++)
-        size += str_size(p->headers[i].name) + str_size(p->headers[i].value);
-
+    size += header_bytes;
     struct torus_exchange *x = malloc(size);
     if (slow_path(!x))
         return NULL;
     memset(x, 0, sizeof(*x));
     struct torus_request *r = &x->request;
     r->headers = (struct torus_header *)(x + 1);
-    r->header_count = 0;
-    char *cursor = (char *)(r->headers + p->header_count);
-    put_str(&cursor, method, method_len, &r->method);
-    put_str(&cursor, p->url.data, p->url.len, &r->target);
-    put_str(&cursor, path, path_len, &r->path);
-    put_str(&cursor, query, query_len, &r->query);
-    put_str(&cursor, route->filename, worker_script ? 0 : route->filename_len, &r->script_filename);
-    put_str(&cursor, route->script_name, worker_script ? 0 : route->script_name_len,
-            &r->script_name);
-    put_str(&cursor, route->path_info ? route->path_info : "", route->path_info_len, &r->path_info);
+    *cursor = (char *)(r->headers + header_count);
+    session_put_str(cursor, method.data, method.len, &r->method);
+    session_put_str(cursor, target.data, target.len, &r->target);
+    session_put_str(cursor, path.data, path.len, &r->path);
+    session_put_str(cursor, query.data, query.len, &r->query);
+    session_put_str(cursor, route->filename, worker_script ? 0 : route->filename_len,
+                    &r->script_filename);
+    session_put_str(cursor, route->script_name, worker_script ? 0 : route->script_name_len,
+                    &r->script_name);
+    session_put_str(cursor, route->path_info ? route->path_info : "", route->path_info_len,
+                    &r->path_info);
+    return x;
+}
+
+/*
+ * Copies what the executor needs of a parsed head into one allocation: the
+ * request, its header table and every string; the head's bytes may then be
+ * reused by the connection for pipelined requests. worker_script: the worker
+ * runs its own script, not route's file (net/route_worker.h).
+ */
+static struct torus_exchange *build_exchange(struct torus_conn *c, const struct torus_route *route,
+                                             bool worker_script, const char *path, size_t path_len,
+                                             const char *query, size_t query_len)
+{
+    struct torus_http_parser *p = &c->parser;
+    const char *method = torus_http_method(p);
+    size_t header_bytes = 0;
+    for (uint32_t i = 0; i < p->header_count; i++)
+        header_bytes += str_size(p->headers[i].name) + str_size(p->headers[i].value);
+    char *cursor;
+    struct torus_exchange *x = session_exchange_new(
+        p->header_count, header_bytes, (torus_str){method, strlen(method)}, p->url,
+        (torus_str){path, path_len}, (torus_str){query, query_len}, route, worker_script, &cursor);
+
+    if (slow_path(!x))
+        return NULL;
+    struct torus_request *r = &x->request;
     for (uint32_t i = 0; i < p->header_count; i++) {
         if (slow_path(!header_passes(c, &p->headers[i])))
             continue;
         struct torus_header *h = &r->headers[r->header_count++];
-        put_str(&cursor, p->headers[i].name.data, p->headers[i].name.len, &h->name);
-        put_str(&cursor, p->headers[i].value.data, p->headers[i].value.len, &h->value);
+        session_put_str(&cursor, p->headers[i].name.data, p->headers[i].name.len, &h->name);
+        session_put_str(&cursor, p->headers[i].value.data, p->headers[i].value.len, &h->value);
     }
     r->http_minor = torus_http_minor(p);
     r->keep_alive = c->keep_alive;
@@ -177,7 +193,7 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     r->tls = c->transport->secure;
     r->document_root = c->loop->router.root;
 
-    if (slow_path(!conn_addresses(c))) {
+    if (slow_path(!session_addresses(c))) {
         free(x);
         return NULL;
     }
@@ -185,7 +201,7 @@ static struct torus_exchange *build_exchange(struct torus_conn *c, const struct 
     memcpy(r->server_addr, c->addresses->server_addr, sizeof(r->server_addr));
     r->remote_port = c->addresses->remote_port;
     r->server_port = c->addresses->server_port;
-    apply_forwarded(c, r);
+    session_apply_forwarded(c, r);
 
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -385,7 +401,7 @@ static int on_head(struct torus_conn *c)
     c->keep_alive = torus_http_keep_alive(p) && !loop->draining;
     c->response_bytes = 0;
     if (loop->logging) {
-        struct conn_addresses *a = conn_addresses(c);
+        struct conn_addresses *a = session_addresses(c);
         const char *client = a ? a->remote_addr : "-";
         struct torus_forwarded f;
         if (a && a->trusted) {
@@ -398,7 +414,7 @@ static int on_head(struct torus_conn *c)
                 client = f.client_addr;
         }
         c->log_pending = torus_access_log_begin(
-            &loop->access_log, client, method, p->url, torus_http_minor(p),
+            &loop->access_log, client, method, p->url, 10 + torus_http_minor(p),
             torus_http_header(p, "referer"), torus_http_header(p, "user-agent"));
     }
 
@@ -632,6 +648,10 @@ void session_parse(struct torus_conn *c)
 {
     if (conn_closed(c))
         return;
+    if (c->h2) {
+        h2_session_pump(c);
+        return;
+    }
     /* Bytes to parse, or a request whose head was routed late and may complete without more. */
     bool past_head = torus_http_in_request(&c->parser) && !torus_http_in_head(&c->parser);
     if ((c->in_len > c->in_parsed || past_head) && conn_reading(c)) {
@@ -661,12 +681,44 @@ void session_parse(struct torus_conn *c)
     conn_update_timer(c);
 }
 
+/* The client preface of HTTP/2 (RFC 9113 3.4). */
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/*
+ * The first bytes decide what the connection speaks: HTTP/2 when ALPN chose
+ * h2, or on a plain listener with --h2c when they start the client preface
+ * (at least "PRI ", which no HTTP/1.1 method is); HTTP/1.1 otherwise, where
+ * a preface gets 400 as before.
+ */
+static enum conn_protocol choose_protocol(struct torus_conn *c, const char *data, size_t len)
+{
+    if (c->tls)
+        return torus_tls_alpn_h2(c->tls) ? CONN_PROTOCOL_H2 : CONN_PROTOCOL_HTTP1;
+    size_t n = TORUS_MIN(len, sizeof(h2_preface) - 1);
+    if (c->loop->config->h2c && n >= 4 && memcmp(data, h2_preface, n) == 0)
+        return CONN_PROTOCOL_H2;
+    return CONN_PROTOCOL_HTTP1;
+}
+
 void session_on_data(struct torus_conn *c, const char *data, size_t len)
 {
     struct torus_loop *loop = c->loop;
     torus_metric_add(&loop->shard->metrics->bytes_in, len);
     if (c->state == CONN_LINGERING)
         return; /* discarded */
+    if (slow_path(c->protocol != CONN_PROTOCOL_HTTP1)) {
+        if (c->protocol == CONN_PROTOCOL_UNDECIDED) {
+            c->protocol = choose_protocol(c, data, len);
+            if (c->protocol == CONN_PROTOCOL_H2 && h2_session_start(c) != TORUS_OK) {
+                conn_close(c);
+                return;
+            }
+        }
+        if (c->h2) {
+            h2_session_on_data(c, data, len);
+            return;
+        }
+    }
 
     if (conn_reading(c) && c->in_len == c->in_parsed && c->in_len == 0) {
         /* The common case: parse straight from the receive buffer, copy nothing. */

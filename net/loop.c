@@ -62,6 +62,10 @@ static void start_drain(struct torus_loop *loop)
          * its way (closing now would lose it); it is answered with Connection: close. Every
          * other connection finishes its request and closes. */
         c->keep_alive = false;
+        if (c->h2) {
+            h2_session_drain(c); /* GOAWAY; its open streams finish, then it closes */
+            continue;
+        }
         if (c->state == CONN_LINGERING) {
             conn_close(c);
         } else if (c->timer.queue == &loop->idle_timers) {

@@ -635,13 +635,24 @@ bool torus_tls_resumed(const struct torus_tls_conn *conn)
     return wolfSSL_is_init_finished(conn->ssl) && wolfSSL_session_reused(conn->ssl);
 }
 
-bool torus_tls_alpn_http1(const struct torus_tls_conn *conn)
+/* True when ALPN selected `protocol`. */
+static bool alpn_is(const struct torus_tls_conn *conn, const char *protocol)
 {
     char *name = NULL;
     unsigned short len = 0;
     if (wolfSSL_ALPN_GetProtocol(conn->ssl, &name, &len) != WOLFSSL_SUCCESS || name == NULL)
         return false;
-    return len == sizeof(TORUS_TLS_ALPN_HTTP1) - 1 && memcmp(name, TORUS_TLS_ALPN_HTTP1, len) == 0;
+    return len == strlen(protocol) && memcmp(name, protocol, len) == 0;
+}
+
+bool torus_tls_alpn_http1(const struct torus_tls_conn *conn)
+{
+    return alpn_is(conn, TORUS_TLS_ALPN_HTTP1);
+}
+
+bool torus_tls_alpn_h2(const struct torus_tls_conn *conn)
+{
+    return alpn_is(conn, TORUS_TLS_ALPN_H2);
 }
 
 bool torus_tls_plaintext_http(const struct torus_tls_conn *conn)

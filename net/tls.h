@@ -39,8 +39,10 @@
 /* The application protocol ALPN selects for HTTP/1.1 clients. */
 #define TORUS_TLS_ALPN_HTTP1 "http/1.1"
 /* Every protocol ALPN may select, in the server's order of preference (wolfSSL's list form):
- * as nginx without HTTP/2, a client that offers only http/1.0 is served too. */
-#define TORUS_TLS_ALPN_LIST "http/1.1,http/1.0"
+ * h2 first; as nginx, a client that offers only http/1.0 is served too. */
+#define TORUS_TLS_ALPN_LIST "h2,http/1.1,http/1.0"
+/* The application protocol ALPN selects for HTTP/2 clients. */
+#define TORUS_TLS_ALPN_H2 "h2"
 
 /* How long a session-ticket key encrypts new tickets; it then decrypts for as long again. */
 #define TORUS_TLS_TICKET_KEY_LIFETIME 3600
@@ -170,6 +172,9 @@ bool torus_tls_resumed(const struct torus_tls_conn *conn);
 
 /* Whether ALPN selected "http/1.1" (false when the client offered no ALPN). */
 bool torus_tls_alpn_http1(const struct torus_tls_conn *conn);
+
+/* Whether ALPN selected "h2" (HTTP/2). */
+bool torus_tls_alpn_h2(const struct torus_tls_conn *conn);
 
 /*
  * Whether torus_tls_read() failed because the client spoke plaintext HTTP

@@ -49,6 +49,8 @@ enum option_id {
     OPT_TLS_LISTEN,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
+    OPT_H2C,
+    OPT_H2_MAX_STREAMS,
     OPT_ADMIN_LISTEN,
     OPT_ACCESS_LOG,
     OPT_ACCESS_LOG_FORMAT,
@@ -86,6 +88,10 @@ static const struct option_row options[] = {
     {OPT_TLS_LISTEN, "tls-listen", 0, "HOST:PORT", "off", "address to serve HTTPS on (repeatable)"},
     {OPT_TLS_CERT, "tls-cert", 0, "FILE", "none", "PEM certificate chain for --tls-listen"},
     {OPT_TLS_KEY, "tls-key", 0, "FILE", "none", "PEM private key for --tls-listen"},
+    {OPT_H2C, "h2c", 0, NULL, "off",
+     "plain listeners also accept HTTP/2 with prior knowledge (--tls-listen offers h2 always)"},
+    {OPT_H2_MAX_STREAMS, "h2-max-concurrent-streams", 0, "N", "100",
+     "HTTP/2 streams a client may have open on one connection"},
     {OPT_ROOT, "root", 0, "DIR", "current directory",
      "document root: static files and PHP scripts"},
     {OPT_THREADS, "threads", 0, "N|auto", "auto",
@@ -172,6 +178,7 @@ void torus_config_defaults(struct torus_config *cfg)
     cfg->max_header_size = 32u << 10;
     cfg->max_uri_size = 8u << 10;
     cfg->max_connections = 65536;
+    cfg->h2_max_concurrent_streams = 100;
     cfg->header_timeout = 60;
     cfg->body_timeout = 60;
     cfg->idle_timeout = 75;
@@ -381,6 +388,14 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
         if (parse_uint(value, 1000000, &u) != TORUS_OK || u == 0)
             BAD("expected a positive whole number");
         cfg->max_consecutive_failures = (int)u;
+        return TORUS_OK;
+    case OPT_H2C:
+        cfg->h2c = true;
+        return TORUS_OK;
+    case OPT_H2_MAX_STREAMS:
+        if (parse_uint(value, 1u << 20, &u) != TORUS_OK || u == 0)
+            BAD("expected a number from 1 to 1048576");
+        cfg->h2_max_concurrent_streams = (uint32_t)u;
         return TORUS_OK;
     case OPT_MAX_CONNECTIONS:
         if (parse_uint(value, 1u << 24, &u) != TORUS_OK || u == 0)

@@ -109,6 +109,8 @@ struct torus_config {
 
     char *tls_cert;
     char *tls_key;
+    bool h2c;                           /* plain listeners accept HTTP/2 with prior knowledge */
+    uint32_t h2_max_concurrent_streams; /* per HTTP/2 connection */
 
     struct torus_listen_addr admin_listen;
     bool admin_enabled;

@@ -31,7 +31,8 @@ struct torus_request {
     torus_str target;   /* raw request-target: "/a/b.php/x?q=1" (REQUEST_URI) */
     torus_str path;     /* percent-decoded path, no query: "/a/b.php/x" */
     torus_str query;    /* raw query after '?', without it; empty when none */
-    uint8_t http_minor; /* 0 for HTTP/1.0, 1 for HTTP/1.1 */
+    uint8_t http_minor; /* 0 for HTTP/1.0, 1 for HTTP/1.1 (and HTTP/2) */
+    bool http2;         /* arrived over HTTP/2: SERVER_PROTOCOL is "HTTP/2.0" */
     bool keep_alive;    /* the connection stays open after this response */
     bool head;          /* HEAD: the response carries no body */
     bool tls;           /* arrived over TLS */

@@ -41,7 +41,7 @@ static int on_activate(void)
     struct torus_sapi_thread *t = torus_sapi_current;
     if (t && t->request) {
         /* sapi_activate() has just reset both. */
-        SG(request_info).proto_num = 1000 + t->request->http_minor;
+        SG(request_info).proto_num = t->request->http2 ? 2000 : 1000 + t->request->http_minor;
         /* HEAD runs the script's output through: the response counts it for Content-Length. */
         SG(request_info).headers_only = 0;
     }

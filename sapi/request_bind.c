@@ -282,7 +282,7 @@ static void request_info_fill(struct torus_sapi_thread *t, const struct torus_re
     info->argv = NULL;
     info->argv0 = NULL;
     info->headers_only = request && request->head;
-    info->proto_num = request ? 1000 + request->http_minor : 1000;
+    info->proto_num = request ? (request->http2 ? 2000 : 1000 + request->http_minor) : 1000;
     SG(server_context) = t;
     SG(sapi_headers).http_response_code = 200;
     if (t->authorization)

@@ -448,8 +448,8 @@ int torus_sapi_response_flush(struct torus_sapi_response *r)
 int torus_sapi_response_interim(struct torus_sapi_response *r, int status, const char *lines,
                                 size_t len)
 {
-    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING || r->request->http_minor < 1 || status < 100 ||
-        status > 199)
+    if (r->state != TORUS_SAPI_RESPONSE_BUFFERING ||
+        (r->request->http_minor < 1 && !r->request->http2) || status < 100 || status > 199)
         return TORUS_ERROR;
     size_t size = sizeof(struct torus_response_head) + len;
     char *encoded = malloc(size);

@@ -39,8 +39,8 @@ enum torus_sapi_response_state {
 };
 
 enum torus_sapi_response_framing {
-    TORUS_SAPI_RESPONSE_LENGTH,  /* the length is known (the script's Content-Length, or buffered) */
-    TORUS_SAPI_RESPONSE_STREAM,  /* streamed, length unknown: the session frames it */
+    TORUS_SAPI_RESPONSE_LENGTH, /* the length is known (the script's Content-Length, or buffered) */
+    TORUS_SAPI_RESPONSE_STREAM, /* streamed, length unknown: the session frames it */
     TORUS_SAPI_RESPONSE_NO_BODY, /* 1xx, 204, 304: no body bytes are ever sent */
 };
 
@@ -119,7 +119,7 @@ int torus_sapi_response_flush(struct torus_sapi_response *response);
 /*
  * Sends an interim response (e.g. 103 Early Hints) made of `lines` (complete
  * "Name: value\r\n" lines, may be empty) before the final one. Only while the
- * head has not left, and only to HTTP/1.1 clients. TORUS_OK, or TORUS_ERROR
+ * head has not left, and only to HTTP/1.1 and HTTP/2 clients. TORUS_OK, or TORUS_ERROR
  * when it was not sent.
  */
 int torus_sapi_response_interim(struct torus_sapi_response *response, int status, const char *lines,

@@ -307,6 +307,8 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
     case VARIABLE_QUERY_STRING:
         return set_value(r->query.data ? r->query.data : "", r->query.len, value, len);
     case VARIABLE_SERVER_PROTOCOL:
+        if (r->http2)
+            return SET_LITERAL("HTTP/2.0");
         return r->http_minor ? SET_LITERAL("HTTP/1.1") : SET_LITERAL("HTTP/1.0");
     case VARIABLE_REQUEST_SCHEME:
         return r->tls ? SET_LITERAL("https") : SET_LITERAL("http");

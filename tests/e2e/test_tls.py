@@ -270,8 +270,11 @@ class Handshakes(TlsTestCase):
             c.send(get("/hello.txt"))
             self.assertEqual(c.read_response().body, HELLO)
 
-    def test_alpn_picks_http11_from_a_list(self):
+    def test_alpn_picks_h2_from_a_list(self):
+        # HTTP/2 is served (tests/e2e/test_http2.py); http/1.1 when the client offers only that.
         with self.connect_tls(ctx=client_context(alpn=("h2", "http/1.1"))) as c:
+            self.assertEqual(c.sock.selected_alpn_protocol(), "h2")
+        with self.connect_tls(ctx=client_context(alpn=("http/1.1",))) as c:
             self.assertEqual(c.sock.selected_alpn_protocol(), "http/1.1")
 
     def test_http10_only_client_is_served(self):
@@ -281,9 +284,10 @@ class Handshakes(TlsTestCase):
             c.send(b"GET /hello.txt HTTP/1.0\r\nHost: localhost\r\n\r\n")
             self.assertEqual(c.read_response().body, HELLO)
 
-    def test_h2_only_client_is_refused(self):
+    def test_unknown_protocol_only_client_is_refused(self):
         # RFC 7301: no protocol in common is a no_application_protocol alert.
-        self.assertRefusedWithAlert(client_context(alpn=("h2",)), "alert no application protocol")
+        self.assertRefusedWithAlert(client_context(alpn=("spdy/3",)),
+                                    "alert no application protocol")
 
     @unittest.skipUnless(CURL, "curl is not installed")
     def test_curl(self):

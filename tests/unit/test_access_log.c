@@ -23,7 +23,7 @@ static void add_lines(struct torus_access_log *log, int count)
         char target[64];
         int n = snprintf(target, sizeof(target), "/page/%d?q=%d", i, i * 7);
         struct torus_access_pending *p = torus_access_log_begin(
-            log, "127.0.0.1", "GET", (torus_str){target, (size_t)n}, 1, NULL, NULL);
+            log, "127.0.0.1", "GET", (torus_str){target, (size_t)n}, 11, NULL, NULL);
         torus_access_log_end(log, p, 200, 13, 1000);
     }
 }

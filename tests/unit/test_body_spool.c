@@ -183,7 +183,7 @@ static void test_end_parked(void)
     CHECK(HARNESS_PUMP_UNTIL(&h, (seen[c->state] = true, c->state == CONN_PARKED), 2000));
     CHECK(seen[CONN_SPOOLING_BODY]);
     CHECK(h.metrics.queue_depth == 1);
-    CHECK(h.loop->parked_first == c);
+    CHECK(h.loop->parked_first == c->exchange);
     CHECK(c->timer.queue == NULL); /* waiting for an executor is not the client's fault */
 
     h.shard.executor_count = 1; /* an executor frees up */

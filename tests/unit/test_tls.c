@@ -419,7 +419,7 @@ static void check_basic_exchange(enum client_version version, const char *cert, 
     WOLFSSL_CTX *cctx = client_ctx_new(version);
     struct pair p;
     pair_init(&p, ctx, cctx);
-    char alpn[] = "h2,http/1.1";
+    char alpn[] = "http/1.1";
     CHECK(wolfSSL_UseALPN(p.client, alpn, sizeof(alpn) - 1, WOLFSSL_ALPN_FAILED_ON_MISMATCH) ==
           WOLFSSL_SUCCESS);
 
@@ -647,18 +647,27 @@ static void test_alpn(void)
 
     /* Only protocols we do not speak: no_application_protocol (RFC 7301). */
     pair_init(&p, ctx, cctx);
-    char h2[] = "h2";
-    CHECK(wolfSSL_UseALPN(p.client, h2, 2, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) == WOLFSSL_SUCCESS);
-    check_refused(&p, "ALPN h2 only");
+    char spdy[] = "spdy/3";
+    CHECK(wolfSSL_UseALPN(p.client, spdy, sizeof(spdy) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) ==
+          WOLFSSL_SUCCESS);
+    check_refused(&p, "ALPN spdy/3 only");
     pair_free(&p);
 
-    /* http/1.1 is chosen next to h2; http/1.0 alone is served (as nginx does). */
+    /* h2 is chosen when offered first (as browsers and curl do: wolfSSL follows the client's
+     * order), and alone; http/1.0 alone is served (as nginx does). */
     pair_init(&p, ctx, cctx);
     char offer[] = "h2,http/1.1";
     CHECK(wolfSSL_UseALPN(p.client, offer, sizeof(offer) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) ==
           WOLFSSL_SUCCESS);
     CHECK(handshake(&p));
-    CHECK(torus_tls_alpn_http1(p.server));
+    CHECK(torus_tls_alpn_h2(p.server));
+    CHECK(!torus_tls_alpn_http1(p.server));
+    pair_free(&p);
+    pair_init(&p, ctx, cctx);
+    char h2[] = "h2";
+    CHECK(wolfSSL_UseALPN(p.client, h2, 2, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) == WOLFSSL_SUCCESS);
+    CHECK(handshake(&p));
+    CHECK(torus_tls_alpn_h2(p.server));
     pair_free(&p);
     pair_init(&p, ctx, cctx);
     char http10[] = "http/1.0";
