@@ -16,9 +16,10 @@
 
 #include "net/conn.h"
 
-#define H2_MAX_HEADERS             256 /* header fields per request */
-#define H2_HEADER_ACCOUNTING_BYTES 32  /* per field, as HPACK counts SETTINGS_MAX_HEADER_LIST_SIZE \
-                                        */
+#define H2_MAX_HEADERS 256 /* header fields per request */
+#define H2_HEADER_ACCOUNTING_BYTES                                                                 \
+    32 /* per field, as HPACK counts SETTINGS_MAX_HEADER_LIST_SIZE                                 \
+        */
 
 enum h2_stream_state {
     H2_STREAM_HEADERS,    /* its header block arrives */
@@ -54,8 +55,9 @@ struct h2_stream {
     /* The response's DATA: queued chunks (from the executor or the cache) then a file. */
     struct torus_chunk *out_first, *out_last;
     uint64_t out_bytes;
-    bool eof;      /* nothing will be queued after what is queued */
-    bool deferred; /* the data provider said DEFERRED: resume it when something comes */
+    bool eof;              /* nothing will be queued after what is queued */
+    bool sendfile_refused; /* its script named an X-Sendfile file: answered 501 instead */
+    bool deferred;         /* the data provider said DEFERRED: resume it when something comes */
     int file_fd;
     uint64_t file_offset, file_remaining;
 

@@ -31,6 +31,7 @@
 
 #include "net/http_response.h"
 #include "net/route_worker.h"
+#include "net/sendfile_rules.h"
 #include "runtime/log.h"
 #include "runtime/response_head.h"
 
@@ -656,6 +657,10 @@ int h2_stream_body(struct h2_stream *st, const uint8_t *data, size_t len)
 void h2_stream_on_part(struct h2_stream *st, struct torus_chunk *k, unsigned flags)
 {
     struct torus_exchange *x = st->exchange;
+    if (slow_path(st->sendfile_refused)) {
+        torus_chunk_free(k); /* the rest of a refused X-Sendfile response (see below) */
+        return;
+    }
     if (k && (flags & TORUS_EMIT_HEAD)) {
         struct torus_response_head head;
         const char *lines;
@@ -669,6 +674,20 @@ void h2_stream_on_part(struct h2_stream *st, struct torus_chunk *k, unsigned fla
             return;
         }
         bool interim = head.kind == TORUS_HEAD_INTERIM;
+        torus_str named;
+        if (slow_path(!interim && st->session->conn->loop->config->sendfile_root_count &&
+                      torus_sendfile_detect(lines, lines_len, &named, NULL, NULL) !=
+                          TORUS_SENDFILE_NONE)) {
+            /* X-Sendfile is served by the HTTP/1.1 session only (net/sendfile.c): never let
+             * the header (a path on the server) or the script's stand-in body out. */
+            torus_log_warn("shard %d: X-Sendfile/X-Accel-Redirect over HTTP/2 is not served yet "
+                           "(501); the client may use HTTP/1.1",
+                           st->session->conn->loop->shard->id);
+            torus_chunk_free(k);
+            respond_simple(st, 501, NULL);
+            st->sendfile_refused = true;
+            return;
+        }
         bool body = !interim && !st->head_request && head.body != TORUS_HEAD_BODY_NONE;
         int64_t length =
             head.body == TORUS_HEAD_BODY_LENGTH && !(head.flags & TORUS_HEAD_LENGTH_IN_LINES)

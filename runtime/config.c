@@ -389,9 +389,6 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
             BAD("expected a positive whole number");
         cfg->max_consecutive_failures = (int)u;
         return TORUS_OK;
-    case OPT_H2C:
-        cfg->h2c = true;
-        return TORUS_OK;
     case OPT_H2_MAX_STREAMS:
         if (parse_uint(value, 1u << 20, &u) != TORUS_OK || u == 0)
             BAD("expected a number from 1 to 1048576");
@@ -541,6 +538,7 @@ static int apply(struct torus_config *cfg, const struct option_row *o, const cha
     case OPT_NO_PIN:
     case OPT_ALLOW_UNDERSCORES:
     case OPT_PROXY_PROTOCOL:
+    case OPT_H2C:
     case OPT_HELP:
     case OPT_VERSION:
     case OPT_MODULES:
@@ -577,6 +575,8 @@ static void set_switch(struct torus_config *cfg, enum option_id id, bool on)
         cfg->allow_underscores_in_headers = on;
     else if (id == OPT_PROXY_PROTOCOL)
         cfg->proxy_protocol = on;
+    else if (id == OPT_H2C)
+        cfg->h2c = on;
 }
 
 /* One flag of the command line, resolved but not yet applied. */

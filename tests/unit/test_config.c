@@ -271,10 +271,19 @@ static void test_defaults(void)
     torus_config_free(&cfg);
 
     /* auto, said explicitly, is the default. */
-    char *argv_auto[] = {"torus", "--php-threads-per-core", "3", "--php-threads-per-core=auto", NULL};
+    char *argv_auto[] = {"torus", "--php-threads-per-core", "3", "--php-threads-per-core=auto",
+                         NULL};
     torus_config_defaults(&cfg);
     CHECK(torus_config_parse(&cfg, 4, argv_auto, err, sizeof(err)) == TORUS_OK);
     CHECK(cfg.php_threads_per_core == 0);
+    torus_config_free(&cfg);
+
+    /* --h2c is a switch: off by default, on when given (it was once parsed and then lost). */
+    torus_config_defaults(&cfg);
+    CHECK(!cfg.h2c);
+    char *argv_h2c[] = {"torus", "--h2c", NULL};
+    CHECK(torus_config_parse(&cfg, 2, argv_h2c, err, sizeof(err)) == TORUS_OK);
+    CHECK(cfg.h2c);
     torus_config_free(&cfg);
 }
 
