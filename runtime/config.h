@@ -1,7 +1,7 @@
 /*
  * The command line: every flag of `torus`, its default and its meaning.
  *
- * The flags are described by one table (runtime/config.c) from which both the
+ * The flags are described by one table (runtime/config_flags.c) from which both the
  * parser and `--help` are driven, so a flag cannot exist without its help
  * line. Parsing never exits the process: it fills a torus_config, or returns
  * TORUS_ERROR with a one-line message that names the flag and the problem;
