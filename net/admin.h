@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "net/admin_status.h"
-#include "net/chunk.h"
+#include "runtime/chunk.h"
 #include "net/http.h"
 
 struct pollfd;

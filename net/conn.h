@@ -30,7 +30,7 @@
 
 #include "alloc/pool.h"
 #include "net/access_log.h"
-#include "net/chunk.h"
+#include "runtime/chunk.h"
 #include "net/fs_worker.h"
 #include "net/http.h"
 #include "net/http1_response.h"

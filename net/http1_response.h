@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "net/chunk.h"
+#include "runtime/chunk.h"
 
 enum http1_framing {
     HTTP1_FRAMING_UNSET,   /* no final head yet */

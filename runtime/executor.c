@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "alloc/arena.h"
-#include "net/chunk.h"
+#include "runtime/chunk.h"
 #include "runtime/response_head.h"
 #include "runtime/log.h"
 #include "runtime/park.h"

@@ -14,7 +14,7 @@
  * may start at any address).
  *
  * Room for the session: the executor's port copies every part into a chunk
- * (net/chunk.h) with TORUS_RESPONSE_FRONT_ROOM free bytes before it
+ * (runtime/chunk.h) with TORUS_RESPONSE_FRONT_ROOM free bytes before it
  * (chunk->sent is where the part starts) and TORUS_RESPONSE_TAIL_ROOM after
  * it, so that HTTP/1.1 can write its head (longer than the encoding by the
  * status line, Server, Date, Content-Length, Connection) and its chunk
