@@ -43,6 +43,22 @@ static bool executor_has_work(void *arg)
            atomic_load_explicit(&e->stopping, memory_order_seq_cst);
 }
 
+/*
+ * The fatal signals reach an executor only while it runs a request: a
+ * script's kill() of its own process (posix_kill(getmypid(), SIGABRT), an
+ * extension's abort()) is then taken by the executor running it, which dies
+ * before it answers, and never by one that sleeps or boots, which would let
+ * the answer leave first. Faults are delivered to the faulting thread anyway.
+ * Changed per batch of requests, not per request.
+ */
+static void executor_fatal_signals(struct torus_executor *e, bool take)
+{
+    if (e->fatal_taken == take)
+        return;
+    pthread_sigmask(take ? SIG_UNBLOCK : SIG_BLOCK, &e->fatal_signals, NULL);
+    e->fatal_taken = take;
+}
+
 static struct torus_request *port_wait_request(struct torus_executor_port *port)
 {
     struct torus_executor *e = torus_container_of(port, struct torus_executor, port);
@@ -64,6 +80,7 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
         if (slow_path(atomic_load_explicit(&e->reload, memory_order_acquire)))
             return NULL; /* the SAPI sees reload_requested() and restarts the worker script */
         if (torus_handoff_pop(&e->requests, &request) == TORUS_OK) {
+            executor_fatal_signals(e, true);
             atomic_store_explicit(&e->running_since_ns, torus_monotonic_ns(), memory_order_relaxed);
             torus_executor_slot_begin(slot, request, e->worker ? e->worker->script : NULL);
             atomic_store_explicit(&slot->busy, true, memory_order_release);
@@ -76,6 +93,7 @@ static struct torus_request *port_wait_request(struct torus_executor_port *port)
         }
         if (atomic_load_explicit(&e->stopping, memory_order_acquire))
             return NULL;
+        executor_fatal_signals(e, false);
         torus_park(&e->sleeping, executor_has_work, e);
     }
 }
@@ -233,9 +251,9 @@ void torus_executor_fatal_signals(sigset_t *set)
 static void *executor_main(void *arg)
 {
     struct torus_executor *e = arg;
-    sigset_t fatal;
-    torus_executor_fatal_signals(&fatal);
-    pthread_sigmask(SIG_UNBLOCK, &fatal, NULL);
+    torus_executor_fatal_signals(&e->fatal_signals);
+    pthread_sigmask(SIG_BLOCK, &e->fatal_signals, NULL); /* until its first request */
+    e->fatal_taken = false;
     char name[16];
     snprintf(name, sizeof(name), "torus-php-%d.%d", e->shard_id, e->index);
     pthread_setname_np(pthread_self(), name);

@@ -73,7 +73,9 @@ struct torus_executor {
     bool needs_wake;      /* pushed to since the last torus_executor_wake() */
 
     /* Owned by the executor thread. */
-    uint32_t unsignaled; /* response parts pushed since the I/O thread was last woken */
+    uint32_t unsignaled;    /* response parts pushed since the I/O thread was last woken */
+    sigset_t fatal_signals; /* taken only while it runs requests (torus_executor_fatal_signals) */
+    bool fatal_taken;       /* they are unblocked now */
 
     /*
      * Written by the executor, read by the I/O thread to decide whether
