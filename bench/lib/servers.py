@@ -5,7 +5,7 @@ generated bench-config.php) on 127.0.0.1 and a free port, writes its logs
 into the result folder, and in 1core mode runs under `taskset -c 1`:
 
   torus-classic  build/torus --threads 1 (auto in all mode), classic mode
-  torus-worker   the same with --worker worker.php
+  torus-worker   the same with --worker 'worker.php match=*.php' (every script to the worker)
   nginx-static   nginx, one worker per CPU it may use, pre-rendered bytes
   nginx-fpm      nginx as above + php-fpm on a unix socket, pm=static
   php-server     php -S (one process; PHP_CLI_SERVER_WORKERS=CPUs in all mode)
@@ -176,8 +176,11 @@ class TorusServer(Server):
         binary = self.ws.options.binaries["torus"]
         if not os.access(binary, os.X_OK):
             raise ServerFailed(f"{binary} not built (make build)")
-        argv = torus_argv(binary, self.port, self.ws.docroot, self.ws.options.mode,
-                          os.path.join(self.ws.docroot, "worker.php") if self.worker else None,
+        # match=*.php: every scenario's script is served by the worker (the scripts exist in the
+        # document root, so without it they would run in classic mode beside the worker, as in
+        # FrankenPHP); static files stay static.
+        worker = os.path.join(self.ws.docroot, "worker.php") + " match=*.php" if self.worker else None
+        argv = torus_argv(binary, self.port, self.ws.docroot, self.ws.options.mode, worker,
                           (self.ws.tls_cert, self.ws.tls_key) if self.tls else None,
                           scenario_torus_args(scenario) + list(self.ws.options.torus_args))
         self.spawn("torus", argv)
