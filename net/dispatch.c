@@ -111,7 +111,9 @@ static bool executor_ready(const struct torus_executor *e)
  * slow. And as soon as a request runs slow (TORUS_EXECUTOR_SLOW_NS), and for
  * QUICK_COOLDOWN_NS after the last slow one, each request goes only to an
  * idle executor: no request waits behind a long one, which is what several
- * executors are for.
+ * executors are for. HTTP/2 streams never queue behind a busy executor while
+ * another is idle: the streams of one connection (a page's requests, sent
+ * together) run side by side.
  */
 int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
 {
@@ -138,7 +140,7 @@ int dispatch_request(struct torus_loop *loop, struct torus_exchange *x)
         struct torus_executor *warm = &shard->executors[*warm_index];
         bool quick = executors_quick(shard, pool, now);
         if (executor_ready(warm) && warm->inflight < depth &&
-            (warm->inflight == 0 || (warm->needs_wake && quick))) {
+            (warm->inflight == 0 || (warm->needs_wake && quick && !x->http2))) {
             best = *warm_index;
         } else {
             for (int i = 0; i < shard->executor_count; i++) {

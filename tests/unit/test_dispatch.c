@@ -51,11 +51,14 @@ static void teardown(int count)
     }
 }
 
+static bool next_http2; /* the next dispatch_one() is an HTTP/2 stream's request */
+
 /* Dispatches one more request; returns the executor it went to, or -1 when none took it. */
 static int dispatch_one(void)
 {
     struct torus_exchange *x = &exchanges[used];
     memset(x, 0, sizeof(*x));
+    x->http2 = next_http2;
     if (dispatch_request(&loop, x) != TORUS_OK)
         return -1;
     used++;
@@ -103,6 +106,17 @@ int main(void)
     CHECK(dispatch_one() == -1); /* 0, 1 and 2 all busy: the request waits */
     executors[0].inflight = 0;
     CHECK(dispatch_one() == 0); /* the first one idle again takes it */
+    teardown(EXECUTORS);
+
+    /* HTTP/2 streams (a page's requests, sent together) run side by side: one goes to an idle
+     * executor rather than queue behind the warm one, even in its open batch. */
+    setup(EXECUTORS);
+    CHECK(dispatch_one() == 0);
+    next_http2 = true;
+    CHECK(dispatch_one() == 1);
+    CHECK(dispatch_one() == 2);
+    CHECK(dispatch_one() == -1); /* none idle: it waits in the FIFO, where a reset frees it */
+    next_http2 = false;
     teardown(EXECUTORS);
 
     /* A slow request finished a moment ago: requests still go only to idle executors. */
