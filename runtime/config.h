@@ -82,7 +82,7 @@ struct torus_config {
     int threads; /* shards; resolved from the affinity mask when --threads auto */
     bool no_pin;
     int php_threads_per_core; /* 0 until main() settles auto */
-    char *worker; /* the first --worker script, absolute; NULL in classic mode */
+    char *worker;             /* the first --worker script, absolute; NULL in classic mode */
     struct torus_worker_config *workers; /* every --worker (runtime/config_worker.h) */
     int worker_count;
     int classic_executors; /* per shard, in worker mode (torus_config_workers_finish()) */

@@ -48,9 +48,10 @@ enum torus_head_body {
 };
 
 /* flags of struct torus_response_head */
-#define TORUS_HEAD_LENGTH_IN_LINES 1u /* the script's own Content-Length line is among the lines   \
-                                       */
-#define TORUS_HEAD_CLOSE 2u           /* the connection must close after this response */
+#define TORUS_HEAD_LENGTH_IN_LINES                                                                 \
+    1u                      /* the script's own Content-Length line is among the lines             \
+                             */
+#define TORUS_HEAD_CLOSE 2u /* the connection must close after this response */
 
 struct torus_response_head {
     uint32_t size;   /* bytes of the encoding: this struct and the lines after it */

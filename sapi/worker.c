@@ -33,7 +33,8 @@
  * Ends of a run: the port says stop (wait_request() returned NULL:
  * torus_handle_request() returns false and the executor returns once the
  * script ends); exit() in the callback (the script's shutdown functions run
- * and the response is completed, then the exit unwinds the script); a fatal error; the script returning on its own;
+ * and the response is completed, then the exit unwinds the script); a fatal error; the script
+ * returning on its own;
  * --max-requests requests served (torus_handle_request() returns false).
  * The script is then run again. A run that never reached
  * torus_handle_request() is a start-up failure: logged with file:line,
