@@ -342,6 +342,51 @@ static int load_certificate_and_key(WOLFSSL_CTX *ssl_ctx, const char *cert_file,
     return rc;
 }
 
+/*
+ * ALPN: the server's order of preference (TORUS_TLS_ALPN_LIST) decides, not the
+ * client's, so a browser that offers "http/1.1, h2" gets h2 (as from nginx).
+ * Looks for each of our protocols, in our order, in the client's list (`in`,
+ * `in_len` bytes: length-prefixed names); on a match points *out into `in`.
+ * Returns false when the client offers none of ours, or a malformed list.
+ */
+static bool alpn_choose(const unsigned char *in, unsigned int in_len, const unsigned char **out,
+                        unsigned char *out_len)
+{
+    static const char ours[] = TORUS_TLS_ALPN_LIST;
+    for (const char *name = ours; *name != '\0';) {
+        size_t name_len = strcspn(name, ",");
+        for (unsigned int at = 0; at < in_len;) {
+            unsigned int len = in[at];
+            if (len == 0 || len > in_len - at - 1)
+                return false; /* RFC 7301: empty names and overruns are malformed */
+            if (len == name_len && memcmp(in + at + 1, name, len) == 0) {
+                *out = in + at + 1;
+                *out_len = (unsigned char)len;
+                return true;
+            }
+            at += 1 + len;
+        }
+        name += name_len + (name[name_len] == ',');
+    }
+    return false;
+}
+
+/*
+ * wolfSSL's ALPN select callback (SSL_TLSEXT_ERR_OK = 0, _NOACK = 3). The
+ * protocol chosen replaces the SSL object's list, so wolfSSL answers it.
+ * When the client offers none of ours the callback refuses, and wolfSSL
+ * matches the client's list against the SSL object's own (set in
+ * torus_tls_conn_new()): no match, so the handshake ends with
+ * no_application_protocol (RFC 7301), as nginx's does.
+ */
+static int alpn_select(WOLFSSL *ssl, const unsigned char **out, unsigned char *out_len,
+                       const unsigned char *in, unsigned int in_len, void *arg)
+{
+    (void)ssl;
+    (void)arg;
+    return alpn_choose(in, in_len, out, out_len) ? 0 : 3;
+}
+
 /* A fully configured WOLFSSL_CTX for ctx's tickets; NULL with err set. */
 static WOLFSSL_CTX *ssl_ctx_build(struct torus_tls_context *ctx, const char *cert_file,
                                   const char *key_file, char *err, size_t err_size)
@@ -377,6 +422,7 @@ static WOLFSSL_CTX *ssl_ctx_build(struct torus_tls_context *ctx, const char *cer
     wolfSSL_CTX_set_verify(ssl_ctx, WOLFSSL_VERIFY_NONE, NULL);
     wolfSSL_CTX_SetIORecv(ssl_ctx, tls_receive);
     wolfSSL_CTX_SetIOSend(ssl_ctx, tls_send);
+    wolfSSL_CTX_set_alpn_select_cb(ssl_ctx, alpn_select, NULL);
 
     if (load_certificate_and_key(ssl_ctx, cert_file, key_file, err, err_size) != TORUS_OK) {
         wolfSSL_CTX_free(ssl_ctx);
@@ -469,10 +515,10 @@ struct torus_tls_conn *torus_tls_conn_new(struct torus_tls_context *ctx)
         return NULL;
     }
     /*
-     * ALPN belongs to each SSL object: wolfSSL 5.5.4 ignores a refusal from a
-     * context-wide select callback, and only a per-connection protocol list
-     * makes it answer a client that offers none of ours with
-     * no_application_protocol (RFC 7301).
+     * The protocols ALPN may select, per SSL object: wolfSSL 5.5.4 ignores a
+     * refusal from the select callback (alpn_select) and falls back to this
+     * list, and only a list here makes it answer a client that offers none
+     * of ours with no_application_protocol.
      */
     char protocols[] = TORUS_TLS_ALPN_LIST;
     if (slow_path(wolfSSL_UseALPN(conn->ssl, protocols, sizeof(protocols) - 1,

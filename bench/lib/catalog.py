@@ -26,11 +26,15 @@ class Scenario:
     nginx_http: tuple = ()  # extra directives in nginx's http block
     target_growth: int = 0  # bytes: the RSS growth the server should stay under (memory)
     target_per_connection: int = 0  # bytes: the RSS an idle connection should cost at most (idle)
+    # HTTP/2 (over TLS when tls): loaded by h2load with this many streams per connection,
+    # whatever --tool says (wrk and k6 speak HTTP/1.1 only); nginx listens with http2.
+    http2_streams: int = 0
 
     @property
     def scripts(self):
-        """(wrk script, k6 script) of the measured load; ("", "") for a memory scenario."""
-        if self.kind == "memory":
+        """(wrk script, k6 script) of the measured load; ("", "") for a memory scenario and
+        for an HTTP/2 one (h2load needs no script)."""
+        if self.kind == "memory" or self.http2_streams:
             return ("", "")
         return (self.wrk_script, self.k6_script or self.name + ".js")
 
@@ -78,6 +82,9 @@ SCENARIOS = (
              kind="idle", needs=("tls",), static_copy=True, tls=True, k6_script="hello.js"),
     Scenario("https-hello", "/hello.php", "hello over HTTPS (TLS 1.2/1.3), keep-alive",
              needs=("tls",), static_copy=True, tls=True, k6_script="hello.js"),
+    Scenario("h2-hello", "/hello.php",
+             "hello over HTTP/2 (TLS, ALPN h2), 16 concurrent streams per connection (h2load)",
+             needs=("tls",), static_copy=True, tls=True, http2_streams=16),
     Scenario("https-new-conn", "/hello.php",
              "one request per new TLS 1.3 connection (Connection: close): HTTPS connections/s",
              wrk_script="connection-close.lua", needs=("tls",), static_copy=True, tls=True),

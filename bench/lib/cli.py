@@ -64,6 +64,7 @@ BINARIES = {
     "php_cli": ("--php-cli", lambda: _php_of_torus() or _which("php", "/usr/bin/php")),
     "wrk": ("--wrk", lambda: _which("wrk", "/usr/bin/wrk")),
     "k6": ("--k6", lambda: _which("k6", "/usr/bin/k6")),
+    "h2load": ("--h2load", lambda: _which("h2load", "/usr/bin/h2load")),
     "mariadbd": ("--mariadbd", lambda: _which("mariadbd", "/usr/sbin/mariadbd")),
     "mariadb_install_db": ("--mariadb-install-db",
                            lambda: _which("mariadb-install-db", "/usr/bin/mariadb-install-db")),
@@ -234,7 +235,9 @@ def required_binaries(o):
     """
     scenarios = [catalog.scenario(n) for n in o.scenarios]
     # The memory scenarios bring their own client; the others need the load generator.
-    needed = [o.tool] if any(s.kind != "memory" for s in scenarios) else []
+    needed = [o.tool] if any(s.kind != "memory" and not s.http2_streams for s in scenarios) else []
+    if any(s.http2_streams for s in scenarios):
+        needed.append("h2load")
     for server in o.servers:
         # A server without a row in any chosen scenario (php -S for https-*) needs nothing.
         if any(catalog.server_runs_scenario(server, name) for name in o.scenarios):

@@ -89,7 +89,7 @@ class Runner:
         if scenario.kind == "cpu-mix":
             return self.cpu_mix_run(server, scenario, connections, duration, label)
         run = loadgen.LoadRun(self.ws, scenario.scripts, server.base_url, scenario.path, connections, duration,
-                              self.raw_path(server, scenario, connections, label))
+                              self.raw_path(server, scenario, connections, label), scenario.http2_streams)
         result, why = run.wait()
         return result, why, []
 
@@ -213,7 +213,8 @@ class Runner:
                 label = "warmup"
                 run = loadgen.LoadRun(self.ws, scenario.scripts, server.base_url, scenario.path,
                                       max(self.o.connections), self.o.warmup,
-                                      self.raw_path(server, scenario, max(self.o.connections), label))
+                                      self.raw_path(server, scenario, max(self.o.connections), label),
+                                      scenario.http2_streams)
                 run.wait()
             for row in rows:
                 if not server.alive():
@@ -277,6 +278,11 @@ def _method_facts(o, ws):
         facts.append(("tls", "https-*: HTTPS only, self-signed P-256 certificate (openssl req); nginx "
                              "TLSv1.2 TLSv1.3, session cache and tickets at its defaults; https-new-conn: "
                              "Connection: close, one request per connection; no php -S rows"))
+    http2 = [catalog.scenario(name) for name in o.scenarios if catalog.scenario(name).http2_streams]
+    if http2:
+        facts.append(("http2", "; ".join(
+            f"{s.name}: h2load instead of {o.tool}, {s.http2_streams} streams per connection, "
+            "ALPN h2 (nginx: listen ... http2); no latency percentiles (h2load prints none)" for s in http2)))
     return facts
 
 

@@ -228,7 +228,8 @@ class NginxServer(Server):
             "NOFILE": self.ws.nofile,
             "WORKER_CONNECTIONS": max(1024, self.ws.nofile - 256),
             "PREFIX": self.prefix,
-            "LISTEN": nginx_listen(self.port, (self.ws.tls_cert, self.ws.tls_key) if self.tls else None),
+            "LISTEN": nginx_listen(self.port, (self.ws.tls_cert, self.ws.tls_key) if self.tls else None,
+                                   http2=scenario.http2_streams > 0),
             "HTTP_EXTRA": "\n    ".join(scenario.nginx_http),
             "DOCROOT": self.ws.docroot,
             "LOCATIONS": _fill(locations, {"PRERENDERED": self.ws.prerendered, "FPM_SOCKET": fpm_socket}),
@@ -339,14 +340,16 @@ def make(ws, name):
     raise KeyError(name)
 
 
-def nginx_listen(port, tls=None):
+def nginx_listen(port, tls=None, http2=False):
     """The listen directive of nginx's server block (and the ssl_* lines when tls is
-    (certificate, key)); session cache and tickets stay at nginx's defaults."""
+    (certificate, key)); session cache and tickets stay at nginx's defaults. http2: HTTP/2
+    too (by ALPN over TLS; nginx 1.22's plain listener would then speak only h2c)."""
+    options = " http2" if http2 else ""
     if not tls:
-        return f"listen 127.0.0.1:{port} backlog=4096;"
+        return f"listen 127.0.0.1:{port}{options} backlog=4096;"
     cert, key = tls
     return "\n        ".join((
-        f"listen 127.0.0.1:{port} ssl backlog=4096;",
+        f"listen 127.0.0.1:{port} ssl{options} backlog=4096;",
         f"ssl_certificate {cert};",
         f"ssl_certificate_key {key};",
         "ssl_protocols TLSv1.2 TLSv1.3;",

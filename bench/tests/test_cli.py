@@ -111,6 +111,12 @@ class RequiredBinaries(unittest.TestCase):
         o = cli.parse(["--scenario", "static-file"])
         self.assertNotIn("php_cli", [name for name, _ in cli.required_binaries(o)])
 
+    def test_http2_needs_h2load_not_wrk(self):
+        o = cli.parse(["--server", "torus-worker", "--scenario", "h2-hello"])
+        self.assertEqual([name for name, _ in cli.required_binaries(o)], ["h2load", "openssl"])
+        o = cli.parse(["--server", "torus-worker", "--scenario", "h2-hello,hello"])
+        self.assertEqual([name for name, _ in cli.required_binaries(o)], ["wrk", "h2load", "openssl"])
+
     def test_torus_is_never_required(self):
         o = cli.parse(["--server", "torus-classic", "--scenario", "json"])
         self.assertEqual([name for name, _ in cli.required_binaries(o)], ["wrk"])
@@ -143,7 +149,7 @@ class HttpsScenarios(unittest.TestCase):
 
     def test_scripts_exist(self):
         for s in catalog.SCENARIOS:
-            if s.kind == "memory":  # their client is bench/lib/memory.py
+            if s.kind == "memory" or s.http2_streams:  # bench/lib/memory.py's client; h2load
                 self.assertEqual(s.scripts, ("", ""))
                 continue
             wrk, k6 = s.scripts

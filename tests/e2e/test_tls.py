@@ -277,6 +277,17 @@ class Handshakes(TlsTestCase):
         with self.connect_tls(ctx=client_context(alpn=("http/1.1",))) as c:
             self.assertEqual(c.sock.selected_alpn_protocol(), "http/1.1")
 
+    def test_alpn_follows_the_servers_preference(self):
+        # As nginx: h2 when offered at all, whatever the client's order; a protocol
+        # we do not speak, listed first, is skipped.
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            for offer, chosen in ((("http/1.1", "h2"), "h2"),
+                                  (("http/1.0", "http/1.1"), "http/1.1"),
+                                  (("spdy/3", "http/1.1"), "http/1.1")):
+                with self.subTest(version=version.name, offer=offer):
+                    with self.connect_tls(ctx=client_context(version, alpn=offer)) as c:
+                        self.assertEqual(c.sock.selected_alpn_protocol(), chosen)
+
     def test_http10_only_client_is_served(self):
         # As nginx without HTTP/2: http/1.0 is a protocol we speak.
         with self.connect_tls(ctx=client_context(alpn=("http/1.0",))) as c:

@@ -653,15 +653,26 @@ static void test_alpn(void)
     check_refused(&p, "ALPN spdy/3 only");
     pair_free(&p);
 
-    /* h2 is chosen when offered first (as browsers and curl do: wolfSSL follows the client's
-     * order), and alone; http/1.0 alone is served (as nginx does). */
+    /* The server's order decides: h2 whether the client lists it first or last, and alone;
+     * http/1.0 alone is served (as nginx does). */
+    char h2_first[] = "h2,http/1.1", h2_last[] = "http/1.1,h2";
+    char *offers[] = {h2_first, h2_last};
+    for (size_t i = 0; i < sizeof(offers) / sizeof(offers[0]); i++) {
+        pair_init(&p, ctx, cctx);
+        CHECK(wolfSSL_UseALPN(p.client, offers[i], (unsigned int)strlen(offers[i]),
+                              WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) == WOLFSSL_SUCCESS);
+        CHECK(handshake(&p));
+        CHECK(torus_tls_alpn_h2(p.server));
+        CHECK(!torus_tls_alpn_http1(p.server));
+        pair_free(&p);
+    }
+    /* A protocol of ours after one we do not speak. */
     pair_init(&p, ctx, cctx);
-    char offer[] = "h2,http/1.1";
-    CHECK(wolfSSL_UseALPN(p.client, offer, sizeof(offer) - 1, WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) ==
-          WOLFSSL_SUCCESS);
+    char spdy_then_http1[] = "spdy/3,http/1.1";
+    CHECK(wolfSSL_UseALPN(p.client, spdy_then_http1, sizeof(spdy_then_http1) - 1,
+                          WOLFSSL_ALPN_CONTINUE_ON_MISMATCH) == WOLFSSL_SUCCESS);
     CHECK(handshake(&p));
-    CHECK(torus_tls_alpn_h2(p.server));
-    CHECK(!torus_tls_alpn_http1(p.server));
+    CHECK(torus_tls_alpn_http1(p.server));
     pair_free(&p);
     pair_init(&p, ctx, cctx);
     char h2[] = "h2";
