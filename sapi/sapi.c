@@ -14,6 +14,7 @@
 #include "sapi/classic.h"
 #include "sapi/functions.h"
 #include "sapi/response.h"
+#include "sapi/server_template.h"
 #include "sapi/startup.h"
 #include "sapi/thread.h"
 #include "sapi/timer.h"
@@ -79,6 +80,7 @@ int torus_sapi_executor_main(const struct torus_config *cfg,
     torus_sapi_timer_thread_stop();
     torus_sapi_current = NULL;
     torus_sapi_response_free(&t->response);
+    torus_sapi_server_template_free(t);
     free(t->strings);
     free(t->scratch);
     free(t);

@@ -24,6 +24,7 @@
 #include "sapi/server_vars.h"
 
 #include "sapi/request_bind.h"
+#include "sapi/server_template.h"
 #include "sapi/thread.h"
 
 enum request_variable {
@@ -116,15 +117,88 @@ static const char *const filter_function_names[] = {"filter_input", "filter_inpu
                                                     "filter_has_var"};
 static zif_handler filter_function_handlers[TORUS_ARRAY_SIZE(filter_function_names)];
 
-/* A key that lives as long as the process and that PHP never counts references of. */
+/*
+ * Values that do not change from request to request, and the keys of the
+ * request headers most clients send: permanent strings made at start-up, so
+ * that putting them in $_SERVER allocates nothing and the request's end frees
+ * nothing (a $_SERVER whose keys are all such strings is destroyed without
+ * looking at its keys).
+ */
+enum constant_value {
+    CONSTANT_SERVER_SOFTWARE,
+    CONSTANT_CGI,
+    CONSTANT_HTTP_2,
+    CONSTANT_HTTP_1_1,
+    CONSTANT_HTTP_1_0,
+    CONSTANT_HTTPS,
+    CONSTANT_HTTP,
+    CONSTANT_ON,
+    CONSTANT_ONE,
+    CONSTANT_EMPTY,
+    CONSTANT_BASIC,
+    CONSTANT_DIGEST,
+    CONSTANT_COUNT,
+    CONSTANT_NONE = CONSTANT_COUNT
+};
+
+static const char *const constant_texts[CONSTANT_COUNT] = {
+    [CONSTANT_SERVER_SOFTWARE] = SERVER_SOFTWARE,
+    [CONSTANT_CGI] = "CGI/1.1",
+    [CONSTANT_HTTP_2] = "HTTP/2.0",
+    [CONSTANT_HTTP_1_1] = "HTTP/1.1",
+    [CONSTANT_HTTP_1_0] = "HTTP/1.0",
+    [CONSTANT_HTTPS] = "https",
+    [CONSTANT_HTTP] = "http",
+    [CONSTANT_ON] = "on",
+    [CONSTANT_ONE] = "1",
+    [CONSTANT_EMPTY] = "",
+    [CONSTANT_BASIC] = "Basic",
+    [CONSTANT_DIGEST] = "Digest",
+};
+
+static zend_string *constant_strings[CONSTANT_COUNT]; /* permanent, interned */
+
+static const char *const common_header_names[] = {
+    "HTTP_HOST",
+    "HTTP_USER_AGENT",
+    "HTTP_ACCEPT",
+    "HTTP_ACCEPT_ENCODING",
+    "HTTP_ACCEPT_LANGUAGE",
+    "HTTP_CONNECTION",
+    "HTTP_COOKIE",
+    "HTTP_REFERER",
+    "HTTP_CACHE_CONTROL",
+    "HTTP_ORIGIN",
+    "HTTP_AUTHORIZATION",
+    "HTTP_IF_NONE_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_REQUESTED_WITH",
+    "HTTP_UPGRADE_INSECURE_REQUESTS",
+    "HTTP_PRAGMA",
+    "HTTP_SEC_FETCH_SITE",
+    "HTTP_SEC_FETCH_MODE",
+    "HTTP_SEC_FETCH_DEST",
+    "HTTP_DNT",
+    "HTTP_TE",
+    "HTTP_X_REQUEST_ID",
+};
+
+static zend_string *common_header_keys[TORUS_ARRAY_SIZE(common_header_names)];
+
 static zend_string *permanent_key(const char *name)
 {
-    zend_string *key = zend_string_init(name, strlen(name), 1);
-    zend_string_hash_val(key);
-    GC_SET_REFCOUNT(key, 1);
-    GC_TYPE_INFO(key) =
-        GC_STRING | ((IS_STR_INTERNED | IS_STR_PERSISTENT | IS_STR_PERMANENT) << GC_FLAGS_SHIFT);
-    return key;
+    return torus_sapi_permanent_string(name, strlen(name));
+}
+
+static void permanent_keys_free(zend_string **keys, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (keys[i])
+            torus_sapi_permanent_string_free(keys[i]);
+        keys[i] = NULL;
+    }
 }
 
 static void register_request_variables(struct torus_sapi_thread *t, zval *array, bool direct);
@@ -173,6 +247,10 @@ void torus_sapi_server_startup(void)
 {
     for (int v = 0; v < VARIABLE_COUNT; v++)
         variable_keys[v] = permanent_key(variable_names[v]);
+    for (int c = 0; c < CONSTANT_COUNT; c++)
+        constant_strings[c] = permanent_key(constant_texts[c]);
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(common_header_names); i++)
+        common_header_keys[i] = permanent_key(common_header_names[i]);
     if (sapi_module.input_filter == php_default_input_filter) {
         server_direct = true; /* no ext/filter: nothing to copy */
         return;
@@ -212,11 +290,9 @@ void torus_sapi_filter_functions_wrap(void)
 
 void torus_sapi_server_shutdown(void)
 {
-    for (int v = 0; v < VARIABLE_COUNT; v++) {
-        if (variable_keys[v])
-            pefree(variable_keys[v], 1);
-        variable_keys[v] = NULL;
-    }
+    permanent_keys_free(variable_keys, VARIABLE_COUNT);
+    permanent_keys_free(constant_strings, CONSTANT_COUNT);
+    permanent_keys_free(common_header_keys, TORUS_ARRAY_SIZE(common_header_keys));
     server_direct = false;
     filter_wrapped = false;
 }
@@ -227,6 +303,25 @@ static void server_put(HashTable *server, zend_string *key, const char *value, s
     zval z;
     ZVAL_STRINGL_FAST(&z, value, len);
     zend_hash_update(server, key, &z);
+}
+
+/* Puts a permanent string under key in $_SERVER. */
+static void server_put_string(HashTable *server, zend_string *key, zend_string *value)
+{
+    zval z;
+    ZVAL_INTERNED_STR(&z, value);
+    zend_hash_update(server, key, &z);
+}
+
+/* The permanent key of a common header's variable name, or NULL. */
+static zend_string *common_header_key(const char *name, size_t len)
+{
+    for (size_t i = 0; i < TORUS_ARRAY_SIZE(common_header_keys); i++) {
+        zend_string *key = common_header_keys[i];
+        if (key && ZSTR_LEN(key) == len && memcmp(ZSTR_VAL(key), name, len) == 0)
+            return key;
+    }
+    return NULL;
 }
 
 /* Decimal digits of n, written at the end of number[24]; returns where they start. */
@@ -248,17 +343,27 @@ static bool set_value(const char *data, size_t len, const char **value, size_t *
     return true;
 }
 
-#define SET_LITERAL(literal) set_value((literal), sizeof(literal) - 1, value, len)
+static bool set_constant(enum constant_value c, const char **value, size_t *len,
+                         enum constant_value *constant)
+{
+    *constant = c;
+    return set_value(constant_texts[c], strlen(constant_texts[c]), value, len);
+}
+
+#define SET_CONSTANT(c) set_constant((c), value, len, constant)
 
 /*
  * The value of one CGI variable for t's request (or, with no request, for the
- * worker script's own run). Numbers are formatted into `number` (24 bytes).
- * Returns false when the variable does not apply.
+ * worker script's own run). Numbers are formatted into `number` (24 bytes);
+ * *constant names the value when it is one of constant_texts, else is
+ * CONSTANT_NONE. Returns false when the variable does not apply.
  */
 static bool request_variable(const struct torus_sapi_thread *t, enum request_variable variable,
-                             char *number, const char **value, size_t *len)
+                             char *number, const char **value, size_t *len,
+                             enum constant_value *constant)
 {
     const struct torus_request *r = t->request;
+    *constant = CONSTANT_NONE;
     switch (variable) {
     case VARIABLE_SCRIPT_FILENAME:
         return set_value(t->script_filename, strlen(t->script_filename), value, len);
@@ -273,13 +378,13 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
         return set_value(t->config->root ? t->config->root : "",
                          t->config->root ? strlen(t->config->root) : 0, value, len);
     case VARIABLE_SERVER_SOFTWARE:
-        return SET_LITERAL(SERVER_SOFTWARE);
+        return SET_CONSTANT(CONSTANT_SERVER_SOFTWARE);
     case VARIABLE_GATEWAY_INTERFACE:
-        return SET_LITERAL("CGI/1.1");
+        return SET_CONSTANT(CONSTANT_CGI);
     case VARIABLE_TORUS_WORKER:
     case VARIABLE_FRANKENPHP_WORKER:
         /* The worker script's own $_SERVER (FrankenPHP's), not each request's. */
-        return !r && t->worker && SET_LITERAL("1");
+        return !r && t->worker && SET_CONSTANT(CONSTANT_ONE);
     default:
         break;
     }
@@ -308,18 +413,18 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
         return set_value(r->query.data ? r->query.data : "", r->query.len, value, len);
     case VARIABLE_SERVER_PROTOCOL:
         if (r->http2)
-            return SET_LITERAL("HTTP/2.0");
-        return r->http_minor ? SET_LITERAL("HTTP/1.1") : SET_LITERAL("HTTP/1.0");
+            return SET_CONSTANT(CONSTANT_HTTP_2);
+        return r->http_minor ? SET_CONSTANT(CONSTANT_HTTP_1_1) : SET_CONSTANT(CONSTANT_HTTP_1_0);
     case VARIABLE_REQUEST_SCHEME:
-        return r->tls ? SET_LITERAL("https") : SET_LITERAL("http");
+        return r->tls ? SET_CONSTANT(CONSTANT_HTTPS) : SET_CONSTANT(CONSTANT_HTTP);
     case VARIABLE_HTTPS:
-        return r->tls && SET_LITERAL("on");
+        return r->tls && SET_CONSTANT(CONSTANT_ON);
     case VARIABLE_REMOTE_ADDR:
         return set_value(r->remote_addr, strlen(r->remote_addr), value, len);
     case VARIABLE_REMOTE_PORT:
         /* Empty, as nginx's realip leaves it, for a forwarded client without a port. */
         if (!r->remote_port)
-            return SET_LITERAL("");
+            return SET_CONSTANT(CONSTANT_EMPTY);
         *value = format_unsigned(number, r->remote_port, len);
         return true;
     case VARIABLE_SERVER_ADDR:
@@ -335,8 +440,8 @@ static bool request_variable(const struct torus_sapi_thread *t, enum request_var
      * FrankenPHP): a malformed Authorization header sets none of these. */
     case VARIABLE_AUTH_TYPE:
         if (SG(request_info).auth_user)
-            return SET_LITERAL("Basic");
-        return SG(request_info).auth_digest && SET_LITERAL("Digest");
+            return SET_CONSTANT(CONSTANT_BASIC);
+        return SG(request_info).auth_digest && SET_CONSTANT(CONSTANT_DIGEST);
     case VARIABLE_REMOTE_USER:
         return SG(request_info).auth_user &&
                set_value(SG(request_info).auth_user, strlen(SG(request_info).auth_user), value,
@@ -399,7 +504,10 @@ static void register_header_variables(struct torus_sapi_thread *t, zval *array, 
         size_t len;
         torus_sapi_header_value(t, r, i, &value, &len);
         size_t name_len = h->name.len + 5;
-        if (direct && plain_variable_name(name, name_len)) {
+        zend_string *common = direct ? common_header_key(name, name_len) : NULL;
+        if (common) {
+            server_put(Z_ARRVAL_P(array), common, value, len);
+        } else if (direct && plain_variable_name(name, name_len)) {
             zend_string *key = zend_string_init(name, name_len, 0);
             server_put(Z_ARRVAL_P(array), key, value, len);
             zend_string_release_ex(key, 0);
@@ -420,24 +528,15 @@ static void register_request_variables(struct torus_sapi_thread *t, zval *array,
     for (int v = 0; v < VARIABLE_COUNT; v++) {
         const char *value;
         size_t len;
-        if (!request_variable(t, (enum request_variable)v, number, &value, &len))
+        enum constant_value constant;
+        if (!request_variable(t, (enum request_variable)v, number, &value, &len, &constant))
             continue;
-        if (direct)
+        if (direct && constant != CONSTANT_NONE && constant_strings[constant])
+            server_put_string(Z_ARRVAL_P(array), variable_keys[v], constant_strings[constant]);
+        else if (direct)
             server_put(Z_ARRVAL_P(array), variable_keys[v], value, len);
         else
             server_variable(array, variable_names[v], value, len);
-    }
-}
-
-/* Adds the worker's own environment (--worker '... env=KEY=VALUE') to array. */
-static void worker_environment_add(const struct torus_sapi_thread *t, zval *array)
-{
-    for (int i = 0; t && t->worker && i < t->worker->env_count; i++) {
-        const char *kv = t->worker->env[i];
-        const char *eq = strchr(kv, '=');
-        zval value;
-        ZVAL_STRING(&value, eq + 1);
-        zend_hash_str_update(Z_ARRVAL_P(array), kv, (size_t)(eq - kv), &value);
     }
 }
 
@@ -446,25 +545,14 @@ void torus_sapi_register_variables(zval *array)
     /* The environment first, as PHP-FPM with clear_env = no; the request's variables win. */
     struct torus_sapi_thread *t = torus_sapi_current;
     bool direct = server_direct && t && t->script_filename;
-    if (t && t->worker_phase == TORUS_SAPI_WORKER_IN_REQUEST) {
-        if (Z_TYPE(t->environment) != IS_ARRAY) {
-            array_init(&t->environment);
-            php_import_environment_variables(&t->environment);
-            worker_environment_add(t, &t->environment);
-        }
-        if (direct && zend_hash_num_elements(Z_ARRVAL_P(array)) == 0) {
-            /* A copy of the environment, with room for the request's variables. */
-            HashTable *server = zend_array_dup(Z_ARRVAL(t->environment));
-            zend_hash_extend(server, zend_hash_num_elements(server) + VARIABLE_COUNT + 16,
-                             HT_IS_PACKED(server));
-            zend_array_destroy(Z_ARR_P(array));
-            ZVAL_ARR(array, server);
-        } else {
-            zend_hash_copy(Z_ARRVAL_P(array), Z_ARRVAL(t->environment), zval_add_ref);
-        }
+    HashTable *server = NULL;
+    if (direct && zend_hash_num_elements(Z_ARRVAL_P(array)) == 0)
+        server = torus_sapi_server_template_copy(t, VARIABLE_COUNT + 16);
+    if (server) {
+        zend_array_destroy(Z_ARR_P(array));
+        ZVAL_ARR(array, server);
     } else {
-        php_import_environment_variables(array);
-        worker_environment_add(t, array);
+        torus_sapi_environment_import(t, array);
     }
     if (!t || !t->script_filename)
         return;
@@ -523,7 +611,8 @@ char *torus_sapi_getenv(const char *name, size_t name_len)
         char number[24];
         const char *value;
         size_t len;
-        if (!request_variable(t, (enum request_variable)v, number, &value, &len))
+        enum constant_value constant;
+        if (!request_variable(t, (enum request_variable)v, number, &value, &len, &constant))
             return NULL;
         return scratch_c_string(t, value, len);
     }

@@ -41,6 +41,13 @@ enum torus_sapi_worker_phase {
     TORUS_SAPI_WORKER_IN_REQUEST, /* inside the callback of torus_handle_request() */
 };
 
+/* The thread's $_SERVER template (sapi/server_template.h). */
+enum torus_sapi_template_state {
+    TORUS_SAPI_TEMPLATE_UNMADE,   /* not made yet: made by the first request that needs it */
+    TORUS_SAPI_TEMPLATE_READY,    /* made: copied into each request's $_SERVER */
+    TORUS_SAPI_TEMPLATE_UNUSABLE, /* the environment has names PHP does not keep as strings */
+};
+
 struct torus_sapi_thread {
     const struct torus_config *config;
     /* The worker script this executor runs (runtime/config_worker.h); NULL: classic. */
@@ -87,11 +94,11 @@ struct torus_sapi_thread {
     bool reload;              /* wait_request() returned NULL for a SIGHUP: run the script again */
     bool exited;              /* exit() in the handler ended this run */
     /*
-     * The process environment as $_SERVER entries, imported once per run of the
-     * worker script and copied into each request's $_SERVER (importing it
-     * anew per request costs as much as all the request's own variables).
+     * The process environment as $_SERVER entries, imported once per thread
+     * and copied into each request's $_SERVER (sapi/server_template.h).
      */
-    zval environment;
+    HashTable *server_template;
+    enum torus_sapi_template_state server_template_state;
     uint64_t worker_served; /* requests handled by this run of the worker script */
 };
 

@@ -412,7 +412,6 @@ static bool worker_run(struct torus_sapi_thread *t, int failures)
     t->worker_served = 0;
     t->reload = false;
     t->exited = false;
-    ZVAL_UNDEF(&t->environment);
 
     if (slow_path(torus_sapi_bootstrap_bind(t) != TORUS_OK)) {
         torus_log_error("worker %s (%s): out of memory", t->worker->name, t->worker->script);
@@ -430,9 +429,7 @@ static bool worker_run(struct torus_sapi_thread *t, int failures)
     bool cut_short = t->worker_entered_loop && t->request != NULL;
     if (cut_short)
         torus_sapi_note_failure(t);
-    torus_sapi_session_handler_release(); /* both live in this run's request memory */
-    zval_ptr_dtor(&t->environment);
-    ZVAL_UNDEF(&t->environment);
+    torus_sapi_session_handler_release(); /* it lives in this run's request memory */
     php_request_shutdown(NULL);
     /* ...and it gets what PHP set (500). */
     torus_sapi_request_unbind(t);
