@@ -1,8 +1,10 @@
 /*
  * HTTP/2's private header, shared by net/h2_session.c (the connection:
- * nghttp2's session, its callbacks, frames out, limits, timeouts) and
- * net/h2_stream.c (a stream: its request in, its response out). The loop's
- * entry points are declared in net/conn.h with the other sessions'.
+ * nghttp2's session, its callbacks, frames out, limits, timeouts),
+ * net/h2_stream.c (a stream: its request in, routed, handed on),
+ * net/h2_output.c (a stream's response out) and net/h2_static.c (a static
+ * file as a stream's answer). The loop's entry points are declared in
+ * net/conn.h with the other sessions'.
  *
  * Stream states (enum h2_stream_state): HEADERS -> BODY -> WAITING (parked or
  * at an executor) -> RESPONDING -> DONE. A stream the client resets while an
@@ -111,5 +113,38 @@ void h2_stream_maybe_unthrottle(struct h2_stream *st);
 
 /* A part of the executor's response for the stream (the chunk is taken). */
 void h2_stream_on_part(struct h2_stream *st, struct torus_chunk *k, unsigned flags);
+
+/* The value of request header `name` (lower-case) and its length in *len (when len), or NULL. */
+const char *h2_stream_field(const struct h2_stream *st, const char *name, size_t *len);
+
+/* ------------------------------------------------------------------------ */
+/* A stream's response (net/h2_output.c)                                    */
+
+/* The response ended (or the stream went away): counts it and writes its log line. */
+void h2_stream_observe(struct h2_stream *st, int status);
+
+/* Queues body bytes for the stream's DATA (the chunk is taken). */
+void h2_stream_queue(struct h2_stream *st, struct torus_chunk *k);
+
+/* Resumes the stream's data provider if it said DEFERRED (something was queued). */
+void h2_stream_resume(struct h2_stream *st);
+
+/*
+ * Submits a response head: status and "Name: value\r\n" lines (lower-cased,
+ * connection-specific ones left out), plus content-length when >= 0. With a
+ * body the stream's data provider follows; an interim head (1xx) leaves the
+ * stream WAITING. TORUS_OK or TORUS_ERROR.
+ */
+int h2_stream_submit_head(struct h2_stream *st, int status, const char *lines, size_t lines_len,
+                          int64_t content_length, bool body, bool interim);
+
+/* A response the server makes itself: a short HTML page like nginx's (none for HEAD); logged. */
+void h2_stream_respond_simple(struct h2_stream *st, int status, const char *extra_lines);
+
+/* ------------------------------------------------------------------------ */
+/* Static files (net/h2_static.c)                                           */
+
+/* Answers a GET or HEAD routed to a static file. */
+void h2_static_respond(struct h2_stream *st, const struct torus_route *route);
 
 #endif
