@@ -6,8 +6,9 @@
  * file as a stream's answer). The loop's entry points are declared in
  * net/conn.h with the other sessions'.
  *
- * Stream states (enum h2_stream_state): HEADERS -> BODY -> WAITING (parked or
- * at an executor) -> RESPONDING -> DONE. A stream the client resets while an
+ * Stream states (enum h2_stream_state): HEADERS -> BODY -> [ROUTING: its
+ * route from the file-system workers] -> WAITING (parked or at an executor)
+ * -> RESPONDING -> DONE. A stream the client resets while an
  * executor holds its request is detached: the request is marked aborted and
  * its exchange lives on until the executor releases it.
  */
@@ -26,10 +27,13 @@
 enum h2_stream_state {
     H2_STREAM_HEADERS,    /* its header block arrives */
     H2_STREAM_BODY,       /* its body arrives */
+    H2_STREAM_ROUTING,    /* complete; its route awaited from the file-system workers */
     H2_STREAM_WAITING,    /* parked or at an executor; nothing sent yet */
     H2_STREAM_RESPONDING, /* the response's HEADERS are submitted; DATA may follow */
     H2_STREAM_DONE,       /* the whole response is submitted */
 };
+
+struct h2_file;
 
 struct h2_stream {
     struct h2_session *session;
@@ -52,6 +56,7 @@ struct h2_stream {
     int body_fd;
     uint64_t body_size;
 
+    struct route_waiter route_wait;  /* ROUTING: its wait for the route */
     struct torus_exchange *exchange; /* while an executor may hold its request */
 
     /* The response's DATA: queued chunks (from the executor or the cache) then a file. */
@@ -60,8 +65,7 @@ struct h2_stream {
     bool eof;              /* nothing will be queued after what is queued */
     bool sendfile_refused; /* its script named an X-Sendfile file: answered 501 instead */
     bool deferred;         /* the data provider said DEFERRED: resume it when something comes */
-    int file_fd;
-    uint64_t file_offset, file_remaining;
+    struct h2_file *file;  /* a file's bytes after the queued chunks (net/h2_static.c), or NULL */
 
     int status;
     uint64_t response_bytes;
@@ -144,7 +148,31 @@ void h2_stream_respond_simple(struct h2_stream *st, int status, const char *extr
 /* ------------------------------------------------------------------------ */
 /* Static files (net/h2_static.c)                                           */
 
-/* Answers a GET or HEAD routed to a static file. */
-void h2_static_respond(struct h2_stream *st, const struct torus_route *route);
+/*
+ * The stream's file (if any) reads its next piece on a file-system worker
+ * unless one is being read or a piece's worth is queued; its completion
+ * queues the bytes and resumes the stream. TORUS_OK, or TORUS_ERROR when out
+ * of memory (the stream cannot go on).
+ */
+int h2_static_read_ahead(struct h2_stream *st);
+
+/* The stream goes away: its file is closed now, or by the read in flight when it completes. */
+void h2_static_file_drop(struct h2_stream *st);
+
+/*
+ * Answers with a static response: its head's lines and extra_lines
+ * ("Name: value\r\n"...), then its body from memory or from its file (the
+ * descriptor is taken); logged.
+ */
+void h2_static_answer(struct h2_stream *st, struct torus_static_response *resp,
+                      torus_str extra_lines);
+
+/*
+ * Answers a GET or HEAD routed to a static file: from the static cache (file
+ * NULL), or with what the file-system worker opened (its descriptor may be
+ * taken).
+ */
+void h2_static_respond(struct h2_stream *st, const struct torus_route *route,
+                       struct torus_static_file *file);
 
 #endif

@@ -64,26 +64,11 @@ static ssize_t read_data(nghttp2_session *ng, int32_t id, uint8_t *buf, size_t l
             torus_chunk_free(k);
         }
     }
-    if (n < length && !st->out_first && st->file_fd >= 0 && st->file_remaining) {
-        /* A file in pieces, never whole (page-cache reads on the I/O thread). */
-        size_t want = (size_t)TORUS_MIN((uint64_t)(length - n), st->file_remaining);
-        ssize_t got = pread(st->file_fd, buf + n, want, (off_t)st->file_offset);
-        if (got <= 0) {
-            torus_log_warn("shard %d: reading a static file failed: %s",
-                           st->session->conn->loop->shard->id,
-                           got < 0 ? strerror(errno) : "unexpected end of file");
-            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
-        }
-        st->file_offset += (uint64_t)got;
-        st->file_remaining -= (uint64_t)got;
-        n += (size_t)got;
-        if (!st->file_remaining) {
-            close(st->file_fd);
-            st->file_fd = -1;
-        }
-    }
+    /* A file's next piece, while the queue holds less than one. */
+    if (slow_path(h2_static_read_ahead(st) != TORUS_OK))
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
     h2_stream_maybe_unthrottle(st);
-    if (!st->out_first && st->file_fd < 0 && st->eof) {
+    if (!st->out_first && !st->file && st->eof) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         return (ssize_t)n;
     }

@@ -15,10 +15,15 @@
  * throttles its executor (runtime/request.h), as a slow HTTP/1.1 reader
  * does; HTTP/2's flow control is what makes a slow reader's queue fill.
  *
- * Known limits: a route the kernel's caches cannot answer without waiting,
- * and a static file the cache does not hold, are looked up (and the file
- * read) on the I/O thread (HTTP/1.1 uses the file-system workers and io_uring
- * reads), and a large body is written to its file with write().
+ * Routing never waits on the file system: when the memo and the kernel's
+ * caches cannot answer (or a static file is not in the cache), the stream
+ * waits in ROUTING on the file-system workers' lookup (net/route_lookup.c)
+ * and goes on in stream_routed(); a reset meanwhile cancels its wait
+ * (h2_stream_free).
+ *
+ * Known limits: X-Sendfile is answered 501 (net/sendfile.c serves it over
+ * HTTP/1.1 only), and a large body is written to its file with write()
+ * (HTTP/1.1 uses io_uring writes).
  */
 #include "net/h2.h"
 
@@ -46,7 +51,6 @@ struct h2_stream *h2_stream_new(struct h2_session *s, int32_t id)
     st->session = s;
     st->id = id;
     st->body_fd = -1;
-    st->file_fd = -1;
     st->content_length = -1;
     st->start_ns = torus_monotonic_ns();
     st->next = s->streams;
@@ -73,10 +77,7 @@ static void stream_drop_output(struct h2_stream *st)
     }
     st->out_first = st->out_last = NULL;
     st->out_bytes = 0;
-    if (st->file_fd >= 0) {
-        close(st->file_fd);
-        st->file_fd = -1;
-    }
+    h2_static_file_drop(st);
 }
 
 void h2_stream_free(struct h2_stream *st)
@@ -84,6 +85,7 @@ void h2_stream_free(struct h2_stream *st)
     struct h2_session *s = st->session;
     if (st->state <= H2_STREAM_BODY)
         s->receiving--;
+    route_lookup_cancel(&st->route_wait); /* reset while its route is looked up */
     if (st->log)
         h2_stream_observe(st, 499);
     struct torus_exchange *x = st->exchange;
@@ -238,22 +240,89 @@ static struct torus_exchange *build_exchange(struct h2_stream *st, const struct 
 }
 
 /*
- * The route of path: from the loop's memo, else from the kernel's caches
- * without waiting (as HTTP/1.1 does), and only when they cannot answer with a
- * stat() on the I/O thread (HTTP/1.1 hands that case to the file-system
- * workers: see the top).
+ * The request, routed: answered here (a static file, a redirect, an error)
+ * or handed to an executor. file: what the file-system worker opened for a
+ * static route, or NULL when the static cache holds it.
  */
-static int stream_route(struct torus_loop *loop, const char *path, size_t len,
-                        struct torus_route *route)
+static void stream_on_route(struct h2_stream *st, const char *path, size_t path_len,
+                            const char *query, size_t query_len, const struct torus_route *route,
+                            struct torus_static_file *file, int matched_worker)
 {
-    if (torus_route_memo_find(&loop->route_memo, path, len, route))
-        return TORUS_OK;
-    int rc = torus_route_try_resolve(&loop->router, path, len, route, NULL);
-    if (rc == TORUS_AGAIN)
-        rc = torus_route_resolve(&loop->router, path, len, route);
-    if (rc == TORUS_OK)
-        torus_route_memo_store(&loop->route_memo, path, len, route);
-    return rc;
+    struct torus_conn *c = st->session->conn;
+    struct torus_loop *loop = c->loop;
+    const char *method = h2_stream_field(st, ":method", NULL);
+    bool get = strcmp(method, "GET") == 0 || st->head_request;
+    switch (route->kind) {
+    case TORUS_ROUTE_PHP:
+        break;
+    case TORUS_ROUTE_STATIC:
+        if (get)
+            h2_static_respond(st, route, file);
+        else
+            h2_stream_respond_simple(st, 405, "Allow: GET, HEAD\r\n");
+        return;
+    case TORUS_ROUTE_REDIRECT: {
+        char location[PATH_MAX + 64];
+        snprintf(location, sizeof(location), "Location: %.*s%s%.*s\r\n", (int)route->location_len,
+                 route->location, query_len ? "?" : "",
+                 (int)TORUS_MIN(query_len, (size_t)PATH_MAX / 2), query);
+        h2_stream_respond_simple(st, 301, location);
+        return;
+    }
+    case TORUS_ROUTE_FORBIDDEN:
+        h2_stream_respond_simple(st, 403, NULL);
+        return;
+    default:
+        h2_stream_respond_simple(st, 404, NULL);
+        return;
+    }
+
+    int pool = matched_worker >= 0 ? 1 + matched_worker : torus_route_pool(loop->config, route);
+    struct torus_exchange *x =
+        build_exchange(st, route, torus_route_worker_replaces(loop->config, pool, route), path,
+                       path_len, query, query_len);
+    if (slow_path(!x)) {
+        h2_stream_respond_simple(st, 500, NULL);
+        return;
+    }
+    x->pool = pool;
+    if (st->body_fd >= 0) {
+        x->request.body_in_file = true;
+        x->request.body_fd = st->body_fd;
+        x->request.body.len = st->body_size;
+        st->body_fd = -1;
+    } else {
+        x->request.body.data = st->body;
+        x->request.body.len = st->body_len;
+        st->body = NULL;
+    }
+    st->exchange = x;
+    c->held++;
+    if (dispatch_request(loop, x) != TORUS_OK)
+        dispatch_enqueue(loop, x);
+}
+
+/* The file-system workers answered the route a stream waited for (ROUTING). */
+static void stream_routed(struct route_waiter *w, const char *path, size_t path_len,
+                          const struct torus_route *route, struct torus_static_file *file)
+{
+    struct h2_stream *st = torus_container_of(w, struct h2_stream, route_wait);
+    struct torus_conn *c = st->session->conn;
+    h2_stream_set_state(st, H2_STREAM_WAITING);
+    if (slow_path(!route)) {
+        h2_stream_respond_simple(st, 503, NULL); /* given up: the loop stops */
+    } else {
+        /* The query again, from :path (the path is the one routed). */
+        size_t target_len = 0, scratch_len, query_len = 0;
+        const char *target = h2_stream_field(st, ":path", &target_len), *query = NULL;
+        char scratch[PATH_MAX];
+        if (torus_path_normalize(target, target_len, scratch, sizeof(scratch), &scratch_len, &query,
+                                 &query_len) != TORUS_OK)
+            query_len = 0; /* cannot happen: it was normalised before */
+        stream_on_route(st, path, path_len, query, query_len, route, file, -1);
+    }
+    if (!conn_closed(c))
+        h2_session_pump(c);
 }
 
 /* The request (head and body) is complete: route it, answer it or hand it to PHP. */
@@ -301,59 +370,21 @@ void h2_stream_request_done(struct h2_stream *st)
     int matched_worker = torus_route_worker_matched(loop->config, path, path_len);
     if (matched_worker >= 0) {
         torus_route_to_worker(&route);
-    } else if (stream_route(loop, path, path_len, &route) != TORUS_OK) {
-        h2_stream_respond_simple(st, 500, NULL);
-        return;
-    }
-    bool get = strcmp(method, "GET") == 0 || st->head_request;
-    switch (route.kind) {
-    case TORUS_ROUTE_PHP:
-        break;
-    case TORUS_ROUTE_STATIC:
-        if (get)
-            h2_static_respond(st, &route);
-        else
-            h2_stream_respond_simple(st, 405, "Allow: GET, HEAD\r\n");
-        return;
-    case TORUS_ROUTE_REDIRECT: {
-        char location[PATH_MAX + 64];
-        snprintf(location, sizeof(location), "Location: %.*s%s%.*s\r\n", (int)route.location_len,
-                 route.location, query_len ? "?" : "",
-                 (int)TORUS_MIN(query_len, (size_t)PATH_MAX / 2), query);
-        h2_stream_respond_simple(st, 301, location);
-        return;
-    }
-    case TORUS_ROUTE_FORBIDDEN:
-        h2_stream_respond_simple(st, 403, NULL);
-        return;
-    default:
-        h2_stream_respond_simple(st, 404, NULL);
-        return;
-    }
-
-    int pool = matched_worker >= 0 ? 1 + matched_worker : torus_route_pool(loop->config, &route);
-    struct torus_exchange *x =
-        build_exchange(st, &route, torus_route_worker_replaces(loop->config, pool, &route), path,
-                       path_len, query, query_len);
-    if (slow_path(!x)) {
-        h2_stream_respond_simple(st, 500, NULL);
-        return;
-    }
-    x->pool = pool;
-    if (st->body_fd >= 0) {
-        x->request.body_in_file = true;
-        x->request.body_fd = st->body_fd;
-        x->request.body.len = st->body_size;
-        st->body_fd = -1;
     } else {
-        x->request.body.data = st->body;
-        x->request.body.len = st->body_len;
-        st->body = NULL;
+        /* Without waiting on the file system, else the stream waits for the workers. */
+        bool get = strcmp(method, "GET") == 0 || st->head_request;
+        st->route_wait.routed = stream_routed;
+        int rc = route_lookup_begin(loop, &st->route_wait, path, path_len, get, &route);
+        if (rc == TORUS_AGAIN) {
+            h2_stream_set_state(st, H2_STREAM_ROUTING);
+            return;
+        }
+        if (slow_path(rc != TORUS_OK)) {
+            h2_stream_respond_simple(st, 500, NULL);
+            return;
+        }
     }
-    st->exchange = x;
-    c->held++;
-    if (dispatch_request(loop, x) != TORUS_OK)
-        dispatch_enqueue(loop, x);
+    stream_on_route(st, path, path_len, query, query_len, &route, NULL, matched_worker);
 }
 
 /* Body bytes of a stream: memory up to --body-buffer-size, then the stream's temporary file. */

@@ -11,7 +11,11 @@ their own answer; 103 Early Hints arrive as an interim HEADERS frame before
 the final one; a streamed PHP response arrives whole; a slow-reading client
 of a large PHP response parks the executor instead of growing the server's
 memory; the access log says HTTP/2.0. Without --h2c, a plain listener answers
-the client preface as HTTP/1.1 does (400).
+the client preface as HTTP/1.1 does (400). Files the static cache does not
+hold (created after the start, larger than its read-whole limit) are served
+whole, by Range and to HEAD, also to many streams at once, and streams reset
+(or a connection closed) while their look-up is at a file-system worker
+leave the server healthy.
 """
 
 import hashlib
@@ -22,6 +26,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torus_harness as h  # noqa: E402
@@ -370,6 +375,105 @@ class Worker(Http2Base):
             expected = (b"%d %s" % (len(body), hashlib.sha256(body).hexdigest().encode())
                         if h.php_kind() == "ZTS" else b"worker HTTP/2.0 /echo.php")
             self.assertEqual(c.get("/echo.php", method="POST", body=body)["body"], expected)
+        finally:
+            c.close()
+
+
+@unittest.skipUnless(HAVE_H2, "python3-h2 is not installed")
+class ColdCache(Http2Base):
+    """Files the static cache does not hold: looked up, opened and read by
+    the file-system workers while the stream waits (ROUTING)."""
+
+    def write(self, name, data):
+        with open(os.path.join(self.root, name), "wb") as f:
+            f.write(data)
+        return data
+
+    def test_files_created_after_the_start(self):
+        small = self.write("fresh-small.txt", b"made after the start\n")
+        big = self.write("fresh-big.bin", h.big_content(MIB + 12345))  # past the read-whole limit
+        c = H2Client(self.server.port)
+        try:
+            resp = c.get("/fresh-small.txt")
+            self.assertEqual(resp["headers"][":status"], "200")
+            self.assertEqual(resp["body"], small)
+            resp = c.get("/fresh-big.bin")
+            self.assertEqual(resp["headers"][":status"], "200")
+            self.assertEqual(resp["headers"]["content-length"], str(len(big)))
+            self.assertEqual(hashlib.sha256(resp["body"]).hexdigest(),
+                             hashlib.sha256(big).hexdigest())
+        finally:
+            c.close()
+
+    def test_range_and_many_streams_of_an_uncached_file(self):
+        big = self.write("fresh-range.bin", h.big_content(2 * MIB))
+        c = H2Client(self.server.port)
+        try:
+            # Sent together: they wait on one look-up; each gets its own answer.
+            sids = [c.request("/fresh-range.bin", headers=[("range", "bytes=%d-%d" % (i * 70000,
+                                                                                   i * 70000 + 99))])
+                    for i in range(8)]
+            whole = c.request("/fresh-range.bin")
+            head = c.request("/fresh-range.bin", method="HEAD")
+            c.wait(sids + [whole, head])
+            for i, sid in enumerate(sids):
+                resp = c.responses[sid]
+                self.assertEqual(resp["headers"][":status"], "206")
+                self.assertEqual(resp["headers"]["content-range"],
+                                 "bytes %d-%d/%d" % (i * 70000, i * 70000 + 99, len(big)))
+                self.assertEqual(resp["body"], big[i * 70000:i * 70000 + 100])
+            self.assertEqual(c.responses[whole]["body"], big)
+            self.assertEqual(c.responses[head]["headers"]["content-length"], str(len(big)))
+            self.assertEqual(c.responses[head]["body"], b"")
+            # A file that is not there, and a directory's redirect, also go through the workers.
+            self.assertEqual(c.get("/no-such-file.txt")["headers"][":status"], "404")
+        finally:
+            c.close()
+
+    def test_curl_range_over_h2(self):
+        big = self.write("fresh-curl.bin", h.big_content(MIB))
+        run = curl("--http2-prior-knowledge", "-D", "-", "-r", "100000-100199",
+                   self.url("/fresh-curl.bin"))
+        self.assertEqual(run.returncode, 0, run.stderr)
+        head, body = run.stdout.split(b"\r\n\r\n", 1)
+        self.assertTrue(head.startswith(b"HTTP/2 206"), head)
+        self.assertEqual(body, big[100000:100200])
+
+    def test_streams_reset_while_their_route_is_looked_up(self):
+        names = []
+        for i in range(40):
+            names.append("reset-%d.bin" % i)
+            self.write(names[-1], h.big_content(200000 + i))
+        c = H2Client(self.server.port)
+        try:
+            # Each request and its reset leave in one write: the stream goes while its
+            # look-up (or the read of its file) is at a file-system worker.
+            for name in names:
+                sid = c.conn.get_next_available_stream_id()
+                c.conn.send_headers(sid, [(":method", "GET"), (":path", "/" + name),
+                                          (":scheme", "http"), (":authority", "example.test")],
+                                    end_stream=True)
+                c.conn.reset_stream(sid)
+            c.flush()
+            # The same files on another connection closed at once, with its look-ups in flight.
+            other = H2Client(self.server.port)
+            for name in names[:10]:
+                other.conn.send_headers(other.conn.get_next_available_stream_id(),
+                                        [(":method", "GET"), (":path", "/" + name),
+                                         (":scheme", "http"), (":authority", "example.test")],
+                                        end_stream=True)
+            other.flush()
+            other.close()
+            # The connection and the server go on: later streams are answered.
+            resp = c.get("/" + names[-1])
+            self.assertEqual(resp["headers"][":status"], "200")
+            self.assertEqual(resp["body"], h.big_content(200000 + 39))
+            self.assertEqual(c.get("/proto.php")["headers"][":status"], "200")
+        finally:
+            c.close()
+        c = H2Client(self.server.port)
+        try:
+            self.assertEqual(c.get("/" + names[0])["body"], h.big_content(200000))
         finally:
             c.close()
 
