@@ -496,6 +496,17 @@ bool sendfile_begin(struct torus_loop *loop, struct torus_exchange *x,
                     const struct torus_chunk *chunk);
 void sendfile_end(struct torus_exchange *x, unsigned flags);
 
+/* HTTP/2: the stream an X-Sendfile job answers went away; the job finishes without it. */
+void sendfile_stream_gone(struct sendfile_job *job);
+
+/*
+ * HTTP/2 (net/h2_static.c): the X-Sendfile answer for stream st: resp, the
+ * static response for the file (its descriptor may be taken), with the
+ * script's kept lines added; or, with resp NULL, the server's page for
+ * status.
+ */
+void h2_stream_sendfile_answer(struct h2_stream *st, int status, struct torus_static_response *resp,
+                               torus_str kept);
 void transport_proxy_free(struct torus_conn *c);
 
 /* Frees what the transport holds (the TLS session). */

@@ -62,10 +62,10 @@ struct h2_stream {
     /* The response's DATA: queued chunks (from the executor or the cache) then a file. */
     struct torus_chunk *out_first, *out_last;
     uint64_t out_bytes;
-    bool eof;              /* nothing will be queued after what is queued */
-    bool sendfile_refused; /* its script named an X-Sendfile file: answered 501 instead */
-    bool deferred;         /* the data provider said DEFERRED: resume it when something comes */
-    struct h2_file *file;  /* a file's bytes after the queued chunks (net/h2_static.c), or NULL */
+    bool eof;             /* nothing will be queued after what is queued */
+    bool deferred;        /* the data provider said DEFERRED: resume it when something comes */
+    struct h2_file *file; /* a file's bytes after the queued chunks (net/h2_static.c), or NULL */
+    struct sendfile_job *sendfile; /* X-Sendfile: the file replacing its script's answer */
 
     int status;
     uint64_t response_bytes;

@@ -355,6 +355,8 @@ void h2_session_on_part(struct torus_conn *c, struct torus_exchange *x,
                               memory_order_release);
         dispatch_flow_release(r);
     }
+    if (slow_path(x->sendfile) && (part->flags & (TORUS_EMIT_END | TORUS_EMIT_RELEASE)))
+        sendfile_end(x, part->flags); /* its answer goes out now or once the file is open */
     if ((part->flags & TORUS_EMIT_RELEASE) && x->stream) {
         x->stream->exchange = NULL;
         x->stream = NULL;

@@ -1,7 +1,7 @@
 /*
  * A file as an HTTP/2 stream's answer (net/h2.h): a static route's, from the
  * static cache or as the file-system worker opened it (net/route_lookup.c),
- * The I/O thread makes no file-system
+ * and an X-Sendfile's (net/sendfile.c). The I/O thread makes no file-system
  * call here.
  *
  * A file too large for the cache is read in pieces of FILE_BUFFER_SIZE by
@@ -212,4 +212,16 @@ void h2_static_respond(struct h2_stream *st, const struct torus_route *route,
     }
     h2_static_answer(st, &resp, (torus_str){NULL, 0});
     torus_static_response_release(loop->static_cache, &resp);
+}
+
+void h2_stream_sendfile_answer(struct h2_stream *st, int status, struct torus_static_response *resp,
+                               torus_str kept)
+{
+    st->sendfile = NULL;
+    if (slow_path(st->state != H2_STREAM_WAITING))
+        return; /* cannot happen: nothing of the script's answer went out */
+    if (resp)
+        h2_static_answer(st, resp, kept);
+    else
+        h2_stream_respond_simple(st, status, NULL);
 }

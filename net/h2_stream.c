@@ -19,11 +19,12 @@
  * caches cannot answer (or a static file is not in the cache), the stream
  * waits in ROUTING on the file-system workers' lookup (net/route_lookup.c)
  * and goes on in stream_routed(); a reset meanwhile cancels its wait
- * (h2_stream_free).
+ * (h2_stream_free). An X-Sendfile head from the executor hands the stream
+ * to net/sendfile.c, which answers it once the file is open and the script
+ * has ended.
  *
- * Known limits: X-Sendfile is answered 501 (net/sendfile.c serves it over
- * HTTP/1.1 only), and a large body is written to its file with write()
- * (HTTP/1.1 uses io_uring writes).
+ * Known limit: a large body is written to its file with write() (HTTP/1.1
+ * uses io_uring writes).
  */
 #include "net/h2.h"
 
@@ -36,7 +37,6 @@
 
 #include "net/http_response.h"
 #include "net/route_worker.h"
-#include "net/sendfile_rules.h"
 #include "runtime/log.h"
 #include "runtime/response_head.h"
 
@@ -86,6 +86,8 @@ void h2_stream_free(struct h2_stream *st)
     if (st->state <= H2_STREAM_BODY)
         s->receiving--;
     route_lookup_cancel(&st->route_wait); /* reset while its route is looked up */
+    if (st->sendfile)
+        sendfile_stream_gone(st->sendfile); /* reset while its X-Sendfile file is opened */
     if (st->log)
         h2_stream_observe(st, 499);
     struct torus_exchange *x = st->exchange;
@@ -428,8 +430,8 @@ int h2_stream_body(struct h2_stream *st, const uint8_t *data, size_t len)
 void h2_stream_on_part(struct h2_stream *st, struct torus_chunk *k, unsigned flags)
 {
     struct torus_exchange *x = st->exchange;
-    if (slow_path(st->sendfile_refused)) {
-        torus_chunk_free(k); /* the rest of a refused X-Sendfile response (see below) */
+    if (slow_path(st->sendfile || (x && x->sendfile))) {
+        torus_chunk_free(k); /* X-Sendfile: the script's response is replaced (see below) */
         return;
     }
     if (k && (flags & TORUS_EMIT_HEAD)) {
@@ -445,18 +447,12 @@ void h2_stream_on_part(struct h2_stream *st, struct torus_chunk *k, unsigned fla
             return;
         }
         bool interim = head.kind == TORUS_HEAD_INTERIM;
-        torus_str named;
-        if (slow_path(!interim && st->session->conn->loop->config->sendfile_root_count &&
-                      torus_sendfile_detect(lines, lines_len, &named, NULL, NULL) !=
-                          TORUS_SENDFILE_NONE)) {
-            /* X-Sendfile is served by the HTTP/1.1 session only (net/sendfile.c): never let
-             * the header (a path on the server) or the script's stand-in body out. */
-            torus_log_warn("shard %d: X-Sendfile/X-Accel-Redirect over HTTP/2 is not served yet "
-                           "(501); the client may use HTTP/1.1",
-                           st->session->conn->loop->shard->id);
+        if (slow_path(!interim && x && sendfile_begin(st->session->conn->loop, x, k))) {
+            /* X-Sendfile (net/sendfile.c): neither the header (a path on the server) nor the
+             * script's stand-in body goes out; the file's answer comes when it is open and
+             * the script has ended (h2_stream_sendfile_answer()). */
+            st->sendfile = x->sendfile;
             torus_chunk_free(k);
-            h2_stream_respond_simple(st, 501, NULL);
-            st->sendfile_refused = true;
             return;
         }
         bool body = !interim && !st->head_request && head.body != TORUS_HEAD_BODY_NONE;

@@ -15,7 +15,10 @@ the client preface as HTTP/1.1 does (400). Files the static cache does not
 hold (created after the start, larger than its read-whole limit) are served
 whole, by Range and to HEAD, also to many streams at once, and streams reset
 (or a connection closed) while their look-up is at a file-system worker
-leave the server healthy.
+leave the server healthy. X-Sendfile is served as over HTTP/1.1: the file's
+bytes, Range 206, If-None-Match 304, HEAD, the script's other headers kept,
+neither the header nor the script's body sent, 403 for traversal or a
+symbolic link out of --sendfile-root.
 """
 
 import hashlib
@@ -30,6 +33,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torus_harness as h  # noqa: E402
+import test_sendfile  # noqa: E402  (its X-Sendfile files and script)
 import test_tls  # noqa: E402  (its certificates and TlsServer)
 
 def _import_h2():
@@ -478,23 +482,91 @@ class ColdCache(Http2Base):
             c.close()
 
 
+@unittest.skipUnless(HAVE_H2, "python3-h2 is not installed")
 class Sendfile(Http2Base):
+    """X-Sendfile over HTTP/2: the file as HTTP/1.1 serves it (net/sendfile.c);
+    test_sendfile's files and script."""
     server_options = None
 
-    @unittest.skipUnless(HAVE_H2, "python3-h2 is not installed")
-    def test_x_sendfile_is_refused_not_leaked(self):
-        # X-Sendfile is served over HTTP/1.1 only for now: over HTTP/2 the stream gets 501,
-        # and neither the header (a path on the server) nor the script's own body goes out.
-        with open(os.path.join(self.root, "download.php"), "w") as f:
-            f.write("<?php header('X-Sendfile: ' . __DIR__ . '/proto.php'); echo 'stand-in';")
-        srv = self.start_server(h2c=True, sendfile_root=self.root)
-        c = H2Client(srv.port)
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        test_sendfile.make_files(cls)
+        cls.report = test_sendfile.REPORT
+        cls.server = h.Server(cls.root, cls.workdir, h2c=True, sendfile_root=cls.files).start()
+
+    def download(self, c, path, **kw):
+        return c.get("/download.php?path=" + urllib.parse.quote(path), **kw)
+
+    def assertFile(self, resp, body):
+        self.assertEqual(resp["headers"][":status"], "200")
+        self.assertEqual(resp["body"], body)
+        self.assertNotIn("x-sendfile", resp["headers"])
+        self.assertNotIn(b"replaced", resp["body"])  # the script's own body
+        self.assertEqual(resp["headers"]["content-disposition"],
+                         'attachment; filename="report.txt"')
+        self.assertEqual(resp["headers"]["cache-control"], "private, max-age=60")
+        self.assertEqual(resp["headers"]["content-length"], str(len(body)))
+        self.assertTrue(resp["headers"]["etag"])
+
+    def test_serves_the_file(self):
+        c = H2Client(self.server.port)
         try:
-            resp = c.get("/download.php")
-            self.assertEqual(resp["headers"][":status"], "501")
-            self.assertNotIn("x-sendfile", resp["headers"])
-            self.assertNotIn(b"stand-in", resp["body"])
+            resp = self.download(c, os.path.join(self.files, "report.txt"))
+            self.assertFile(resp, self.report)
+            self.assertTrue(resp["headers"]["content-type"].startswith("text/plain"))
+            self.assertFile(self.download(c, os.path.join(self.files, "big.bin")), self.big)
             self.assertEqual(c.get("/proto.php")["headers"][":status"], "200")  # the rest works
+        finally:
+            c.close()
+
+    def test_range_conditional_and_head(self):
+        c = H2Client(self.server.port)
+        try:
+            path = os.path.join(self.files, "big.bin")
+            resp = self.download(c, path, headers=[("range", "bytes=1000-1999")])
+            self.assertEqual(resp["headers"][":status"], "206")
+            self.assertEqual(resp["headers"]["content-range"], "bytes 1000-1999/%d" % len(self.big))
+            self.assertEqual(resp["body"], self.big[1000:2000])
+            etag = resp["headers"]["etag"]
+            resp = self.download(c, path, headers=[("if-none-match", etag)])
+            self.assertEqual(resp["headers"][":status"], "304")
+            self.assertEqual(resp["body"], b"")
+            resp = self.download(c, path, method="HEAD")
+            self.assertEqual(resp["headers"][":status"], "200")
+            self.assertEqual(resp["headers"]["content-length"], str(len(self.big)))
+            self.assertEqual(resp["body"], b"")
+        finally:
+            c.close()
+
+    def test_traversal_symlink_and_missing(self):
+        c = H2Client(self.server.port)
+        try:
+            for path in (os.path.join(self.files, "..", "secret.txt"),
+                         os.path.join(self.files, "escape.txt"), "/etc/passwd"):
+                resp = self.download(c, path)
+                self.assertEqual(resp["headers"][":status"], "403", path)
+                self.assertNotIn(b"secret", resp["body"])
+                self.assertNotIn("x-sendfile", resp["headers"])
+            resp = self.download(c, os.path.join(self.files, "missing.txt"))
+            self.assertEqual(resp["headers"][":status"], "404")
+        finally:
+            c.close()
+
+    def test_reset_while_the_file_is_opened(self):
+        c = H2Client(self.server.port)
+        try:
+            target = "/download.php?path=" + urllib.parse.quote(os.path.join(self.files,
+                                                                             "big.bin"))
+            for _ in range(10):
+                sid = c.conn.get_next_available_stream_id()
+                c.conn.send_headers(sid, [(":method", "GET"), (":path", target),
+                                          (":scheme", "http"), (":authority", "example.test")],
+                                    end_stream=True)
+                c.conn.reset_stream(sid)
+            c.flush()
+            self.assertFile(self.download(c, os.path.join(self.files, "report.txt")),
+                            self.report)
         finally:
             c.close()
 
