@@ -70,6 +70,7 @@ PHP_FILES = {
     "stream.php": b"<?php $n = (int)($_GET['mib'] ?? 1) * 16;"
                   b" for ($i = 0; $i < $n; $i++) {"
                   b" echo str_pad(sprintf('%08d', $i), 65536, 'x'); flush(); }",
+    "nap.php": b"<?php usleep(300000); echo 'awake';",
     "worker.php": b"<?php while (torus_handle_request(function () {"
                   b" echo 'worker ', $_SERVER['SERVER_PROTOCOL'], ' ', $_SERVER['REQUEST_URI'];"
                   b" })) {}",
@@ -291,6 +292,21 @@ class Streams(Http2Base):
             self.assertEqual(resp["headers"][":status"], "200")
             self.assertNotIn("transfer-encoding", resp["headers"])
             self.assertEqual(resp["body"], stream_body(3))
+        finally:
+            c.close()
+
+    def test_client_half_close_while_a_stream_runs(self):
+        # The client's FIN while its stream is at an executor and nothing is to be sent: the
+        # stream is still answered (the session once pumped itself until the stack overflowed).
+        c = H2Client(self.server.port)
+        try:
+            sid = c.request("/nap.php")
+            c.sock.shutdown(socket.SHUT_WR)
+            c.flush = lambda: None  # nothing more can be sent (SETTINGS ACK, WINDOW_UPDATE)
+            c.wait([sid])
+            self.assertIn(sid, c.ended)
+            self.assertEqual(c.responses[sid]["headers"][":status"], "200")
+            self.assertEqual(c.responses[sid]["body"], b"awake")
         finally:
             c.close()
 
