@@ -127,6 +127,26 @@ struct torus_exchange;
 struct torus_conn;
 struct h2_session;
 struct h2_stream;
+struct route_job;
+
+/*
+ * A request waiting for its route from the file-system workers
+ * (net/route_lookup.c): an HTTP/1.1 connection's, or an HTTP/2 stream's.
+ * Embedded in what waits; its owner sets `routed` before the lookup.
+ */
+struct route_waiter {
+    struct route_waiter *next; /* the other waiters of its job */
+    struct route_job *job;     /* the job it waits for; NULL when it waits for none */
+    /*
+     * The route is known: path is the routed path (route->path_info points
+     * into it), file what the worker opened for a static route (its
+     * descriptors may be taken; the caller closes the rest). With route NULL
+     * the lookup was given up (the loop stops): only release. Called with
+     * the waiter already off its job.
+     */
+    void (*routed)(struct route_waiter *w, const char *path, size_t path_len,
+                   const struct torus_route *route, struct torus_static_file *file);
+};
 
 /* What a connection speaks: decided when its first bytes arrive (ALPN or the h2c preface). */
 enum conn_protocol {
@@ -214,7 +234,7 @@ struct torus_conn {
     struct torus_exchange *exchange;  /* the PHP request of this connection, until its END */
     enum conn_protocol protocol;      /* chosen by the first bytes (or ALPN) */
     struct h2_session *h2;            /* HTTP/2: the session (net/h2_session.c), else NULL */
-    struct torus_conn *route_next; /* the other connections waiting for the same route (ROUTING) */
+    struct route_waiter route_wait;   /* CONN_ROUTING: waiting for its route */
 };
 
 struct torus_exchange {
@@ -267,7 +287,8 @@ struct torus_loop {
     struct torus_fs_pool fs;
     struct route_job *lookups[ROUTE_LOOKUP_BUCKETS]; /* jobs at the worker, by path */
     struct route_job *lookup_backlog,
-        *lookup_backlog_last; /* jobs the worker has no room for yet */
+        *lookup_backlog_last;                          /* jobs the worker has no room for yet */
+    struct torus_fs_job *fs_backlog, *fs_backlog_last; /* other jobs waiting for room */
 
     struct torus_exchange *parked_first, *parked_last;
     /* Per pool of executors (net/route_worker.h): the one that took its last request
@@ -474,6 +495,18 @@ int transport_proxy_open(struct torus_conn *c);
 bool sendfile_begin(struct torus_loop *loop, struct torus_exchange *x,
                     const struct torus_chunk *chunk);
 void sendfile_end(struct torus_exchange *x, unsigned flags);
+
+/* HTTP/2: the stream an X-Sendfile job answers went away; the job finishes without it. */
+void sendfile_stream_gone(struct sendfile_job *job);
+
+/*
+ * HTTP/2 (net/h2_static.c): the X-Sendfile answer for stream st: resp, the
+ * static response for the file (its descriptor may be taken), with the
+ * script's kept lines added; or, with resp NULL, the server's page for
+ * status.
+ */
+void h2_stream_sendfile_answer(struct h2_stream *st, int status, struct torus_static_response *resp,
+                               torus_str kept);
 void transport_proxy_free(struct torus_conn *c);
 
 /* Frees what the transport holds (the TLS session). */
@@ -500,14 +533,25 @@ void dispatch_flow_release(struct torus_request *r);
 
 /* Routing off the I/O thread (net/route_lookup.c) */
 /*
- * The route of path (normalised) for connection c: TORUS_OK with *route filled
- * when the memo knows it without a system call (and, for a static file, when
- * want_file, the static cache holds the file); else TORUS_AGAIN: the
- * connection waits (held) for the shard's file-system worker, and
- * session_on_routed() goes on with it. TORUS_ERROR when out of memory.
+ * The route of path (normalised): TORUS_OK with *route filled when the memo
+ * knows it without a system call (and, for a static file, when want_file,
+ * the static cache holds the file); else TORUS_AGAIN: w waits for the
+ * shard's file-system workers, and w->routed() is called with the route
+ * (from route_lookup_reap()). TORUS_ERROR when out of memory.
  */
-int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, bool want_file,
-                       struct torus_route *route);
+int route_lookup_begin(struct torus_loop *loop, struct route_waiter *w, const char *path,
+                       size_t path_len, bool want_file, struct torus_route *route);
+
+/* w stops waiting (its request went away): it is never called back. No-op when it does not wait. */
+void route_lookup_cancel(struct route_waiter *w);
+
+/*
+ * Hands any other job to the file-system workers, or, when their rings are
+ * full, keeps it in a FIFO submitted as earlier jobs finish. A job still
+ * waiting there when the loop ends is completed without having run: its
+ * completion must tell (what run() would write is set beforehand).
+ */
+void fs_job_submit(struct torus_loop *loop, struct torus_fs_job *job);
 
 /* Every iteration: finished lookups go into the memo and on to their connections. */
 void route_lookup_reap(struct torus_loop *loop);

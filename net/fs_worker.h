@@ -41,6 +41,8 @@ struct torus_fs_job {
     void (*run)(struct torus_fs_job *job);
     /* Runs on the I/O thread once the job is popped back (ctx: the caller's, e.g. its loop). */
     void (*complete)(struct torus_fs_job *job, void *ctx);
+    /* The I/O thread's: the next job waiting for room in the rings (net/route_lookup.c). */
+    struct torus_fs_job *backlog_next;
 };
 
 /* Jobs in flight at most (each ring's capacity); past it, torus_fs_worker_submit says TORUS_AGAIN.

@@ -1,11 +1,14 @@
 /*
  * HTTP/2's private header, shared by net/h2_session.c (the connection:
- * nghttp2's session, its callbacks, frames out, limits, timeouts) and
- * net/h2_stream.c (a stream: its request in, its response out). The loop's
- * entry points are declared in net/conn.h with the other sessions'.
+ * nghttp2's session, its callbacks, frames out, limits, timeouts),
+ * net/h2_stream.c (a stream: its request in, routed, handed on),
+ * net/h2_output.c (a stream's response out) and net/h2_static.c (a static
+ * file as a stream's answer). The loop's entry points are declared in
+ * net/conn.h with the other sessions'.
  *
- * Stream states (enum h2_stream_state): HEADERS -> BODY -> WAITING (parked or
- * at an executor) -> RESPONDING -> DONE. A stream the client resets while an
+ * Stream states (enum h2_stream_state): HEADERS -> BODY -> [ROUTING: its
+ * route from the file-system workers] -> WAITING (parked or at an executor)
+ * -> RESPONDING -> DONE. A stream the client resets while an
  * executor holds its request is detached: the request is marked aborted and
  * its exchange lives on until the executor releases it.
  */
@@ -24,10 +27,13 @@
 enum h2_stream_state {
     H2_STREAM_HEADERS,    /* its header block arrives */
     H2_STREAM_BODY,       /* its body arrives */
+    H2_STREAM_ROUTING,    /* complete; its route awaited from the file-system workers */
     H2_STREAM_WAITING,    /* parked or at an executor; nothing sent yet */
     H2_STREAM_RESPONDING, /* the response's HEADERS are submitted; DATA may follow */
     H2_STREAM_DONE,       /* the whole response is submitted */
 };
+
+struct h2_file;
 
 struct h2_stream {
     struct h2_session *session;
@@ -50,16 +56,16 @@ struct h2_stream {
     int body_fd;
     uint64_t body_size;
 
+    struct route_waiter route_wait;  /* ROUTING: its wait for the route */
     struct torus_exchange *exchange; /* while an executor may hold its request */
 
     /* The response's DATA: queued chunks (from the executor or the cache) then a file. */
     struct torus_chunk *out_first, *out_last;
     uint64_t out_bytes;
-    bool eof;              /* nothing will be queued after what is queued */
-    bool sendfile_refused; /* its script named an X-Sendfile file: answered 501 instead */
-    bool deferred;         /* the data provider said DEFERRED: resume it when something comes */
-    int file_fd;
-    uint64_t file_offset, file_remaining;
+    bool eof;             /* nothing will be queued after what is queued */
+    bool deferred;        /* the data provider said DEFERRED: resume it when something comes */
+    struct h2_file *file; /* a file's bytes after the queued chunks (net/h2_static.c), or NULL */
+    struct sendfile_job *sendfile; /* X-Sendfile: the file replacing its script's answer */
 
     int status;
     uint64_t response_bytes;
@@ -111,5 +117,62 @@ void h2_stream_maybe_unthrottle(struct h2_stream *st);
 
 /* A part of the executor's response for the stream (the chunk is taken). */
 void h2_stream_on_part(struct h2_stream *st, struct torus_chunk *k, unsigned flags);
+
+/* The value of request header `name` (lower-case) and its length in *len (when len), or NULL. */
+const char *h2_stream_field(const struct h2_stream *st, const char *name, size_t *len);
+
+/* ------------------------------------------------------------------------ */
+/* A stream's response (net/h2_output.c)                                    */
+
+/* The response ended (or the stream went away): counts it and writes its log line. */
+void h2_stream_observe(struct h2_stream *st, int status);
+
+/* Queues body bytes for the stream's DATA (the chunk is taken). */
+void h2_stream_queue(struct h2_stream *st, struct torus_chunk *k);
+
+/* Resumes the stream's data provider if it said DEFERRED (something was queued). */
+void h2_stream_resume(struct h2_stream *st);
+
+/*
+ * Submits a response head: status and "Name: value\r\n" lines (lower-cased,
+ * connection-specific ones left out), plus content-length when >= 0. With a
+ * body the stream's data provider follows; an interim head (1xx) leaves the
+ * stream WAITING. TORUS_OK or TORUS_ERROR.
+ */
+int h2_stream_submit_head(struct h2_stream *st, int status, const char *lines, size_t lines_len,
+                          int64_t content_length, bool body, bool interim);
+
+/* A response the server makes itself: a short HTML page like nginx's (none for HEAD); logged. */
+void h2_stream_respond_simple(struct h2_stream *st, int status, const char *extra_lines);
+
+/* ------------------------------------------------------------------------ */
+/* Static files (net/h2_static.c)                                           */
+
+/*
+ * The stream's file (if any) reads its next piece on a file-system worker
+ * unless one is being read or a piece's worth is queued; its completion
+ * queues the bytes and resumes the stream. TORUS_OK, or TORUS_ERROR when out
+ * of memory (the stream cannot go on).
+ */
+int h2_static_read_ahead(struct h2_stream *st);
+
+/* The stream goes away: its file is closed now, or by the read in flight when it completes. */
+void h2_static_file_drop(struct h2_stream *st);
+
+/*
+ * Answers with a static response: its head's lines and extra_lines
+ * ("Name: value\r\n"...), then its body from memory or from its file (the
+ * descriptor is taken); logged.
+ */
+void h2_static_answer(struct h2_stream *st, struct torus_static_response *resp,
+                      torus_str extra_lines);
+
+/*
+ * Answers a GET or HEAD routed to a static file: from the static cache (file
+ * NULL), or with what the file-system worker opened (its descriptor may be
+ * taken).
+ */
+void h2_static_respond(struct h2_stream *st, const struct torus_route *route,
+                       struct torus_static_file *file);
 
 #endif

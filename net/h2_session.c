@@ -77,6 +77,14 @@ static void session_send(struct h2_session *s)
                 (c->peer_closed && s->stream_count == 0);
     if (done && conn_reading(c))
         conn_set_state(c, CONN_WRITING_LAST);
+    if (!c->out_first && conn_reading(c)) {
+        /* Nothing to send and the session goes on: conn_flush() would find the output drained
+         * and, after the client's FIN, parse again (session_parse(), which pumps this session),
+         * round and round until the stack overflows while a stream waits (the file-system
+         * workers, an executor). */
+        conn_update_timer(c);
+        return;
+    }
     conn_flush(c);
 }
 
@@ -355,6 +363,8 @@ void h2_session_on_part(struct torus_conn *c, struct torus_exchange *x,
                               memory_order_release);
         dispatch_flow_release(r);
     }
+    if (slow_path(x->sendfile) && (part->flags & (TORUS_EMIT_END | TORUS_EMIT_RELEASE)))
+        sendfile_end(x, part->flags); /* its answer goes out now or once the file is open */
     if ((part->flags & TORUS_EMIT_RELEASE) && x->stream) {
         x->stream->exchange = NULL;
         x->stream = NULL;

@@ -385,6 +385,23 @@ static int on_route(struct torus_conn *c, const char *path, size_t path_len, con
     return TORUS_OK;
 }
 
+/* The file-system workers answered the route a connection waited for (CONN_ROUTING). */
+static void conn_routed(struct route_waiter *w, const char *path, size_t path_len,
+                        const struct torus_route *route, struct torus_static_file *file)
+{
+    struct torus_conn *c = torus_container_of(w, struct torus_conn, route_wait);
+    c->held--;
+    if (!route)
+        conn_close(c); /* given up: the loop stops */
+    if (c->state != CONN_ROUTING) {
+        /* Closed, or given up on (its request dropped) meanwhile: only released. */
+        if (conn_closed(c))
+            conn_maybe_free(c);
+        return;
+    }
+    session_on_routed(c, path, path_len, route, file);
+}
+
 /*
  * The head of a request is complete: route it (TORUS_AGAIN when the route
  * needs the file-system worker: the connection waits in CONN_ROUTING, its
@@ -434,8 +451,10 @@ static int on_head(struct torus_conn *c)
         torus_route_to_worker(&route);
         return on_route(c, path, path_len, query, query_len, &route, NULL, worker);
     }
-    int rc = route_lookup_begin(c, path, path_len, get, &route);
+    c->route_wait.routed = conn_routed;
+    int rc = route_lookup_begin(loop, &c->route_wait, path, path_len, get, &route);
     if (rc == TORUS_AGAIN) {
+        c->held++; /* not freed under the job */
         conn_set_state(c, CONN_ROUTING);
         return TORUS_AGAIN;
     }

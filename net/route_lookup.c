@@ -5,29 +5,33 @@
  * file's answer needs open() and a read; on a slow or hung disk each would
  * stall every connection of the core. The I/O thread makes none of them:
  *
- *   route_lookup_begin(c, path)
+ *   route_lookup_begin(loop, waiter, path)
  *     the loop's memo (net/route.h) knows the path, or the kernel's caches
  *     answer every look routing makes (torus_route_try_resolve: no waiting),
  *     and for a static file the static cache holds it as routing saw it: the
  *     route comes back at once (the common case: a file system in memory,
  *     and under load one look serves a batch of requests);
- *     otherwise the connection waits (CONN_ROUTING) on a job for its path,
+ *     otherwise the request waits on a job for its path (a waiter: an
+ *     HTTP/1.1 connection in CONN_ROUTING, an HTTP/2 stream in ROUTING),
  *     run by one of the shard's file-system workers (net/fs_worker.h): the route
  *     and, for a static file, the file opened and, when small, read.
- *     Connections that ask for a path whose job is in flight wait on that
+ *     Requests that ask for a path whose job is in flight wait on that
  *     job: one look serves them all.
  *
  *   route_lookup_reap(loop), every iteration of the loop
  *     for each finished job: its route goes into the memo (the requests of
- *     this iteration share it), and every waiting connection goes on with
- *     its request (session_on_routed). A connection closed meanwhile is
- *     only released.
+ *     this iteration share it), and each waiter, in arrival order, is
+ *     called back with it (its `routed` function). A waiter is taken off
+ *     the job's list before its call, and a waiter that goes away meanwhile
+ *     takes itself off (route_lookup_cancel), so a call may free any other
+ *     waiter safely.
  *
  * While a connection waits its head stays in its input buffer (the parser
  * paused after the head; net/http_session.c keeps the bytes), and it counts
- * as held (c->held), so it is not freed under the job. Jobs past the
- * workers' ring sizes wait in a FIFO backlog and are submitted as earlier
- * ones finish.
+ * as held (c->held), so it is not freed under the job; an HTTP/2 stream
+ * reset meanwhile cancels its wait. Jobs past the workers' ring sizes wait
+ * in a FIFO backlog and are submitted as earlier ones finish; so do other
+ * file-system jobs the workers have no room for (fs_job_submit).
  */
 #include "net/conn.h"
 
@@ -39,9 +43,9 @@
 #include "runtime/log.h"
 
 struct route_job {
-    struct torus_fs_job base;   /* run on the worker: route_job_run */
-    struct route_job *next;     /* in its bucket of jobs in flight, or in the backlog */
-    struct torus_conn *waiters; /* linked by route_next */
+    struct torus_fs_job base;     /* run on the worker: route_job_run */
+    struct route_job *next;       /* in its bucket of jobs in flight, or in the backlog */
+    struct route_waiter *waiters; /* newest first until the job completes */
     const struct torus_router *router;
     const struct torus_compression *compression; /* which variants of a static file to look for */
     size_t read_max; /* a static file of at most this many bytes is read whole */
@@ -98,6 +102,15 @@ static void job_unlink(struct torus_loop *loop, struct route_job *job)
 /* Submits backlogged jobs while the worker takes them. */
 static void backlog_submit(struct torus_loop *loop)
 {
+    while (loop->fs_backlog) {
+        struct torus_fs_job *job = loop->fs_backlog;
+        if (torus_fs_pool_submit(&loop->fs, job) != TORUS_OK)
+            return;
+        loop->fs_backlog = job->backlog_next;
+        if (!loop->fs_backlog)
+            loop->fs_backlog_last = NULL;
+        job->backlog_next = NULL;
+    }
     while (loop->lookup_backlog) {
         struct route_job *job = loop->lookup_backlog;
         if (torus_fs_pool_submit(&loop->fs, &job->base) != TORUS_OK)
@@ -112,10 +125,21 @@ static void backlog_submit(struct torus_loop *loop)
     }
 }
 
-int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, bool want_file,
-                       struct torus_route *route)
+void fs_job_submit(struct torus_loop *loop, struct torus_fs_job *job)
 {
-    struct torus_loop *loop = c->loop;
+    job->backlog_next = NULL;
+    if (!loop->fs_backlog && torus_fs_pool_submit(&loop->fs, job) == TORUS_OK)
+        return;
+    if (loop->fs_backlog_last)
+        loop->fs_backlog_last->backlog_next = job;
+    else
+        loop->fs_backlog = job;
+    loop->fs_backlog_last = job;
+}
+
+int route_lookup_begin(struct torus_loop *loop, struct route_waiter *w, const char *path,
+                       size_t path_len, bool want_file, struct torus_route *route)
+{
     bool known = torus_route_memo_find(&loop->route_memo, path, path_len, route);
     if (!known) {
         struct torus_route_fds opened;
@@ -177,13 +201,39 @@ int route_lookup_begin(struct torus_conn *c, const char *path, size_t path_len, 
             loop->lookup_backlog_last = job;
         }
     }
-    c->route_next = job->waiters;
-    job->waiters = c;
-    c->held++;
+    w->next = job->waiters;
+    w->job = job;
+    job->waiters = w;
     return TORUS_AGAIN;
 }
 
-/* A finished lookup: its route goes into the memo and to its waiting connections. */
+void route_lookup_cancel(struct route_waiter *w)
+{
+    if (!w->job)
+        return;
+    for (struct route_waiter **at = &w->job->waiters; *at; at = &(*at)->next) {
+        if (*at == w) {
+            *at = w->next;
+            break;
+        }
+    }
+    w->job = NULL;
+    w->next = NULL;
+}
+
+/* Takes the first waiter off the job's list (NULL when none is left). */
+static struct route_waiter *waiter_pop(struct route_job *job)
+{
+    struct route_waiter *w = job->waiters;
+    if (w) {
+        job->waiters = w->next;
+        w->next = NULL;
+        w->job = NULL;
+    }
+    return w;
+}
+
+/* A finished lookup: its route goes into the memo and to its waiters. */
 static void route_job_complete(struct torus_fs_job *done, void *ctx)
 {
     struct torus_loop *loop = ctx;
@@ -194,29 +244,22 @@ static void route_job_complete(struct torus_fs_job *done, void *ctx)
     else
         job->route.kind = TORUS_ROUTE_NOT_FOUND;
     /* Waiters were pushed in front: answer them in arrival order. */
-    struct torus_conn *order = NULL;
-    for (struct torus_conn *c = job->waiters, *next; c; c = next) {
-        next = c->route_next;
-        c->route_next = order;
-        order = c;
+    struct route_waiter *order = NULL;
+    for (struct route_waiter *w = job->waiters, *next; w; w = next) {
+        next = w->next;
+        w->next = order;
+        order = w;
     }
-    for (struct torus_conn *c = order, *next; c; c = next) {
-        next = c->route_next;
-        c->route_next = NULL;
-        c->held--;
-        if (c->state != CONN_ROUTING) {
-            /* Closed, or given up on (its request dropped) meanwhile: only released. */
-            if (conn_closed(c))
-                conn_maybe_free(c);
-            continue;
-        }
+    job->waiters = order;
+    struct route_waiter *w;
+    while ((w = waiter_pop(job)) != NULL) {
         /* Each waiter answers with its own descriptors: the response takes one and closes it. */
         struct torus_static_file file = job->file;
-        if (next)
+        if (job->waiters)
             torus_static_file_dup_fds(&file);
         else
             torus_static_file_forget_fds(&job->file);
-        session_on_routed(c, job->path, job->path_len, &job->route, &file);
+        w->routed(w, job->path, job->path_len, &job->route, &file);
         torus_static_file_close_fds(&file);
     }
     torus_static_file_release(&job->file);
@@ -251,18 +294,20 @@ void route_lookup_stop(struct torus_loop *loop)
         return;
     }
     reap_done(loop); /* what finished; the connections it held are released */
-    /* Never submitted: release their waiters. */
+    /* Never submitted: their waiters are told the lookup was given up. */
     for (struct route_job *job = loop->lookup_backlog, *next; job; job = next) {
         next = job->next;
-        for (struct torus_conn *c = job->waiters, *cn; c; c = cn) {
-            cn = c->route_next;
-            c->route_next = NULL;
-            c->held--;
-            conn_close(c);
-            conn_maybe_free(c);
-        }
+        struct route_waiter *w;
+        while ((w = waiter_pop(job)) != NULL)
+            w->routed(w, job->path, job->path_len, NULL, NULL);
         free(job);
     }
     loop->lookup_backlog = loop->lookup_backlog_last = NULL;
+    /* Other jobs never submitted complete unrun (each job's completion knows). */
+    for (struct torus_fs_job *job = loop->fs_backlog, *next; job; job = next) {
+        next = job->backlog_next;
+        job->complete(job, loop);
+    }
+    loop->fs_backlog = loop->fs_backlog_last = NULL;
     torus_fs_pool_free(&loop->fs);
 }

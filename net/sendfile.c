@@ -10,10 +10,17 @@
  * other header lines (Content-Disposition, Cache-Control, Set-Cookie...)
  * added to it. The X-Sendfile line itself never reaches the client.
  *
+ * Over HTTP/2 the same happens for a stream: the answer goes to the stream
+ * (net/h2_static.c) instead of the connection's output, and a stream that
+ * goes away meanwhile leaves the job to finish without it
+ * (sendfile_stream_gone).
+ *
  * Two things must happen before the answer goes out, in either order: the
  * worker is done with the file, and the script's response has ended (END:
  * until then the connection is the script's). The job's state says which
- * one it still waits for. The job holds the connection (held) until then;
+ * one it still waits for; it waits for both even when the connection closed
+ * meanwhile (the executor's END or RELEASE always comes, and refers to the
+ * job). The job holds the connection (held) until then;
  * it needs nothing of the exchange after sendfile_begin(), which copies
  * what the answer needs (the kept lines, the request's conditional headers),
  * since the executor's RELEASE frees the exchange, possibly first.
@@ -50,6 +57,8 @@ static const char *const condition_names[COND_COUNT] = {"If-None-Match", "If-Mod
 struct sendfile_job {
     struct torus_fs_job base;
     struct torus_conn *conn;
+    struct h2_stream *stream; /* HTTP/2: the stream answered, NULL once it is gone */
+    bool http2;
     enum sendfile_state state;
 
     /* Worker input (read-only there). */
@@ -102,10 +111,10 @@ static void sendfile_run(struct torus_fs_job *base)
         job->status = job->file.error == EACCES ? 403 : 404;
 }
 
-/* Queues the answer built from the opened file: the static head, the kept lines, the body. */
-static int queue_file(struct torus_conn *c, struct sendfile_job *job, int *status, uint64_t *bytes)
+/* The static answer for the opened file (Range, conditions). TORUS_OK, else *status says what. */
+static int respond_file(struct torus_loop *loop, struct sendfile_job *job,
+                        struct torus_static_response *resp, int *status)
 {
-    struct torus_loop *loop = c->loop;
     struct torus_static_request sreq;
     memset(&sreq, 0, sizeof(sreq));
     sreq.head = job->head;
@@ -117,12 +126,22 @@ static int queue_file(struct torus_conn *c, struct sendfile_job *job, int *statu
     sreq.if_modified_since = job->conditions[COND_IF_MODIFIED_SINCE];
     sreq.range = job->conditions[COND_RANGE];
     sreq.if_range = job->conditions[COND_IF_RANGE];
-    struct torus_static_response resp;
     if (torus_static_respond_opened(loop->static_cache, job->resolved, strlen(job->resolved), &sreq,
-                                    &job->file, &resp) != TORUS_OK) {
-        *status = resp.status ? resp.status : 500;
+                                    &job->file, resp) != TORUS_OK) {
+        *status = resp->status ? resp->status : 500;
         return TORUS_ERROR;
     }
+    *status = resp->status;
+    return TORUS_OK;
+}
+
+/* Queues the answer built from the opened file: the static head, the kept lines, the body. */
+static int queue_file(struct torus_conn *c, struct sendfile_job *job, int *status, uint64_t *bytes)
+{
+    struct torus_loop *loop = c->loop;
+    struct torus_static_response resp;
+    if (respond_file(loop, job, &resp, status) != TORUS_OK)
+        return TORUS_ERROR;
     /* The head ends with its blank line: the kept lines go before it. */
     size_t head_len = resp.head_len - 2;
     size_t body_len = resp.body && !job->head ? resp.body_len : 0;
@@ -153,32 +172,67 @@ static int queue_file(struct torus_conn *c, struct sendfile_job *job, int *statu
     return TORUS_OK;
 }
 
+static void job_free(struct sendfile_job *job)
+{
+    torus_static_file_release(&job->file);
+    free(job);
+}
+
+static void warn_outside(const struct torus_conn *c, const struct sendfile_job *job)
+{
+    if (job->outside)
+        torus_log_warn("shard %d: %s %.*s names a file outside every --sendfile-root: 403",
+                       c->loop->shard->id, job->header, (int)TORUS_MIN(job->value.len, 512),
+                       job->value.data);
+}
+
+/* HTTP/2: the answer goes to the stream, if it is still there. */
+static void finish_stream(struct sendfile_job *job)
+{
+    struct torus_conn *c = job->conn;
+    if (!conn_closed(c) && job->stream) {
+        warn_outside(c, job);
+        int status = job->status;
+        struct torus_static_response resp;
+        if (!status && respond_file(c->loop, job, &resp, &status) == TORUS_OK) {
+            h2_stream_sendfile_answer(job->stream, status, &resp, job->kept);
+            torus_static_response_release(c->loop->static_cache, &resp);
+        } else {
+            h2_stream_sendfile_answer(job->stream, status, NULL, job->kept);
+        }
+        if (!conn_closed(c))
+            h2_session_pump(c);
+    }
+    job_free(job);
+    if (conn_closed(c))
+        conn_maybe_free(c);
+}
+
 /* Both halves are there: the answer goes out and the connection moves on. */
 static void finish(struct sendfile_job *job)
 {
     struct torus_conn *c = job->conn;
     c->held--;
+    if (job->http2) {
+        finish_stream(job);
+        return;
+    }
     if (conn_closed(c)) {
-        torus_static_file_release(&job->file);
-        free(job);
+        job_free(job);
         conn_maybe_free(c);
         return;
     }
     c->keep_alive = job->keep_alive;
     int status = job->status;
     uint64_t bytes = 0;
-    if (job->outside)
-        torus_log_warn("shard %d: %s %.*s names a file outside every --sendfile-root: 403",
-                       c->loop->shard->id, job->header, (int)TORUS_MIN(job->value.len, 512),
-                       job->value.data);
+    warn_outside(c, job);
     if (!status && queue_file(c, job, &status, &bytes) == TORUS_OK) {
         conn_observe(c, status, bytes);
     } else {
         out_respond_simple(c, status, NULL, false);
         conn_observe(c, status, 0);
     }
-    torus_static_file_release(&job->file);
-    free(job);
+    job_free(job);
     if (conn_closed(c))
         return;
     conn_response_queued(c);
@@ -195,7 +249,7 @@ static void sendfile_complete(struct torus_fs_job *base, void *ctx)
 {
     (void)ctx;
     struct sendfile_job *job = (struct sendfile_job *)base;
-    if (job->state == SENDFILE_ENDED || conn_closed(job->conn))
+    if (job->state == SENDFILE_ENDED)
         finish(job);
     else
         job->state = SENDFILE_FILE_READY;
@@ -264,6 +318,8 @@ bool sendfile_begin(struct torus_loop *loop, struct torus_exchange *x,
     job->base.run = sendfile_run;
     job->base.complete = sendfile_complete;
     job->conn = x->conn;
+    job->http2 = x->http2;
+    job->stream = x->stream;
     job->roots = cfg->sendfile_roots;
     job->root_count = cfg->sendfile_root_count;
     job->read_max = torus_static_cache_max_entry(loop->static_cache);
@@ -289,9 +345,15 @@ void sendfile_end(struct torus_exchange *x, unsigned flags)
     x->sendfile = NULL;
     if (c->exchange == x)
         c->exchange = NULL;
-    job->keep_alive = c->keep_alive && x->h1.keep_alive && !(flags & TORUS_EMIT_CLOSE);
+    job->keep_alive =
+        !job->http2 && c->keep_alive && x->h1.keep_alive && !(flags & TORUS_EMIT_CLOSE);
     if (job->state == SENDFILE_FILE_READY)
         finish(job);
     else
         job->state = SENDFILE_ENDED;
+}
+
+void sendfile_stream_gone(struct sendfile_job *job)
+{
+    job->stream = NULL;
 }

@@ -11,7 +11,14 @@ their own answer; 103 Early Hints arrive as an interim HEADERS frame before
 the final one; a streamed PHP response arrives whole; a slow-reading client
 of a large PHP response parks the executor instead of growing the server's
 memory; the access log says HTTP/2.0. Without --h2c, a plain listener answers
-the client preface as HTTP/1.1 does (400).
+the client preface as HTTP/1.1 does (400). Files the static cache does not
+hold (created after the start, larger than its read-whole limit) are served
+whole, by Range and to HEAD, also to many streams at once, and streams reset
+(or a connection closed) while their look-up is at a file-system worker
+leave the server healthy. X-Sendfile is served as over HTTP/1.1: the file's
+bytes, Range 206, If-None-Match 304, HEAD, the script's other headers kept,
+neither the header nor the script's body sent, 403 for traversal or a
+symbolic link out of --sendfile-root.
 """
 
 import hashlib
@@ -22,9 +29,11 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torus_harness as h  # noqa: E402
+import test_sendfile  # noqa: E402  (its X-Sendfile files and script)
 import test_tls  # noqa: E402  (its certificates and TlsServer)
 
 def _import_h2():
@@ -61,6 +70,7 @@ PHP_FILES = {
     "stream.php": b"<?php $n = (int)($_GET['mib'] ?? 1) * 16;"
                   b" for ($i = 0; $i < $n; $i++) {"
                   b" echo str_pad(sprintf('%08d', $i), 65536, 'x'); flush(); }",
+    "nap.php": b"<?php usleep(300000); echo 'awake';",
     "worker.php": b"<?php while (torus_handle_request(function () {"
                   b" echo 'worker ', $_SERVER['SERVER_PROTOCOL'], ' ', $_SERVER['REQUEST_URI'];"
                   b" })) {}",
@@ -285,6 +295,21 @@ class Streams(Http2Base):
         finally:
             c.close()
 
+    def test_client_half_close_while_a_stream_runs(self):
+        # The client's FIN while its stream is at an executor and nothing is to be sent: the
+        # stream is still answered (the session once pumped itself until the stack overflowed).
+        c = H2Client(self.server.port)
+        try:
+            sid = c.request("/nap.php")
+            c.sock.shutdown(socket.SHUT_WR)
+            c.flush = lambda: None  # nothing more can be sent (SETTINGS ACK, WINDOW_UPDATE)
+            c.wait([sid])
+            self.assertIn(sid, c.ended)
+            self.assertEqual(c.responses[sid]["headers"][":status"], "200")
+            self.assertEqual(c.responses[sid]["body"], b"awake")
+        finally:
+            c.close()
+
     def test_head_and_not_found(self):
         c = H2Client(self.server.port)
         try:
@@ -374,23 +399,190 @@ class Worker(Http2Base):
             c.close()
 
 
+@unittest.skipUnless(HAVE_H2, "python3-h2 is not installed")
+class ColdCache(Http2Base):
+    """Files the static cache does not hold: looked up, opened and read by
+    the file-system workers while the stream waits (ROUTING)."""
+
+    def write(self, name, data):
+        with open(os.path.join(self.root, name), "wb") as f:
+            f.write(data)
+        return data
+
+    def test_files_created_after_the_start(self):
+        small = self.write("fresh-small.txt", b"made after the start\n")
+        big = self.write("fresh-big.bin", h.big_content(MIB + 12345))  # past the read-whole limit
+        c = H2Client(self.server.port)
+        try:
+            resp = c.get("/fresh-small.txt")
+            self.assertEqual(resp["headers"][":status"], "200")
+            self.assertEqual(resp["body"], small)
+            resp = c.get("/fresh-big.bin")
+            self.assertEqual(resp["headers"][":status"], "200")
+            self.assertEqual(resp["headers"]["content-length"], str(len(big)))
+            self.assertEqual(hashlib.sha256(resp["body"]).hexdigest(),
+                             hashlib.sha256(big).hexdigest())
+        finally:
+            c.close()
+
+    def test_range_and_many_streams_of_an_uncached_file(self):
+        big = self.write("fresh-range.bin", h.big_content(2 * MIB))
+        c = H2Client(self.server.port)
+        try:
+            # Sent together: they wait on one look-up; each gets its own answer.
+            sids = [c.request("/fresh-range.bin", headers=[("range", "bytes=%d-%d" % (i * 70000,
+                                                                                   i * 70000 + 99))])
+                    for i in range(8)]
+            whole = c.request("/fresh-range.bin")
+            head = c.request("/fresh-range.bin", method="HEAD")
+            c.wait(sids + [whole, head])
+            for i, sid in enumerate(sids):
+                resp = c.responses[sid]
+                self.assertEqual(resp["headers"][":status"], "206")
+                self.assertEqual(resp["headers"]["content-range"],
+                                 "bytes %d-%d/%d" % (i * 70000, i * 70000 + 99, len(big)))
+                self.assertEqual(resp["body"], big[i * 70000:i * 70000 + 100])
+            self.assertEqual(c.responses[whole]["body"], big)
+            self.assertEqual(c.responses[head]["headers"]["content-length"], str(len(big)))
+            self.assertEqual(c.responses[head]["body"], b"")
+            # A file that is not there, and a directory's redirect, also go through the workers.
+            self.assertEqual(c.get("/no-such-file.txt")["headers"][":status"], "404")
+        finally:
+            c.close()
+
+    def test_curl_range_over_h2(self):
+        big = self.write("fresh-curl.bin", h.big_content(MIB))
+        run = curl("--http2-prior-knowledge", "-D", "-", "-r", "100000-100199",
+                   self.url("/fresh-curl.bin"))
+        self.assertEqual(run.returncode, 0, run.stderr)
+        head, body = run.stdout.split(b"\r\n\r\n", 1)
+        self.assertTrue(head.startswith(b"HTTP/2 206"), head)
+        self.assertEqual(body, big[100000:100200])
+
+    def test_streams_reset_while_their_route_is_looked_up(self):
+        names = []
+        for i in range(40):
+            names.append("reset-%d.bin" % i)
+            self.write(names[-1], h.big_content(200000 + i))
+        c = H2Client(self.server.port)
+        try:
+            # Each request and its reset leave in one write: the stream goes while its
+            # look-up (or the read of its file) is at a file-system worker.
+            for name in names:
+                sid = c.conn.get_next_available_stream_id()
+                c.conn.send_headers(sid, [(":method", "GET"), (":path", "/" + name),
+                                          (":scheme", "http"), (":authority", "example.test")],
+                                    end_stream=True)
+                c.conn.reset_stream(sid)
+            c.flush()
+            # The same files on another connection closed at once, with its look-ups in flight.
+            other = H2Client(self.server.port)
+            for name in names[:10]:
+                other.conn.send_headers(other.conn.get_next_available_stream_id(),
+                                        [(":method", "GET"), (":path", "/" + name),
+                                         (":scheme", "http"), (":authority", "example.test")],
+                                        end_stream=True)
+            other.flush()
+            other.close()
+            # The connection and the server go on: later streams are answered.
+            resp = c.get("/" + names[-1])
+            self.assertEqual(resp["headers"][":status"], "200")
+            self.assertEqual(resp["body"], h.big_content(200000 + 39))
+            self.assertEqual(c.get("/proto.php")["headers"][":status"], "200")
+        finally:
+            c.close()
+        c = H2Client(self.server.port)
+        try:
+            self.assertEqual(c.get("/" + names[0])["body"], h.big_content(200000))
+        finally:
+            c.close()
+
+
+@unittest.skipUnless(HAVE_H2, "python3-h2 is not installed")
 class Sendfile(Http2Base):
+    """X-Sendfile over HTTP/2: the file as HTTP/1.1 serves it (net/sendfile.c);
+    test_sendfile's files and script."""
     server_options = None
 
-    @unittest.skipUnless(HAVE_H2, "python3-h2 is not installed")
-    def test_x_sendfile_is_refused_not_leaked(self):
-        # X-Sendfile is served over HTTP/1.1 only for now: over HTTP/2 the stream gets 501,
-        # and neither the header (a path on the server) nor the script's own body goes out.
-        with open(os.path.join(self.root, "download.php"), "w") as f:
-            f.write("<?php header('X-Sendfile: ' . __DIR__ . '/proto.php'); echo 'stand-in';")
-        srv = self.start_server(h2c=True, sendfile_root=self.root)
-        c = H2Client(srv.port)
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        test_sendfile.make_files(cls)
+        cls.report = test_sendfile.REPORT
+        cls.server = h.Server(cls.root, cls.workdir, h2c=True, sendfile_root=cls.files).start()
+
+    def download(self, c, path, **kw):
+        return c.get("/download.php?path=" + urllib.parse.quote(path), **kw)
+
+    def assertFile(self, resp, body):
+        self.assertEqual(resp["headers"][":status"], "200")
+        self.assertEqual(resp["body"], body)
+        self.assertNotIn("x-sendfile", resp["headers"])
+        self.assertNotIn(b"replaced", resp["body"])  # the script's own body
+        self.assertEqual(resp["headers"]["content-disposition"],
+                         'attachment; filename="report.txt"')
+        self.assertEqual(resp["headers"]["cache-control"], "private, max-age=60")
+        self.assertEqual(resp["headers"]["content-length"], str(len(body)))
+        self.assertTrue(resp["headers"]["etag"])
+
+    def test_serves_the_file(self):
+        c = H2Client(self.server.port)
         try:
-            resp = c.get("/download.php")
-            self.assertEqual(resp["headers"][":status"], "501")
-            self.assertNotIn("x-sendfile", resp["headers"])
-            self.assertNotIn(b"stand-in", resp["body"])
+            resp = self.download(c, os.path.join(self.files, "report.txt"))
+            self.assertFile(resp, self.report)
+            self.assertTrue(resp["headers"]["content-type"].startswith("text/plain"))
+            self.assertFile(self.download(c, os.path.join(self.files, "big.bin")), self.big)
             self.assertEqual(c.get("/proto.php")["headers"][":status"], "200")  # the rest works
+        finally:
+            c.close()
+
+    def test_range_conditional_and_head(self):
+        c = H2Client(self.server.port)
+        try:
+            path = os.path.join(self.files, "big.bin")
+            resp = self.download(c, path, headers=[("range", "bytes=1000-1999")])
+            self.assertEqual(resp["headers"][":status"], "206")
+            self.assertEqual(resp["headers"]["content-range"], "bytes 1000-1999/%d" % len(self.big))
+            self.assertEqual(resp["body"], self.big[1000:2000])
+            etag = resp["headers"]["etag"]
+            resp = self.download(c, path, headers=[("if-none-match", etag)])
+            self.assertEqual(resp["headers"][":status"], "304")
+            self.assertEqual(resp["body"], b"")
+            resp = self.download(c, path, method="HEAD")
+            self.assertEqual(resp["headers"][":status"], "200")
+            self.assertEqual(resp["headers"]["content-length"], str(len(self.big)))
+            self.assertEqual(resp["body"], b"")
+        finally:
+            c.close()
+
+    def test_traversal_symlink_and_missing(self):
+        c = H2Client(self.server.port)
+        try:
+            for path in (os.path.join(self.files, "..", "secret.txt"),
+                         os.path.join(self.files, "escape.txt"), "/etc/passwd"):
+                resp = self.download(c, path)
+                self.assertEqual(resp["headers"][":status"], "403", path)
+                self.assertNotIn(b"secret", resp["body"])
+                self.assertNotIn("x-sendfile", resp["headers"])
+            resp = self.download(c, os.path.join(self.files, "missing.txt"))
+            self.assertEqual(resp["headers"][":status"], "404")
+        finally:
+            c.close()
+
+    def test_reset_while_the_file_is_opened(self):
+        c = H2Client(self.server.port)
+        try:
+            target = "/download.php?path=" + urllib.parse.quote(os.path.join(self.files,
+                                                                             "big.bin"))
+            for _ in range(10):
+                sid = c.conn.get_next_available_stream_id()
+                c.conn.send_headers(sid, [(":method", "GET"), (":path", target),
+                                          (":scheme", "http"), (":authority", "example.test")],
+                                    end_stream=True)
+                c.conn.reset_stream(sid)
+            c.flush()
+            self.assertFile(self.download(c, os.path.join(self.files, "report.txt")),
+                            self.report)
         finally:
             c.close()
 

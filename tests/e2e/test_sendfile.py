@@ -28,6 +28,25 @@ echo "this body is replaced";
 """
 
 
+def make_files(cls):
+    """The test class's download.php in its document root and, under
+    cls.files (its --sendfile-root), report.txt, big.bin (cls.big) and
+    escape.txt, a symbolic link to cls.secret outside it."""
+    with open(os.path.join(cls.root, "download.php"), "wb") as f:
+        f.write(DOWNLOAD)
+    cls.files = os.path.join(cls.workdir, "files")
+    os.makedirs(cls.files)
+    with open(os.path.join(cls.files, "report.txt"), "wb") as f:
+        f.write(REPORT)
+    cls.big = bytes(range(256)) * (BIG // 256)
+    with open(os.path.join(cls.files, "big.bin"), "wb") as f:
+        f.write(cls.big)
+    cls.secret = os.path.join(cls.workdir, "secret.txt")
+    with open(cls.secret, "wb") as f:
+        f.write(b"secret\n")
+    os.symlink(cls.secret, os.path.join(cls.files, "escape.txt"))
+
+
 @h.torus_only("--sendfile-root")
 class Sendfile(h.ServerTestCase):
     server_options = None
@@ -35,19 +54,7 @@ class Sendfile(h.ServerTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        with open(os.path.join(cls.root, "download.php"), "wb") as f:
-            f.write(DOWNLOAD)
-        cls.files = os.path.join(cls.workdir, "files")
-        os.makedirs(cls.files)
-        with open(os.path.join(cls.files, "report.txt"), "wb") as f:
-            f.write(REPORT)
-        cls.big = bytes(range(256)) * (BIG // 256)
-        with open(os.path.join(cls.files, "big.bin"), "wb") as f:
-            f.write(cls.big)
-        cls.secret = os.path.join(cls.workdir, "secret.txt")
-        with open(cls.secret, "wb") as f:
-            f.write(b"secret\n")
-        os.symlink(cls.secret, os.path.join(cls.files, "escape.txt"))
+        make_files(cls)
         cls.server = h.Server(cls.root, cls.workdir, sendfile_root=cls.files).start()
         cls.accel = h.Server(cls.root, cls.workdir,
                              sendfile_root="/protected/=" + cls.files).start()

@@ -7,6 +7,9 @@ flight while other clients of the same core ask for a static file, a PHP
 script and a missing path: each must be answered at once, not after the slow
 lookup. Then the slow request itself is answered, with the file's bytes, and
 several clients asking for the same slow path at once are all answered.
+Over HTTP/2 the same holds for the streams of one connection: a stream
+waiting for the slow disk does not hold up the others, and one reset while
+its lookup is at the slow disk leaves the connection and the server going.
 
 Needs root, /dev/fuse, fusermount3 and Debian's python3-llfuse (for
 /usr/bin/python3); skipped otherwise."""
@@ -21,6 +24,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torus_harness as h  # noqa: E402
 from torus_harness import get  # noqa: E402
+import test_http2  # noqa: E402  (its HTTP/2 client)
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SLOW_FS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_fs.py")
@@ -112,6 +116,31 @@ class SlowDisk(h.ServerTestCase):
         finally:
             for c in conns:
                 c.close()
+
+    @unittest.skipUnless(test_http2.HAVE_H2, "python3-h2 is not installed")
+    def test_http2_streams_do_not_wait_for_a_slow_lookup(self):
+        srv = self.start_server(root=self.root, threads=1, h2c=True)
+        c = test_http2.H2Client(srv.port, timeout=DELAY * 6 + 10)
+        try:
+            slow = c.request("/slow/file.txt")
+            reset = c.request("/slow/other.txt")
+            time.sleep(0.2)  # both lookups are now at the file system
+            c.conn.reset_stream(reset)
+            c.flush()
+            fast = [c.request("/hello.txt"), c.request("/page.php"), c.request("/missing.txt")]
+            c.wait(fast, within=DELAY * 6 + 10)
+            # Answered while the slow stream still waits (the I/O thread did not).
+            self.assertNotIn(slow, c.ended)
+            self.assertEqual(c.responses[fast[0]]["body"], b"hello from the fast disk\n")
+            self.assertEqual(c.responses[fast[1]]["body"], b"php 42")
+            self.assertEqual(c.responses[fast[2]]["headers"][":status"], "404")
+            c.wait([slow], within=DELAY * 6 + 10)
+            self.assertEqual(c.responses[slow]["headers"][":status"], "200")
+            self.assertEqual(c.responses[slow]["body"], b"from the slow disk\n")
+            self.assertIsNone(c.responses[reset]["headers"])  # reset: never answered
+            self.assertEqual(c.get("/hello.txt")["headers"][":status"], "200")
+        finally:
+            c.close()
 
     def test_a_slow_lookup_does_not_hold_up_shutdown(self):
         srv = self.start_server(root=self.root, threads=1, shutdown_timeout=1)
