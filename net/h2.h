@@ -82,6 +82,7 @@ struct h2_session {
     uint64_t window_start_ms;
     uint32_t resets, control_frames; /* in the current second */
     uint32_t continuations;          /* CONTINUATION frames of the current header block */
+    uint32_t window_credit;          /* WINDOW_UPDATEs our DATA frames earned (not counted) */
     bool goaway;                     /* GOAWAY submitted: no new streams, close when idle */
     bool failed;                     /* the session cannot go on: close after the output */
 };

@@ -12,7 +12,10 @@
  * per second of resets and of frames that carry no request (PING, SETTINGS,
  * empty DATA, PRIORITY, WINDOW_UPDATE) and of CONTINUATION frames per header
  * block: past a limit the connection gets GOAWAY ENHANCE_YOUR_CALM and is
- * closed once it is sent.
+ * closed once it is sent. A WINDOW_UPDATE that answers our DATA is not
+ * counted: each DATA frame sent earns the client two (its stream's and the
+ * connection's), so a client that reads fast and acknowledges every frame
+ * is never taken for a flood, while WINDOW_UPDATEs nobody earned are.
  *
  * Timeouts: idle (no stream) as HTTP/1.1's keep-alive; the body timeout while
  * a stream's request arrives, which resets those streams only; none while PHP
@@ -30,6 +33,7 @@
 #define H2_MAX_RESETS_PER_SECOND  200
 #define H2_MAX_CONTROL_PER_SECOND 1000
 #define H2_MAX_CONTINUATIONS      16
+#define H2_MAX_WINDOW_CREDIT      (1u << 20)  /* WINDOW_UPDATEs earned and not yet received */
 #define H2_OUTPUT_PIECE           (16 * 1024) /* mem_send output is gathered into chunks of this */
 
 static struct h2_session *session_of(struct torus_conn *c)
@@ -219,16 +223,33 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
         if (!count_frame(s, &s->resets, H2_MAX_RESETS_PER_SECOND))
             calm_down(s, "stream resets");
         break;
+    case NGHTTP2_WINDOW_UPDATE:
+        if (s->window_credit) {
+            s->window_credit--; /* it answers our DATA */
+            break;
+        }
+        /* fall through */
     case NGHTTP2_PING:
     case NGHTTP2_SETTINGS:
     case NGHTTP2_PRIORITY:
-    case NGHTTP2_WINDOW_UPDATE:
         if (!count_frame(s, &s->control_frames, H2_MAX_CONTROL_PER_SECOND))
             calm_down(s, "control frames");
         break;
     default:
         break;
     }
+    return 0;
+}
+
+/* Each DATA frame sent earns the client a WINDOW_UPDATE for its stream and one for the connection.
+ */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *user)
+{
+    (void)ng;
+    struct h2_session *s = user;
+    if (frame->hd.type == NGHTTP2_DATA && frame->hd.length > 0 &&
+        s->window_credit < H2_MAX_WINDOW_CREDIT)
+        s->window_credit += 2;
     return 0;
 }
 
@@ -254,6 +275,7 @@ static nghttp2_session_callbacks *callbacks(void)
     nghttp2_session_callbacks_set_on_header_callback(made, on_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(made, on_data_chunk);
     nghttp2_session_callbacks_set_on_frame_recv_callback(made, on_frame_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(made, on_frame_send);
     nghttp2_session_callbacks_set_on_stream_close_callback(made, on_stream_close);
     return made;
 }

@@ -194,6 +194,10 @@ class Attacks(test_http2.Http2Base):
     def test_ping_flood(self):
         self.flood(frame(PING, 0, 0, b"12345678"))
 
+    def test_window_update_flood(self):
+        # WINDOW_UPDATEs that no DATA of ours earned (a fast reader's are: test_http2's SlowReader).
+        self.flood(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1)))
+
     def test_empty_data_flood(self):
         # A stream's HEADERS, then empty DATA frames that never end it.
         self.flood(frame(DATA, 0, 1), opening=lambda c: frame(
