@@ -421,7 +421,7 @@ void conn_flush(struct torus_conn *c);
  */
 void out_flush_or_cork(struct torus_conn *c);
 
-/* Sends the answers of every corked connection (an executor stalled, or the loop is stopping). */
+/* Sends the answers of every corked connection (an executor stalled: net/loop.c). */
 void out_uncork_all(struct torus_loop *loop);
 
 /* A send completed with result res: resumes a partial send, or goes on with the next. */
