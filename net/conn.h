@@ -46,6 +46,10 @@
 #define RECV_GROUP        1
 #define FILE_BUFFER_SIZE  (64 * 1024) /* what a streamed file costs a connection */
 #define COALESCE_LIMIT    (16 * 1024) /* small queued chunks are sent as one */
+/* Answers of a pipeline held back (corked) while the next request runs, up to COALESCE_LIMIT bytes
+ * and while no executor is stalled; the loop looks again at least this often (net/conn_output.c).
+ */
+#define CORK_CHECK_MS 3
 /* Requests queued at a busy executor before parking. Only one executor per shard queues (with
  * several, requests go to idle ones only); for it, parked or queued is the same FIFO, but each
  * park costs the I/O thread another round before the executor sees the request: 8 here cost
@@ -235,6 +239,10 @@ struct torus_conn {
     enum conn_protocol protocol;      /* chosen by the first bytes (or ALPN) */
     struct h2_session *h2;            /* HTTP/2: the session (net/h2_session.c), else NULL */
     struct route_waiter route_wait;   /* CONN_ROUTING: waiting for its route */
+    /* Its queued answers wait for the next request of the pipeline (net/conn_output.c): linked in
+     * the loop's list of corked connections. */
+    bool corked;
+    struct torus_conn *cork_prev, *cork_next;
 };
 
 struct torus_exchange {
@@ -294,6 +302,9 @@ struct torus_loop {
     /* Per pool of executors (net/route_worker.h): the one that took its last request
      * (net/dispatch.c). */
     int warm_executor[TORUS_MAX_WORKERS + 1];
+
+    struct torus_conn *corked; /* connections whose answers are held back (out_flush_or_cork()) */
+    bool stalled;              /* an executor has been on one request for EXECUTOR_STALL_MS */
 
     uint64_t wake_value; /* the eventfd read lands here */
     bool busy;           /* the executors just answered: PHP traffic is flowing */
@@ -422,6 +433,17 @@ void out_respond_error_and_close(struct torus_conn *c, int status);
 
 /* Sends what is queued (one send in flight at most), or the next piece of a streamed file. */
 void conn_flush(struct torus_conn *c);
+
+/*
+ * A response of a pipeline has ended: sends what is queued, unless the next
+ * request of the pipeline was handed to an executor (EXECUTING or PARKED),
+ * no executor is stalled and less than COALESCE_LIMIT bytes wait; then the
+ * answers are held (corked) so the pipeline's answers go out in one send.
+ */
+void out_flush_or_cork(struct torus_conn *c);
+
+/* Sends the answers of every corked connection (an executor stalled: net/loop.c). */
+void out_uncork_all(struct torus_loop *loop);
 
 /* A send completed with result res: resumes a partial send, or goes on with the next. */
 void conn_on_send(struct torus_conn *c, int res);

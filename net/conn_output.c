@@ -11,6 +11,16 @@
  * and the lingering close after the last response, the next pipelined
  * request after a file, or the idle timer.
  *
+ * Pipelined answers are corked: when a response ends and the next request of
+ * the pipeline is already at an executor, the answer waits in the queue
+ * instead of going out in a send of its own, so a pipeline of quick requests
+ * is answered in one send (not one per request: each costs the TCP stack of
+ * both ends). The answers go out as soon as a response ends with no request
+ * after it, a streamed part comes, COALESCE_LIMIT bytes wait, or an executor
+ * stalls (EXECUTOR_STALL_MS on one request: the loop, which looks at least
+ * every CORK_CHECK_MS while something is corked, sends every corked answer),
+ * so a slow request delays the answers before it by a few milliseconds only.
+ *
  * Output marks: more than TORUS_OUTPUT_HIGH_MARK bytes unsent stops the
  * producer (a streamed PHP response is throttled in dispatch_on_response(),
  * pipelined requests stop being parsed: CONN_OUTPUT_FULL); conn_on_send()
@@ -49,8 +59,51 @@ void out_append(struct torus_conn *c, struct torus_chunk *chunk)
     c->transport->send(c, chunk);
 }
 
+/* The connection's answers are no longer held: out of the loop's list of corked connections. */
+static void uncork(struct torus_conn *c)
+{
+    if (fast_path(!c->corked))
+        return;
+    if (c->cork_prev)
+        c->cork_prev->cork_next = c->cork_next;
+    else
+        c->loop->corked = c->cork_next;
+    if (c->cork_next)
+        c->cork_next->cork_prev = c->cork_prev;
+    c->cork_prev = c->cork_next = NULL;
+    c->corked = false;
+}
+
+void out_flush_or_cork(struct torus_conn *c)
+{
+    struct torus_loop *loop = c->loop;
+    bool next_at_executor = c->state == CONN_EXECUTING || c->state == CONN_PARKED;
+    if (!next_at_executor || !c->out_first || c->out_bytes >= COALESCE_LIMIT || loop->stalled) {
+        conn_flush(c);
+        return;
+    }
+    if (c->corked)
+        return;
+    c->corked = true;
+    c->cork_prev = NULL;
+    c->cork_next = loop->corked;
+    if (loop->corked)
+        loop->corked->cork_prev = c;
+    loop->corked = c;
+}
+
+void out_uncork_all(struct torus_loop *loop)
+{
+    while (loop->corked) {
+        struct torus_conn *c = loop->corked;
+        uncork(c);
+        conn_flush(c);
+    }
+}
+
 void out_free_all(struct torus_conn *c)
 {
+    uncork(c);
     c->out_bytes = 0;
     for (struct torus_chunk *k = c->out_first, *next; k; k = next) {
         next = k->next;
@@ -132,6 +185,7 @@ void out_respond_error_and_close(struct torus_conn *c, int status)
 
 static void submit_send(struct torus_conn *c)
 {
+    uncork(c); /* what it held goes now */
     struct torus_chunk *first = c->out_first;
     /* Coalesce a run of small chunks (pipelined responses, a 100 Continue and its answer) into one
      * send. */

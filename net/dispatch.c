@@ -300,9 +300,16 @@ void dispatch_on_response(struct torus_loop *loop, struct torus_response_part *p
     }
     if (conn_closed(c))
         return;
-    conn_flush(c);
-    if (conn_reading(c) && (part->flags & TORUS_EMIT_END))
+    if (conn_reading(c) && (part->flags & TORUS_EMIT_END)) {
+        /* The next request of a pipeline first: if it goes to an executor, this answer may wait to
+         * go out with its own. */
         session_parse(c);
+        if (conn_closed(c))
+            return;
+        out_flush_or_cork(c);
+        return;
+    }
+    conn_flush(c);
 }
 
 void dispatch_take_responses(struct torus_loop *loop)

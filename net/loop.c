@@ -184,6 +184,24 @@ static void handle_cqe(struct torus_loop *loop, struct io_uring_cqe *cqe)
 }
 
 /*
+ * Whether an executor has been on one request for EXECUTOR_STALL_MS or more
+ * (loop->stalled); then the answers corked behind pipelined requests go out
+ * (net/conn_output.c): they would wait for a slow request otherwise.
+ */
+static void stalls_update(struct torus_loop *loop)
+{
+    struct torus_shard *shard = loop->shard;
+    bool stalled = false;
+    for (int i = 0; i < shard->executor_count && !stalled; i++) {
+        const struct torus_executor *e = &shard->executors[i];
+        stalled = e->inflight && loop->now_ms - e->progress_ms > EXECUTOR_STALL_MS;
+    }
+    loop->stalled = stalled;
+    if (slow_path(stalled && loop->corked))
+        out_uncork_all(loop);
+}
+
+/*
  * The I/O thread's scheduling policy. As SCHED_BATCH, its wake-ups do not
  * preempt the executor running on its CPU: each request that arrived while
  * PHP ran used to take the CPU from PHP for that one request and give it back,
@@ -199,12 +217,7 @@ static void io_policy_update(struct torus_loop *loop)
     if (!loop->io_batch_works)
         return;
     struct torus_shard *shard = loop->shard;
-    bool stalled = false;
-    for (int i = 0; i < shard->executor_count && !stalled; i++) {
-        const struct torus_executor *e = &shard->executors[i];
-        stalled = e->inflight && loop->now_ms - e->progress_ms > EXECUTOR_STALL_MS;
-    }
-    bool batch = !stalled;
+    bool batch = !loop->stalled;
     if (batch == loop->io_batch)
         return;
     struct sched_param param = {.sched_priority = 0};
@@ -388,7 +401,7 @@ int torus_loop_run(struct torus_shard *shard)
             deadline = TORUS_MIN(deadline, loop->drain_deadline_ms);
         uint64_t wait_ms =
             deadline == UINT64_MAX ? 1000 : (deadline > loop->now_ms ? deadline - loop->now_ms : 0);
-        wait_ms = TORUS_MIN(wait_ms, 1000);
+        wait_ms = TORUS_MIN(wait_ms, loop->corked ? CORK_CHECK_MS : 1000);
         struct __kernel_timespec ts = {.tv_sec = (long long)(wait_ms / 1000),
                                        .tv_nsec = (long long)(wait_ms % 1000) * 1000000};
         if (work || wait_ms == 0) {
@@ -407,6 +420,7 @@ int torus_loop_run(struct torus_shard *shard)
         torus_route_memo_forget(&loop->route_memo);
         route_lookup_reap(loop); /* before the new requests: they share what it found */
         handle_completions(loop);
+        stalls_update(loop);
         io_policy_update(loop);
         /* Idle keep-alive connections are the idle and drain timer queues: publish their size. */
         atomic_store_explicit(&shard->metrics->connections_idle,

@@ -10,7 +10,10 @@
  *     high mark (nothing parsed, the receive cancelled), READING_HEAD again
  *     below the low mark, and every request answered in the end;
  *   - a static file streamed after the queued output: WRITING_FILE, the next
- *     pipelined request parsed only once the file is out.
+ *     pipelined request parsed only once the file is out;
+ *   - pipelined PHP requests: each answer is corked while the next request is
+ *     at the executor and they go out together after the last; a stalled
+ *     executor sends what is corked; a closed connection leaves the list.
  */
 #include "tests/unit/loop_harness.h"
 
@@ -231,12 +234,94 @@ static void test_file_then_pipelined(void)
     harness_free(&h);
 }
 
+/* Answers the request at the executor with "ok" and pumps until the next one is there (or not). */
+static struct torus_request *answer_then_next(struct harness *h, struct torus_request *r)
+{
+    harness_emit_ok(h, r, TORUS_EMIT_END | TORUS_EMIT_RELEASE);
+    struct torus_request *next = NULL;
+    HARNESS_PUMP_UNTIL(h, (next = harness_take_request(h)) != NULL, 200);
+    return next;
+}
+
+static void test_pipelined_cork(void)
+{
+    struct harness h;
+    harness_init(&h, NULL);
+    struct torus_conn *c;
+    int client = harness_connect(&h, &c, false);
+    static const char one[] = "GET /index.php HTTP/1.1\r\nHost: t\r\n\r\n";
+    char three[3 * (sizeof(one) - 1)];
+    for (int i = 0; i < 3; i++)
+        memcpy(three + (size_t)i * (sizeof(one) - 1), one, sizeof(one) - 1);
+    harness_send(client, three, sizeof(three));
+    struct torus_request *r = NULL;
+    CHECK(HARNESS_PUMP_UNTIL(&h, (r = harness_take_request(&h)) != NULL, 2000));
+    static char buf[8192];
+
+    /* Two answers wait, corked, while the next request is at the executor; nothing is sent. */
+    for (int i = 1; i <= 2 && r; i++) {
+        r = answer_then_next(&h, r);
+        CHECK(r != NULL);
+        CHECK(c->state == CONN_EXECUTING);
+        CHECK(c->corked && h.loop->corked == c);
+        CHECK(c->out_bytes == (uint64_t)i * HARNESS_OK_LEN && !c->send_inflight);
+        CHECK(harness_read(client, buf, sizeof(buf)) == 0);
+    }
+    /* The last answer has no request after it: all three go out in one send. */
+    if (r)
+        CHECK(answer_then_next(&h, r) == NULL);
+    CHECK(!c->corked && h.loop->corked == NULL);
+    size_t got = harness_receive(&h, client, buf, sizeof(buf), 3 * HARNESS_OK_LEN, 2000, NULL);
+    CHECK(got == 3 * HARNESS_OK_LEN && count_responses(buf, got) == 3);
+    CHECK(h.metrics.bytes_out == 3 * HARNESS_OK_LEN);
+
+    /* An executor that stalls on the next request: what is corked goes out, the request runs on. */
+    harness_send(client, three, 2 * (sizeof(one) - 1));
+    CHECK(HARNESS_PUMP_UNTIL(&h, (r = harness_take_request(&h)) != NULL, 2000));
+    r = r ? answer_then_next(&h, r) : NULL;
+    CHECK(r != NULL && c->corked);
+    h.executor.progress_ms = h.loop->now_ms - EXECUTOR_STALL_MS - 1;
+    stalls_update(h.loop);
+    CHECK(h.loop->stalled && !c->corked && h.loop->corked == NULL);
+    got = harness_receive(&h, client, buf, sizeof(buf), HARNESS_OK_LEN, 2000, NULL);
+    CHECK(got == HARNESS_OK_LEN);
+    CHECK(c->state == CONN_EXECUTING);
+
+    /* While an executor is stalled nothing is corked. */
+    harness_send(client, one, sizeof(one) - 1);
+    CHECK(HARNESS_PUMP_UNTIL(&h, c->in_len == sizeof(one) - 1, 2000)); /* kept while PHP runs */
+    if (r)
+        r = answer_then_next(&h, r);
+    CHECK(r != NULL && !c->corked && c->state == CONN_EXECUTING);
+    got = harness_receive(&h, client, buf, sizeof(buf), HARNESS_OK_LEN, 2000, NULL);
+    CHECK(got == HARNESS_OK_LEN);
+
+    /* A corked connection that closes leaves the loop's list. */
+    h.executor.progress_ms = h.loop->now_ms;
+    stalls_update(h.loop);
+    CHECK(!h.loop->stalled);
+    harness_send(client, one, sizeof(one) - 1);
+    CHECK(HARNESS_PUMP_UNTIL(&h, c->in_len == sizeof(one) - 1, 2000));
+    if (r)
+        r = answer_then_next(&h, r);
+    CHECK(r != NULL && c->corked);
+    conn_close(c);
+    CHECK(h.loop->corked == NULL && !c->corked);
+    if (r) {
+        harness_emit_ok(&h, r, TORUS_EMIT_END | TORUS_EMIT_RELEASE);
+        dispatch_take_responses(h.loop); /* the release frees the connection */
+    }
+    close(client);
+    harness_free(&h);
+}
+
 int main(void)
 {
     int fds = harness_open_fds();
     test_streamed_response();
     test_pipelined_output_full();
     test_file_then_pipelined();
+    test_pipelined_cork();
     CHECK(harness_open_fds() == fds); /* every socket and file closed */
     printf("test_conn_output: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
