@@ -13,23 +13,14 @@ The lines read:
 
 import re
 
-from wrk_output import RunResult, WrkOutputError
+from wrk_output import RunResult, WrkOutputError, parse_time_ms
 
-_FINISHED = re.compile(r"^finished in ([\d.]+)(ms|s), ", re.M)
+_FINISHED = re.compile(r"^finished in ([\d.]+(?:ms|s)), ", re.M)
 _REQUESTS = re.compile(r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
                        r"(\d+) failed, (\d+) errored, (\d+) timeout", re.M)
 _STATUS = re.compile(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", re.M)
 _TRAFFIC = re.compile(r"^traffic: \S+ \((\d+)\) total", re.M)
 _REQUEST_TIME = re.compile(r"^time for request:\s+(\S+)\s+(\S+)\s+(\S+)", re.M)
-_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _duration_ms(text):
-    """'176us', '20.25ms' or '1.5s' in milliseconds."""
-    m = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
-    if not m:
-        raise WrkOutputError(f"h2load: cannot read the time {text!r}")
-    return float(m.group(1)) * _UNITS_MS[m.group(2)]
 
 
 def parse(text):
@@ -39,7 +30,7 @@ def parse(text):
     if not finished or not requests:
         raise WrkOutputError("h2load printed no summary (finished in ... / requests: ...)")
     r = RunResult()
-    r.duration_s = float(finished.group(1)) / (1000.0 if finished.group(2) == "ms" else 1.0)
+    r.duration_s = parse_time_ms(finished.group(1)) / 1000.0
     done, failed, errored, timeouts = (int(requests.group(i)) for i in (3, 5, 6, 7))
     status = _STATUS.search(text)
     if status:
@@ -54,6 +45,6 @@ def parse(text):
         r.bytes = int(traffic.group(1))
     timing = _REQUEST_TIME.search(text)
     if timing and done:
-        r.max_ms = _duration_ms(timing.group(2))
-        r.mean_ms = _duration_ms(timing.group(3))
+        r.max_ms = parse_time_ms(timing.group(2))
+        r.mean_ms = parse_time_ms(timing.group(3))
     return r
